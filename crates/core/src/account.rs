@@ -1,0 +1,96 @@
+//! Users, API keys and who is asking.
+
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    User,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "admin" => Some(Self::Admin),
+            "user" => Some(Self::User),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::User => "user",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: Option<String>,
+    pub read_only: bool,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub user_id: i64,
+    pub name: Option<String>,
+    /// Hex SHA-256 of the key: keys are long random strings, so a fast hash
+    /// is as safe as a slow one and keeps authentication cheap.
+    pub key_hash: String,
+    pub read_only: bool,
+}
+
+/// The authenticated caller of an API request.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub key_id: i64,
+    pub read_only: bool,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Links without an owner (anonymous or made from the CLI) belong to the
+    /// admins.
+    pub fn may_read(&self, owner_id: Option<i64>) -> bool {
+        self.is_admin() || owner_id == Some(self.user_id)
+    }
+
+    pub fn may_write(&self, owner_id: Option<i64>) -> bool {
+        !self.read_only && self.may_read(owner_id)
+    }
+}
+
+/// A user name: 1 to 64 characters of letters, digits, `.`, `_` and `-`.
+pub fn valid_username(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}

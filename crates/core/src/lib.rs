@@ -1,0 +1,22 @@
+//! kurz-core: the domain of the kurz short-link service.
+//!
+//! Pure logic: no sockets, no databases, no async runtime. Storage and the
+//! click pipeline are reached through the traits in [`ports`].
+//!
+//! # Layout
+//!
+//! - [`slug`]: the slug codec (keyed permutation + base62), alias rules,
+//!   reserved words, keyword lists.
+//! - [`target`]: target URL validation and normalisation.
+//! - [`link`], [`account`]: the entities.
+//! - [`ports`]: the traits adapters implement.
+//! - [`service`]: the use cases, which talk only to ports.
+//! - [`error`]: the error kinds the use cases return.
+
+pub mod account;
+pub mod error;
+pub mod link;
+pub mod ports;
+pub mod service;
+pub mod slug;
+pub mod target;

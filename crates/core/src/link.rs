@@ -1,0 +1,161 @@
+//! Links as the domain sees them, and the shapes used to make and change them.
+
+use time::OffsetDateTime;
+
+use crate::target::TargetUrl;
+
+/// The HTTP status a link redirects with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RedirectCode(u16);
+
+impl RedirectCode {
+    pub const FOUND: Self = Self(302);
+    pub const ALLOWED: [u16; 4] = [301, 302, 307, 308];
+
+    pub fn new(code: u16) -> Option<Self> {
+        Self::ALLOWED.contains(&code).then_some(Self(code))
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+/// Where a link stands, as shown in the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkStatus {
+    Active,
+    /// The alias matched the review list; an admin has to approve it.
+    Pending,
+    Disabled,
+    /// Past `expires_at` or at `max_visits`.
+    Expired,
+}
+
+impl LinkStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Pending => "pending",
+            Self::Disabled => "disabled",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+/// A stored link.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link {
+    /// Internal numeric ID from the segment allocator; never shown.
+    pub id: i64,
+    pub slug: String,
+    pub url: String,
+    pub owner_id: Option<i64>,
+    /// The owner's user name, joined in for display.
+    pub owner: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub max_visits: Option<i64>,
+    pub visits: i64,
+    pub tags: Vec<String>,
+    pub title: Option<String>,
+    /// `None` follows the instance default.
+    pub redirect_status: Option<u16>,
+    pub forward_query: bool,
+    /// argon2id PHC string.
+    pub password_hash: Option<String>,
+    pub disabled: bool,
+    pub pending: bool,
+}
+
+impl Link {
+    pub fn status(&self, now: OffsetDateTime) -> LinkStatus {
+        if self.disabled {
+            LinkStatus::Disabled
+        } else if self.pending {
+            LinkStatus::Pending
+        } else if self.expires_at.is_some_and(|at| at <= now)
+            || self.max_visits.is_some_and(|max| self.visits >= max)
+        {
+            LinkStatus::Expired
+        } else {
+            LinkStatus::Active
+        }
+    }
+
+    pub fn redirect_code(&self, default: RedirectCode) -> RedirectCode {
+        self.redirect_status
+            .and_then(RedirectCode::new)
+            .unwrap_or(default)
+    }
+}
+
+/// A link ready to insert: every field already checked.
+#[derive(Debug, Clone)]
+pub struct NewLink {
+    pub id: i64,
+    pub slug: String,
+    pub url: TargetUrl,
+    pub owner_id: Option<i64>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub max_visits: Option<i64>,
+    pub tags: Vec<String>,
+    pub title: Option<String>,
+    pub redirect_status: Option<u16>,
+    pub forward_query: bool,
+    pub password_hash: Option<String>,
+    pub pending: bool,
+}
+
+/// A checked change to a link. `None` leaves a field alone; `Some(None)`
+/// clears a nullable one.
+#[derive(Debug, Clone, Default)]
+pub struct LinkChanges {
+    pub url: Option<TargetUrl>,
+    pub expires_at: Option<Option<OffsetDateTime>>,
+    pub max_visits: Option<Option<i64>>,
+    pub password_hash: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+    pub title: Option<Option<String>>,
+    pub redirect_status: Option<Option<u16>>,
+    pub forward_query: Option<bool>,
+    pub disabled: Option<bool>,
+    pub pending: Option<bool>,
+}
+
+/// Where a page of the list starts: after the link with this creation time
+/// and ID (the list is newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at_ms: i64,
+    pub id: i64,
+}
+
+/// One page of links.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    /// `None` lists everyone's links (admins).
+    pub owner_id: Option<i64>,
+    pub limit: u32,
+    pub after: Option<Cursor>,
+    /// Substring of slug, URL or title.
+    pub q: Option<String>,
+    pub tag: Option<String>,
+}
+
+/// Milliseconds since the Unix epoch: the precision timestamps are kept at.
+pub fn to_millis(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+pub fn from_millis(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// Now, cut to the stored precision so what is written is what is read back.
+pub fn now() -> OffsetDateTime {
+    from_millis(to_millis(OffsetDateTime::now_utc()))
+}
