@@ -5,13 +5,13 @@
 //!
 //! # Layout
 //!
-//! - [`slug`]: the slug codec (keyed permutation + base62), alias rules,
+//! - [`slug`] — the slug codec (keyed permutation + base62), alias rules,
 //!   reserved words, keyword lists.
-//! - [`target`]: target URL validation and normalisation.
-//! - [`link`], [`account`]: the entities.
-//! - [`ports`]: the traits adapters implement.
-//! - [`service`]: the use cases, which talk only to ports.
-//! - [`error`]: the error kinds the use cases return.
+//! - [`target`] — target URL validation and normalisation.
+//! - [`link`], [`account`] — the entities.
+//! - [`ports`] — the traits adapters implement.
+//! - [`service`] — the use cases, which talk only to ports.
+//! - [`error`] — the error kinds the use cases return.
 
 pub mod account;
 pub mod error;

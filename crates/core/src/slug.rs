@@ -224,7 +224,7 @@ impl SlugCodec {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub fn code_len(&self) -> usize {
         self.len
     }
 
@@ -238,13 +238,13 @@ impl SlugCodec {
         if id >= self.domain {
             return Err(CodeSpaceExhausted(id));
         }
-        Ok(self.to_base62(self.permute(id)))
+        Ok(self.write_base62(self.permute(id)))
     }
 
     /// The ID a generated code stands for; `None` for text that is not a code
     /// of this length.
     pub fn decode(&self, code: &str) -> Option<u64> {
-        let value = self.from_base62(code)?;
+        let value = self.parse_base62(code)?;
         Some(self.unpermute(value))
     }
 
@@ -297,7 +297,7 @@ impl SlugCodec {
         (l << self.half_bits) | r
     }
 
-    fn to_base62(&self, mut value: u64) -> String {
+    fn write_base62(&self, mut value: u64) -> String {
         let mut out = vec![b'0'; self.len];
         for slot in out.iter_mut().rev() {
             *slot = ALPHABET[(value % 62) as usize];
@@ -306,7 +306,7 @@ impl SlugCodec {
         out.into_iter().map(char::from).collect()
     }
 
-    fn from_base62(&self, code: &str) -> Option<u64> {
+    fn parse_base62(&self, code: &str) -> Option<u64> {
         if code.len() != self.len {
             return None;
         }
@@ -375,7 +375,10 @@ mod tests {
     #[test]
     fn ids_past_the_code_space_are_refused() {
         let c = codec(4, 1);
-        assert_eq!(c.encode(c.capacity()), Err(CodeSpaceExhausted(c.capacity())));
+        assert_eq!(
+            c.encode(c.capacity()),
+            Err(CodeSpaceExhausted(c.capacity()))
+        );
     }
 
     #[test]

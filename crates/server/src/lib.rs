@@ -1,1 +1,22 @@
+//! kurz-server: the `kurz` binary's library: configuration, the HTTP edge,
+//! the click worker, the CLI.
+//!
+//! Depends on kurz-core (use cases) and kurz-store (adapters).
+//!
+//! # Layout
+//!
+//! - [`cli`] — subcommands; [`config`]: the layered configuration.
+//! - [`startup`] — builds the app from a config (tests use it too).
+//! - [`http`] — routers, extractors, errors, pages, rate limits, tracing.
+//! - [`clicks`] — in-memory click counts and the worker that writes them.
+//! - [`accounts`], [`secret`] — users, keys, password and key hashing.
+//! - [`telemetry`] — logging.
 
+pub mod accounts;
+pub mod cli;
+pub mod clicks;
+pub mod config;
+pub mod http;
+pub mod secret;
+pub mod startup;
+pub mod telemetry;

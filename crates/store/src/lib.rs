@@ -109,7 +109,9 @@ impl Database {
     pub async fn slug_secret(&self) -> Result<SlugSecret, StoreError> {
         let mut bytes = [0u8; SlugSecret::LEN];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        self.sqlite.slug_secret(&SlugSecret::from_bytes(bytes)).await
+        self.sqlite
+            .slug_secret(&SlugSecret::from_bytes(bytes))
+            .await
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

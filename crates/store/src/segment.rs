@@ -56,9 +56,10 @@ mod tests {
         let mut got = Vec::new();
         for _ in 0..7 {
             let id = alloc
-                .next(|n| async {
+                .next(|n| {
                     leases.fetch_add(1, Ordering::SeqCst);
-                    Ok::<_, ()>(counter.fetch_add(n, Ordering::SeqCst) + n)
+                    let end = counter.fetch_add(n, Ordering::SeqCst) + n;
+                    async move { Ok::<_, ()>(end) }
                 })
                 .await
                 .expect("lease");

@@ -65,7 +65,10 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
-    pub(crate) async fn slug_secret(&self, candidate: &SlugSecret) -> Result<SlugSecret, StoreError> {
+    pub(crate) async fn slug_secret(
+        &self,
+        candidate: &SlugSecret,
+    ) -> Result<SlugSecret, StoreError> {
         sqlx::query(
             "insert into settings (name, value, created_at) values ('slug_secret', ?, ?) \
              on conflict (name) do nothing",
@@ -133,8 +136,8 @@ struct LinkRow {
 
 impl LinkRow {
     fn into_link(self) -> Result<Link, StoreError> {
-        let tags: Vec<String> = serde_json::from_str(&self.tags)
-            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let tags: Vec<String> =
+            serde_json::from_str(&self.tags).map_err(|e| StoreError::Other(Box::new(e)))?;
         Ok(Link {
             id: self.id,
             slug: self.slug,
@@ -222,9 +225,9 @@ impl LinkRepo for SqliteStore {
             Err(e) if is_unique_violation(&e) => return Err(InsertError::SlugTaken),
             Err(e) => return Err(store_error(e).into()),
         }
-        self.link_by_id(link.id)
-            .await?
-            .ok_or_else(|| StoreError::Other("a link vanished right after its insert".into()).into())
+        self.link_by_id(link.id).await?.ok_or_else(|| {
+            StoreError::Other("a link vanished right after its insert".into()).into()
+        })
     }
 
     async fn by_slug(&self, slug: &str) -> Result<Option<Link>, StoreError> {
@@ -525,12 +528,14 @@ impl AccountRepo for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;
-        Ok(row.map(|(key_id, read_only, user_id, username, role)| Principal {
-            user_id,
-            username,
-            role: Role::parse(&role).unwrap_or(Role::User),
-            key_id,
-            read_only,
-        }))
+        Ok(
+            row.map(|(key_id, read_only, user_id, username, role)| Principal {
+                user_id,
+                username,
+                role: Role::parse(&role).unwrap_or(Role::User),
+                key_id,
+                read_only,
+            }),
+        )
     }
 }

@@ -209,11 +209,17 @@ impl LinkService {
             ));
         }
         let q = q.filter(|q| !q.is_empty());
-        if q.as_ref().is_some_and(|q| q.chars().count() > MAX_QUERY_LEN) {
+        if q.as_ref()
+            .is_some_and(|q| q.chars().count() > MAX_QUERY_LEN)
+        {
             return Err(LinkError::field("q", "the search text is too long"));
         }
         let query = ListQuery {
-            owner_id: if who.is_admin() { None } else { Some(who.user_id) },
+            owner_id: if who.is_admin() {
+                None
+            } else {
+                Some(who.user_id)
+            },
             limit: limit + 1,
             after,
             q,
@@ -383,8 +389,14 @@ mod tests {
             LinkError::Field { field, .. } => field,
             other => panic!("unexpected {other:?}"),
         };
-        assert_eq!(field_of(check_tags(vec![String::new()]).unwrap_err()), "tags");
-        assert_eq!(field_of(check_max_visits(Some(0)).unwrap_err()), "max_visits");
+        assert_eq!(
+            field_of(check_tags(vec![String::new()]).unwrap_err()),
+            "tags"
+        );
+        assert_eq!(
+            field_of(check_max_visits(Some(0)).unwrap_err()),
+            "max_visits"
+        );
         assert_eq!(
             field_of(check_redirect_status(Some(303)).unwrap_err()),
             "redirect_status"

@@ -1,0 +1,266 @@
+//! The command line: `kurz serve`, `kurz migrate`, `kurz user add`,
+//! `kurz key create`, `kurz shorten`.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+
+use kurz_core::account::{Principal, Role};
+use kurz_core::service::{CreateLink, Created};
+
+use crate::config::{Config, Overrides, Switch};
+use crate::{accounts, startup, telemetry};
+
+/// kurz: a self-hostable short-link service.
+///
+/// Configuration comes from defaults, then the TOML file of --config, then
+/// KURZ_* environment variables, then these flags.
+#[derive(Debug, Parser)]
+#[command(name = "kurz", version)]
+pub struct Cli {
+    /// TOML configuration file [env: KURZ_CONFIG]
+    #[arg(long, global = true, env = "KURZ_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Database URL, e.g. sqlite://kurz.db [env: KURZ_DATABASE] [default: sqlite://kurz.db]
+    #[arg(long, global = true)]
+    pub database: Option<String>,
+    /// Origin of short URLs [env: KURZ_BASE_URL] [default: http://<listen address>]
+    #[arg(long, global = true)]
+    pub base_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Shorten a URL and print the short URL.
+    Shorten(ShortenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [env: KURZ_LISTEN] [default: 127.0.0.1:8080]
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Redis URL [env: KURZ_REDIS]
+    #[arg(long)]
+    pub redis: Option<String>,
+    /// Rate limits on or off [env: KURZ_RATE_LIMITS] [default: on]
+    #[arg(long, value_enum)]
+    pub rate_limits: Option<Switch>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. The password is read from standard input when it is not
+    /// a terminal, otherwise asked for.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["admin", "user"], default_value = "user")]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key and print it (it is shown only once).
+    Create {
+        /// The user the key acts for.
+        #[arg(long)]
+        user: String,
+        /// The key may read but not change anything.
+        #[arg(long)]
+        read_only: bool,
+        /// A label for the key.
+        #[arg(long)]
+        name: Option<String>,
+        /// Print only the key, on one line.
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ShortenArgs {
+    /// The URL to shorten.
+    pub url: String,
+    /// A custom alias.
+    #[arg(long)]
+    pub alias: Option<String>,
+    /// The user who will own the link (default: none; admins manage it).
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+impl Cli {
+    fn config(&self) -> anyhow::Result<Config> {
+        let serve = match &self.command {
+            Command::Serve(s) => Some(s),
+            _ => None,
+        };
+        let overrides = Overrides {
+            listen: serve.and_then(|s| s.listen.clone()),
+            database: self.database.clone(),
+            redis: serve.and_then(|s| s.redis.clone()),
+            base_url: self.base_url.clone(),
+            rate_limits: serve.and_then(|s| s.rate_limits),
+        };
+        Ok(Config::load(self.config.as_deref(), &overrides)?)
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config()?;
+    telemetry::init(config.log_format);
+    match cli.command {
+        Command::Serve(_) => serve(config).await,
+        Command::Migrate => {
+            let db = startup::open_store(&config).await?;
+            db.close().await;
+            eprintln!(
+                "migrations applied to {}",
+                startup::redacted(&config.database)
+            );
+            Ok(())
+        }
+        Command::User(UserCommand::Add { name, role }) => add_user(&config, &name, &role).await,
+        Command::Key(KeyCommand::Create {
+            user,
+            read_only,
+            name,
+            quiet,
+        }) => create_key(&config, &user, read_only, name, quiet).await,
+        Command::Shorten(args) => shorten(&config, args).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = startup::build(config).await?;
+    tracing::info!(
+        address = %app.local_addr()?,
+        base_url = app.base_url(),
+        "kurz is listening"
+    );
+    app.run_until(startup::shutdown_signal()).await
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            bail!("the passwords do not match");
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+async fn add_user(config: &Config, name: &str, role: &str) -> anyhow::Result<()> {
+    let role = Role::parse(role).context("the role is admin or user")?;
+    let password = read_password()?;
+    let db = startup::open_store(config).await?;
+    let user = accounts::create_user(db.accounts.as_ref(), name, password, role).await;
+    db.close().await;
+    let user = user?;
+    eprintln!("created {} user {}", user.role.as_str(), user.username);
+    Ok(())
+}
+
+async fn create_key(
+    config: &Config,
+    username: &str,
+    read_only: bool,
+    name: Option<String>,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let db = startup::open_store(config).await?;
+    let result = async {
+        let user = db
+            .accounts
+            .user_by_name(username)
+            .await?
+            .with_context(|| format!("there is no user {username}"))?;
+        let (key, secret) =
+            accounts::create_key(db.accounts.as_ref(), user.id, name, read_only).await?;
+        anyhow::Ok((user, key, secret))
+    }
+    .await;
+    db.close().await;
+    let (user, key, secret) = result?;
+    if quiet {
+        println!("{secret}");
+    } else {
+        let kind = if key.read_only {
+            "read-only key"
+        } else {
+            "key"
+        };
+        println!("{secret}");
+        eprintln!(
+            "{kind} {} for {}; store it now, it is not shown again",
+            key.id, user.username
+        );
+    }
+    Ok(())
+}
+
+async fn shorten(config: &Config, args: ShortenArgs) -> anyhow::Result<()> {
+    let db = startup::open_store(config).await?;
+    let result = async {
+        let owner = match &args.user {
+            Some(name) => {
+                let user = db
+                    .accounts
+                    .user_by_name(name)
+                    .await?
+                    .with_context(|| format!("there is no user {name}"))?;
+                Some(Principal {
+                    user_id: user.id,
+                    username: user.username,
+                    role: user.role,
+                    key_id: 0,
+                    read_only: false,
+                })
+            }
+            None => None,
+        };
+        let bound = config
+            .listen
+            .parse()
+            .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let base = startup::base_url(config, bound);
+        let links = startup::link_service(config, &db, &base).await?;
+        let request = CreateLink {
+            url: args.url,
+            alias: args.alias,
+            ..CreateLink::default()
+        };
+        let link = match links.create(owner.as_ref(), request).await? {
+            Created::New(l) | Created::Existing(l) => l,
+        };
+        anyhow::Ok(format!("{base}/{}", link.slug))
+    }
+    .await;
+    db.close().await;
+    println!("{}", result?);
+    Ok(())
+}

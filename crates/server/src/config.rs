@@ -1,0 +1,292 @@
+//! Configuration: one typed tree, layered as code defaults < TOML file <
+//! `KURZ_*` environment (`__` separates nested keys, e.g.
+//! `KURZ_LINKS__SLUG_LENGTH=7`) < command-line flags.
+
+use std::path::Path;
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// On or off, spelled as in the docs (`--rate-limits off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncMode {
+    Full,
+    Normal,
+}
+
+/// The keys `KURZ_*` variables may set. Other `KURZ_` variables (a test's
+/// database URL, say) are none of the configuration's business.
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "listen",
+    "database",
+    "redis",
+    "base_url",
+    "rate_limits",
+    "log_format",
+    "request_timeout_secs",
+    "pool",
+    "links",
+    "limits",
+    "analytics",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// `sqlite://PATH` (created if missing).
+    pub database: String,
+    /// Redis URL for the shared cache and limits (not supported yet).
+    pub redis: Option<String>,
+    /// The origin used in `short_url`; defaults to `http://<listen address>`.
+    pub base_url: Option<String>,
+    /// `off` turns every rate limit off (benchmarks, tests).
+    pub rate_limits: Switch,
+    pub log_format: LogFormat,
+    /// Longest time a request may take before it is answered 503.
+    pub request_timeout_secs: u64,
+    pub pool: PoolConfig,
+    pub links: LinksConfig,
+    pub limits: LimitsConfig,
+    pub analytics: AnalyticsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolConfig {
+    pub max_connections: u32,
+    pub acquire_timeout_ms: u64,
+    /// SQLite: how long a writer waits for the write lock.
+    pub busy_timeout_ms: u64,
+    /// SQLite durability: `full` (default) fsyncs every commit.
+    pub synchronous: SyncMode,
+    /// IDs leased from the counter row at once.
+    pub id_block: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinksConfig {
+    /// Length of generated slugs (4 to 10).
+    pub slug_length: usize,
+    /// Redirect status for links that do not set one: 301, 302, 307 or 308.
+    pub default_redirect: u16,
+    /// `max-age` of the `Cache-Control` header on redirects, in seconds.
+    pub cache_max_age: u32,
+    pub max_url_length: usize,
+    /// Allow loopback, private and link-local targets.
+    pub allow_private_targets: bool,
+    /// Let requests without an API key create links.
+    pub allow_anonymous: bool,
+    /// Domains (and their subdomains) that may not be shortened.
+    pub blocked_domains: Vec<String>,
+    /// Words an alias may not contain.
+    pub blocked_keywords: Vec<String>,
+    /// Words that send an alias to review before it redirects.
+    pub review_keywords: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Link creations per minute, per client IP and per API key.
+    pub create_per_minute: u32,
+    /// Other API requests per minute, per client IP and per API key.
+    pub api_per_minute: u32,
+    /// Redirects per second, per client IP.
+    pub redirect_per_second: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    /// How often counted clicks are written to the store.
+    pub flush_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database: "sqlite://kurz.db".into(),
+            redis: None,
+            base_url: None,
+            rate_limits: Switch::On,
+            log_format: LogFormat::Pretty,
+            request_timeout_secs: 30,
+            pool: PoolConfig {
+                max_connections: 16,
+                acquire_timeout_ms: 5000,
+                busy_timeout_ms: 5000,
+                synchronous: SyncMode::Full,
+                id_block: 1000,
+            },
+            links: LinksConfig {
+                slug_length: 6,
+                default_redirect: 302,
+                cache_max_age: 90,
+                max_url_length: kurz_core::target::DEFAULT_MAX_URL_LEN,
+                allow_private_targets: false,
+                allow_anonymous: false,
+                blocked_domains: Vec::new(),
+                blocked_keywords: Vec::new(),
+                review_keywords: Vec::new(),
+            },
+            limits: LimitsConfig {
+                create_per_minute: 60,
+                api_per_minute: 1200,
+                redirect_per_second: 300,
+            },
+            analytics: AnalyticsConfig {
+                flush_interval_ms: 500,
+            },
+        }
+    }
+}
+
+/// Values given as flags; `None` leaves the lower layers alone.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<Switch>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads the layers. `file` is the `--config` / `KURZ_CONFIG` path.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "the configuration file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("KURZ_").split("__").filter(|key| {
+                TOP_LEVEL_KEYS.contains(&key.as_str().split('.').next().unwrap_or(""))
+            }))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |name: &str, why: &str| Err(ConfigError::Invalid(format!("{name}: {why}")));
+        if kurz_core::link::RedirectCode::new(self.links.default_redirect).is_none() {
+            return bad("links.default_redirect", "must be 301, 302, 307 or 308");
+        }
+        let lengths = kurz_core::slug::MIN_CODE_LEN..=kurz_core::slug::MAX_CODE_LEN;
+        if !lengths.contains(&self.links.slug_length) {
+            return bad("links.slug_length", "must be between 4 and 10");
+        }
+        if let Some(base) = &self.base_url {
+            match url::Url::parse(base) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                _ => return bad("base_url", "must be an absolute http(s) URL"),
+            }
+        }
+        let limits = [
+            self.limits.create_per_minute,
+            self.limits.api_per_minute,
+            self.limits.redirect_per_second,
+        ];
+        if limits.contains(&0) {
+            return bad(
+                "limits",
+                "every limit must be at least 1 (use rate_limits = \"off\")",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs.max(1))
+    }
+
+    pub fn db_options(&self) -> kurz_store::DbOptions {
+        kurz_store::DbOptions {
+            url: self.database.clone(),
+            max_connections: self.pool.max_connections,
+            acquire_timeout: Duration::from_millis(self.pool.acquire_timeout_ms),
+            busy_timeout: Duration::from_millis(self.pool.busy_timeout_ms),
+            synchronous: match self.pool.synchronous {
+                SyncMode::Full => kurz_store::Synchronous::Full,
+                SyncMode::Normal => kurz_store::Synchronous::Normal,
+            },
+            id_block: self.pool.id_block,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_and_the_file_beats_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kurz.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\ndatabase = \"sqlite://file.db\"\n[links]\nslug_length = 8\n",
+        )
+        .expect("write");
+        let overrides = Overrides {
+            database: Some("sqlite://flag.db".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load(Some(&path), &overrides).expect("loads");
+        assert_eq!(c.listen, "127.0.0.1:9000");
+        assert_eq!(c.database, "sqlite://flag.db");
+        assert_eq!(c.links.slug_length, 8);
+        assert_eq!(c.links.default_redirect, 302);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_their_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kurz.toml");
+        std::fs::write(&path, "[links]\ndefault_redirect = 303\n").expect("write");
+        let err = Config::load(Some(&path), &Overrides::default()).expect_err("refused");
+        assert!(err.to_string().contains("links.default_redirect"), "{err}");
+    }
+}

@@ -1,0 +1,127 @@
+//! The HTTP edge: state, the merged routers, and the layers around them.
+//!
+//! Each feature owns its router (`redirect`, `api::links`, `api::accounts`,
+//! `ops`, `openapi`); [`router`] merges them and adds the layers. The
+//! redirect router gets no body limit or timeout layer: it reads no body.
+
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod limit;
+pub mod openapi;
+pub mod ops;
+pub mod pages;
+pub mod redirect;
+pub mod trace;
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use kurz_core::link::RedirectCode;
+use kurz_core::ports::{AccountRepo, LinkRepo};
+use kurz_core::service::{LinkService, Redirector};
+
+use self::error::ApiError;
+use self::limit::Limits;
+
+/// Largest request body the API reads.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Instance facts the handlers need to shape answers.
+#[derive(Debug)]
+pub struct Site {
+    /// The origin short URLs start with, without a trailing slash.
+    pub base_url: String,
+    /// `Cache-Control` of redirects.
+    pub cache_control: HeaderValue,
+    pub default_redirect: RedirectCode,
+    /// Whether requests without an API key may create links.
+    pub allow_anonymous: bool,
+    pub request_timeout: Duration,
+}
+
+impl Site {
+    pub fn short_url(&self, slug: &str) -> String {
+        format!("{}/{slug}", self.base_url)
+    }
+}
+
+/// Everything a handler can reach: cheap to clone, all behind `Arc`s.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub links: Arc<LinkService>,
+    pub redirector: Redirector,
+    pub accounts: Arc<dyn AccountRepo>,
+    /// For readiness checks.
+    pub store: Arc<dyn LinkRepo>,
+    pub site: Arc<Site>,
+    /// `None` when rate limits are off.
+    pub limits: Option<Arc<Limits>>,
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(api::links::router())
+        .merge(api::accounts::router())
+        .merge(openapi::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limit::limit_api,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), timeout))
+        .layer(DefaultBodyLimit::max(MAX_BODY));
+    let redirect = redirect::router().layer(middleware::from_fn_with_state(
+        state.clone(),
+        limit::limit_redirects,
+    ));
+    let app = Router::new()
+        .merge(api)
+        .merge(redirect)
+        .merge(ops::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    with_edge_layers(app)
+}
+
+/// The layers every route gets, outermost last: panics become 500 / 50000,
+/// and every answer, that one included, carries a trace ID.
+pub fn with_edge_layers(app: Router) -> Router {
+    app.layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn(trace::trace))
+}
+
+// tower-http's CatchPanicLayer hands the panic payload over by value.
+#[allow(clippy::needless_pass_by_value)]
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    ApiError::internal(format!("handler panicked: {detail}")).into_response()
+}
+
+async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.site.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable("the request timed out".into()).into_response(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

@@ -1,0 +1,133 @@
+//! The few server-rendered pages of the redirect path: password form,
+//! preview, and error pages. Everything shown is escaped.
+
+use std::fmt::Write as _;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::error::ApiError;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\">\
+         <title>{title} · kurz</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}\
+         code,.target{{word-break:break-all}}input,button{{font-size:1rem;padding:.4rem}}</style>\
+         </head><body>{body}</body></html>",
+        title = escape(title),
+    );
+    let mut response = (status, Html(html)).into_response();
+    // Pages can show targets and forms: keep them out of shared caches and frames.
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        ),
+    );
+    response
+}
+
+/// The form a password-protected link answers with.
+pub fn password_form(slug: &str, status: StatusCode, wrong: bool) -> Response {
+    let mut body = String::from("<h1>This link is protected</h1>");
+    if wrong {
+        body.push_str("<p role=\"alert\"><strong>Wrong password.</strong> Try again.</p>");
+    }
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"/{slug}\">\
+         <label>Password <input type=\"password\" name=\"password\" autofocus required></label> \
+         <button type=\"submit\">Continue</button></form>",
+        slug = escape(slug)
+    );
+    page(status, "Protected link", &body)
+}
+
+/// What `/{slug}+` shows instead of redirecting.
+pub fn preview(short_url: &str, target: Option<&str>, created: &str, clicks: i64) -> Response {
+    let target = match target {
+        Some(t) => format!(
+            "<a class=\"target\" rel=\"noopener noreferrer nofollow\" href=\"{0}\">{0}</a>",
+            escape(t)
+        ),
+        None => "<em>hidden: this link is protected by a password</em>".to_owned(),
+    };
+    let body = format!(
+        "<h1>Where this link goes</h1><p><code>{short}</code> leads to</p><p>{target}</p>\
+         <dl><dt>Created</dt><dd>{created}</dd><dt>Clicks</dt><dd>{clicks}</dd></dl>",
+        short = escape(short_url),
+        created = escape(created),
+    );
+    page(StatusCode::OK, "Link preview", &body)
+}
+
+/// An error on the redirect path: a page for browsers, the API's JSON for
+/// everything else.
+pub fn error(err: ApiError, headers: &HeaderMap) -> Response {
+    if !wants_html(headers) {
+        return err.into_response();
+    }
+    let (status, code) = err.status_and_code();
+    err.log();
+    let body = format!(
+        "<h1>{status}</h1><p>{message}</p><p><small>error {code}</small></p>",
+        status = escape(status.canonical_reason().unwrap_or("Error")),
+        message = escape(&err.to_string()),
+    );
+    let title = status.canonical_reason().unwrap_or("Error");
+    page(status, title, &body)
+}
+
+/// True when the client prefers HTML (a browser).
+pub fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// The landing page. The full web UI comes later; until then it points to
+/// the API.
+pub fn index() -> Response {
+    page(
+        StatusCode::OK,
+        "kurz",
+        "<h1>kurz</h1><p>A self-hosted short-link service.</p>\
+         <p>Create links with the API: <a href=\"/api/v1/openapi.json\">OpenAPI document</a>.</p>",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_markup() {
+        assert_eq!(
+            escape("<script>alert('x')</script>&\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! Building the application from a [`Config`]: open the store, make the
+//! services, bind the listener. Tests call the same [`build`] with port 0.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use axum::http::HeaderValue;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use kurz_core::link::RedirectCode;
+use kurz_core::service::{LinkService, LinkSettings, Redirector};
+use kurz_core::slug::{KeywordPolicy, SlugCodec};
+use kurz_core::target::UrlPolicy;
+use kurz_store::Database;
+
+use crate::clicks::{ClickCounter, ClickFlusher};
+use crate::config::{Config, Switch};
+use crate::http::limit::{self, Limits};
+use crate::http::{self, AppState, Site};
+
+/// Opens the store named by the configuration and applies its migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Database> {
+    kurz_store::open(&config.db_options())
+        .await
+        .with_context(|| format!("opening the store at {}", redacted(&config.database)))
+}
+
+/// A database URL without its password, for messages.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The link use cases over an open store.
+pub async fn link_service(
+    config: &Config,
+    db: &Database,
+    base_url: &str,
+) -> anyhow::Result<LinkService> {
+    let secret = db.slug_secret().await.context("reading the slug secret")?;
+    let own_host = url::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    let settings = LinkSettings {
+        default_redirect: RedirectCode::new(config.links.default_redirect)
+            .unwrap_or(RedirectCode::FOUND),
+        url_policy: UrlPolicy {
+            max_len: config.links.max_url_length,
+            allow_private: config.links.allow_private_targets,
+            blocked_domains: config
+                .links
+                .blocked_domains
+                .iter()
+                .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
+            own_hosts: own_host.into_iter().collect(),
+        },
+        keywords: KeywordPolicy::new(
+            &config.links.blocked_keywords,
+            &config.links.review_keywords,
+        ),
+    };
+    Ok(LinkService::new(
+        db.links.clone(),
+        SlugCodec::new(&secret, config.links.slug_length),
+        settings,
+    ))
+}
+
+/// The origin of short URLs: configured, or the address actually bound.
+pub fn base_url(config: &Config, bound: SocketAddr) -> String {
+    config
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"))
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A built application, bound to its port and ready to run.
+#[derive(Debug)]
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    db: Database,
+    flusher: ClickFlusher,
+    flush_interval: Duration,
+    base_url: String,
+}
+
+pub async fn build(config: Config) -> anyhow::Result<App> {
+    if config.redis.is_some() {
+        bail!(
+            "--redis / KURZ_REDIS is not supported by this version yet; \
+             start without it (the in-process cache and limits are used)"
+        );
+    }
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let bound = listener.local_addr().context("reading the bound address")?;
+    let base_url = base_url(&config, bound);
+
+    let db = open_store(&config).await?;
+    let links = Arc::new(link_service(&config, &db, &base_url).await?);
+    let counter = Arc::new(ClickCounter::default());
+    let flusher = ClickFlusher::new(counter.clone(), db.links.clone());
+
+    let limits = (config.rate_limits == Switch::On).then(|| Arc::new(Limits::new(&config.limits)));
+    if let Some(l) = &limits {
+        limit::spawn_cleanup(l.clone());
+    }
+    let cache_control =
+        HeaderValue::from_str(&format!("private, max-age={}", config.links.cache_max_age))
+            .context("building the Cache-Control header")?;
+    let state = AppState {
+        redirector: Redirector::new(db.links.clone(), counter),
+        accounts: db.accounts.clone(),
+        store: db.links.clone(),
+        site: Arc::new(Site {
+            base_url: base_url.clone(),
+            cache_control,
+            default_redirect: links.settings().default_redirect,
+            allow_anonymous: config.links.allow_anonymous,
+            request_timeout: config.request_timeout(),
+        }),
+        links,
+        limits,
+    };
+    Ok(App {
+        listener,
+        router: http::router(state),
+        db,
+        flusher,
+        flush_interval: Duration::from_millis(config.analytics.flush_interval_ms.max(10)),
+        base_url,
+    })
+}
+
+impl App {
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Serves until `shutdown` completes, then stops taking connections,
+    /// finishes the requests in flight, flushes the counted clicks and
+    /// closes the store.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = tokio::spawn(self.flusher.run(self.flush_interval, stop_rx));
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        let _ = stop_tx.send(true);
+        if let Err(e) = worker.await {
+            tracing::error!(error = %e, "the click worker failed");
+        }
+        self.db.close().await;
+        served.context("serving HTTP")
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests and flushing clicks");
+}

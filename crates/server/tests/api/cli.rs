@@ -1,0 +1,238 @@
+//! The `kurz` binary itself: the CLI, graceful shutdown and crash safety.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::client;
+
+const KURZ: &str = env!("CARGO_BIN_EXE_kurz");
+
+fn kurz(db: &str) -> Command {
+    let mut c = Command::new(KURZ);
+    c.env_remove("KURZ_CONFIG")
+        .env("RUST_LOG", "warn")
+        .arg("--database")
+        .arg(db);
+    c
+}
+
+fn add_admin(db: &str) -> String {
+    let mut child = kurz(db)
+        .args(["user", "add", "root", "--role", "admin"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a good password\n")
+        .expect("write");
+    assert!(child.wait().expect("wait").success());
+    let out = kurz(db)
+        .args(["key", "create", "--user", "root", "--quiet"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "--quiet prints only the key: {text:?}");
+    lines[0].to_owned()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+async fn start(db: &str, port: u16) -> Child {
+    let mut child = kurz(db)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--rate-limits",
+            "off",
+        ])
+        .spawn()
+        .expect("spawn");
+    let c = client();
+    for _ in 0..100 {
+        if c.get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("kurz did not start");
+}
+
+#[tokio::test]
+async fn the_cli_adds_users_makes_keys_and_shortens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("cli.db").display());
+    assert!(kurz(&db).arg("migrate").status().expect("run").success());
+    let key = add_admin(&db);
+    assert!(key.starts_with("kurz_"));
+
+    let out = kurz(&db)
+        .args([
+            "--base-url",
+            "https://sho.rt",
+            "shorten",
+            "https://example.com/cli",
+            "--alias",
+            "from-cli",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).expect("utf-8").trim(),
+        "https://sho.rt/from-cli"
+    );
+
+    let out = kurz(&db)
+        .args(["shorten", "ftp://example.com/"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+
+    let port = free_port();
+    let mut server = start(&db, port).await;
+    let c = client();
+    let r = c
+        .get(format!("http://127.0.0.1:{port}/from-cli"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.headers()["location"], "https://example.com/cli");
+    let r = c
+        .get(format!("http://127.0.0.1:{port}/api/v1/links"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    server.kill().expect("kill");
+    server.wait().expect("wait");
+}
+
+#[tokio::test]
+async fn acknowledged_creates_survive_kill_9() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("crash.db").display());
+    let key = add_admin(&db);
+    let port = free_port();
+    let mut server = start(&db, port).await;
+    let c = client();
+    let mut slugs = Vec::new();
+    for i in 0..50 {
+        let r = c
+            .post(format!("http://127.0.0.1:{port}/api/v1/links"))
+            .bearer_auth(&key)
+            .json(&json!({"url": format!("https://example.com/{i}")}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let link: Value = r.json().await.expect("json");
+        slugs.push((link["slug"].as_str().expect("slug").to_owned(), i));
+    }
+    server.kill().expect("SIGKILL");
+    server.wait().expect("wait");
+
+    let port = free_port();
+    let mut server = start(&db, port).await;
+    for (slug, i) in &slugs {
+        let r = c
+            .get(format!("http://127.0.0.1:{port}/{slug}"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::FOUND, "{slug}");
+        assert_eq!(
+            r.headers()["location"],
+            format!("https://example.com/{i}").as_str()
+        );
+    }
+    // New links after the restart never repeat an old slug.
+    let r = c
+        .post(format!("http://127.0.0.1:{port}/api/v1/links"))
+        .bearer_auth(&key)
+        .json(&json!({"url": "https://example.com/after"}))
+        .send()
+        .await
+        .expect("send");
+    let link: Value = r.json().await.expect("json");
+    assert!(!slugs
+        .iter()
+        .any(|(s, _)| s == link["slug"].as_str().expect("slug")));
+    server.kill().expect("kill");
+    server.wait().expect("wait");
+}
+
+#[tokio::test]
+async fn clicks_survive_a_graceful_shutdown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("term.db").display());
+    let key = add_admin(&db);
+    let port = free_port();
+    let server = start(&db, port).await;
+    let c = client();
+    let r = c
+        .post(format!("http://127.0.0.1:{port}/api/v1/links"))
+        .bearer_auth(&key)
+        .json(&json!({"url": "https://example.com/"}))
+        .send()
+        .await
+        .expect("send");
+    let slug = r.json::<Value>().await.expect("json")["slug"]
+        .as_str()
+        .expect("slug")
+        .to_owned();
+    for _ in 0..25 {
+        let r = c
+            .get(format!("http://127.0.0.1:{port}/{slug}"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::FOUND);
+    }
+    let term = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(term.success());
+    let out = server.wait_with_output().expect("wait");
+    assert!(out.status.success(), "a graceful stop exits 0");
+
+    let port = free_port();
+    let mut server = start(&db, port).await;
+    let r = c
+        .get(format!("http://127.0.0.1:{port}/api/v1/links/{slug}"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.json::<Value>().await.expect("json")["visits"], 25);
+    server.kill().expect("kill");
+    server.wait().expect("wait");
+}

@@ -1,0 +1,12 @@
+//! Full-stack tests: the real server on a random port, a fresh SQLite file
+//! per test, driven over HTTP by a client that does not follow redirects.
+
+// Helpers take JSON bodies by value so that call sites read as `json!(..)`.
+#![allow(clippy::needless_pass_by_value)]
+
+mod accounts;
+mod cli;
+mod helpers;
+mod links;
+mod ops;
+mod redirect;

@@ -1,0 +1,237 @@
+use std::collections::BTreeSet;
+
+use axum::routing::get;
+use axum::Router;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sqlx::Connection;
+
+use crate::helpers::{client, expect_error, expect_json, spawn_app, spawn_with};
+
+#[tokio::test]
+async fn health_and_readiness_answer_200() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(expect_json(r, StatusCode::OK).await["status"], "ready");
+}
+
+#[tokio::test]
+async fn every_response_carries_a_trace_id_and_traceparent_is_honoured() {
+    let app = spawn_app().await;
+    for path in ["/healthz", "/nope", "/api/v1/links", "/api/v1/nothing/here"] {
+        let r = app.client.get(app.url(path)).send().await.expect("send");
+        let id = r.headers()["x-trace-id"].to_str().expect("ascii");
+        assert_eq!(id.len(), 32, "{path}");
+    }
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        r.headers()["x-trace-id"],
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_error_shape() {
+    let app = spawn_app().await;
+    let r = app
+        .get("/api/v1/nothing", &app.admin_key)
+        .send()
+        .await
+        .expect("send");
+    expect_error(r, StatusCode::NOT_FOUND, 40401, None).await;
+    let r = app
+        .client
+        .put(app.url("/api/v1/links"))
+        .send()
+        .await
+        .expect("send");
+    expect_error(r, StatusCode::METHOD_NOT_ALLOWED, 40501, None).await;
+}
+
+#[tokio::test]
+async fn openapi_31_document_covers_every_route() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("send");
+    let doc = expect_json(r, StatusCode::OK).await;
+    assert!(doc["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.1")));
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("item").keys() {
+            routes.insert(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    let expected: BTreeSet<String> = [
+        "POST /api/v1/links",
+        "GET /api/v1/links",
+        "GET /api/v1/links/{slug}",
+        "PATCH /api/v1/links/{slug}",
+        "DELETE /api/v1/links/{slug}",
+        "POST /api/v1/users",
+        "POST /api/v1/keys",
+        "GET /api/v1/keys",
+        "DELETE /api/v1/keys/{id}",
+        "GET /api/v1/openapi.json",
+        "GET /",
+        "GET /{slug}",
+        "POST /{slug}",
+        "GET /healthz",
+        "GET /readyz",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(routes, expected);
+}
+
+#[tokio::test]
+async fn rate_limited_requests_get_429_with_retry_after() {
+    let app = spawn_with(|c| {
+        c.rate_limits = kurz_server::config::Switch::On;
+        c.limits.create_per_minute = 2;
+        c.limits.redirect_per_second = 3;
+    })
+    .await;
+    let slug = app.shorten("https://example.com/").await;
+    app.shorten("https://example.com/").await;
+    let r = app
+        .post(
+            "/api/v1/links",
+            &app.admin_key,
+            json!({"url": "https://example.com/"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!(retry >= 1);
+    expect_error(r, StatusCode::TOO_MANY_REQUESTS, 42901, None).await;
+    // Reading has its own budget.
+    assert_eq!(
+        app.get("/api/v1/links", &app.admin_key)
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        StatusCode::OK
+    );
+
+    let mut limited = 0;
+    for _ in 0..6 {
+        if app.follow(&slug).await.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited += 1;
+        }
+    }
+    assert!(limited >= 3, "{limited} redirects were limited");
+}
+
+#[tokio::test]
+async fn a_locked_store_answers_503_not_a_lie() {
+    let app = spawn_with(|c| c.pool.busy_timeout_ms = 200).await;
+    let slug = app.shorten("https://example.com/").await;
+    let url = format!("sqlite://{}", app.db_path.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url)
+        .await
+        .expect("connect");
+    sqlx::query("begin exclusive")
+        .execute(&mut conn)
+        .await
+        .expect("lock");
+
+    let r = app
+        .post(
+            "/api/v1/links",
+            &app.admin_key,
+            json!({"url": "https://example.com/"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    expect_error(r, StatusCode::SERVICE_UNAVAILABLE, 50301, None).await;
+    // Readers are not blocked by a writer in WAL mode: redirects still work.
+    assert_eq!(app.follow(&slug).await.status(), StatusCode::FOUND);
+
+    sqlx::query("rollback")
+        .execute(&mut conn)
+        .await
+        .expect("unlock");
+    let r = app
+        .post(
+            "/api/v1/links",
+            &app.admin_key,
+            json!({"url": "https://example.com/"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+async fn boom() -> &'static str {
+    panic!("deliberate")
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
+    let routes = Router::new()
+        .route("/boom", get(boom))
+        .route("/fine", get(|| async { "fine" }));
+    let app = kurz_server::http::with_edge_layers(routes);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let c = client();
+    let r = c
+        .get(format!("http://{addr}/boom"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(r.headers().contains_key("x-trace-id"));
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], 50000);
+    assert!(
+        !body.to_string().contains("deliberate"),
+        "5xx bodies are opaque"
+    );
+    let r = c
+        .get(format!("http://{addr}/fine"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.text().await.expect("body"), "fine");
+}

@@ -1,0 +1,219 @@
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{expect_error, spawn_app};
+
+#[tokio::test]
+async fn redirects_with_the_links_status_and_exact_location() {
+    let app = spawn_app().await;
+    let target = "https://example.com/a/b?c=d&e=%20f#frag";
+    for status in [301u16, 302, 307, 308] {
+        let link = app
+            .create_link(json!({"url": target, "redirect_status": status}))
+            .await;
+        let r = app.follow(link["slug"].as_str().expect("slug")).await;
+        assert_eq!(r.status().as_u16(), status);
+        assert_eq!(r.headers()["location"].as_bytes(), target.as_bytes());
+        assert_eq!(r.headers()["cache-control"], "private, max-age=90");
+        assert!(r.headers().contains_key("x-trace-id"));
+    }
+}
+
+#[tokio::test]
+async fn unknown_slugs_answer_404_as_json_or_as_a_page() {
+    let app = spawn_app().await;
+    expect_error(
+        app.follow("nothing").await,
+        StatusCode::NOT_FOUND,
+        40401,
+        None,
+    )
+    .await;
+    expect_error(app.follow("api").await, StatusCode::NOT_FOUND, 40401, None).await;
+    expect_error(
+        app.follow("bad%20slug").await,
+        StatusCode::NOT_FOUND,
+        40401,
+        None,
+    )
+    .await;
+    let r = app
+        .client
+        .get(app.url("/nothing"))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .starts_with("text/html"));
+    assert!(r.text().await.expect("body").contains("40401"));
+}
+
+#[tokio::test]
+async fn get_counts_a_click_and_head_does_not() {
+    let app = spawn_app().await;
+    let slug = app.shorten("https://example.com/").await;
+    for _ in 0..3 {
+        assert_eq!(app.follow(&slug).await.status(), StatusCode::FOUND);
+    }
+    let r = app
+        .client
+        .head(app.url(&format!("/{slug}")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(r.headers()["location"], "https://example.com/");
+    app.wait_for_visits(&slug, 3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(app.link(&slug).await["visits"], 3);
+}
+
+#[tokio::test]
+async fn expired_links_answer_410() {
+    let app = spawn_app().await;
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(700);
+    let soon = soon
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("format");
+    let link = app
+        .create_link(json!({"url": "https://example.com/", "expires_at": soon}))
+        .await;
+    let slug = link["slug"].as_str().expect("slug");
+    assert_eq!(app.follow(slug).await.status(), StatusCode::FOUND);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    expect_error(app.follow(slug).await, StatusCode::GONE, 41001, None).await;
+    assert_eq!(app.link(slug).await["status"], "expired");
+}
+
+#[tokio::test]
+async fn racing_visits_of_a_limited_link_give_exactly_max_visits_redirects() {
+    let app = spawn_app().await;
+    let link = app
+        .create_link(json!({"url": "https://example.com/", "max_visits": 10}))
+        .await;
+    let slug = link["slug"].as_str().expect("slug").to_owned();
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let client = app.client.clone();
+        let url = app.url(&format!("/{slug}"));
+        tasks.push(tokio::spawn(async move {
+            client.get(url).send().await.expect("send").status()
+        }));
+    }
+    let (mut redirected, mut gone) = (0, 0);
+    for t in tasks {
+        match t.await.expect("task") {
+            StatusCode::FOUND => redirected += 1,
+            StatusCode::GONE => gone += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((redirected, gone), (10, 30));
+    let link = app.link(&slug).await;
+    assert_eq!(link["visits"], 10);
+    assert_eq!(link["status"], "expired");
+}
+
+#[tokio::test]
+async fn forward_query_appends_the_visitors_query() {
+    let app = spawn_app().await;
+    let plain = app
+        .create_link(json!({"url": "https://example.com/p", "forward_query": true}))
+        .await;
+    let with_query = app
+        .create_link(json!({"url": "https://example.com/q?a=1#top", "forward_query": true}))
+        .await;
+    let off = app
+        .create_link(json!({"url": "https://example.com/o"}))
+        .await;
+    let go = |slug: &serde_json::Value, q: &str| {
+        app.client
+            .get(app.url(&format!("/{}?{q}", slug.as_str().expect("slug"))))
+            .send()
+    };
+    let r = go(&plain["slug"], "utm=x&b=2").await.expect("send");
+    assert_eq!(r.headers()["location"], "https://example.com/p?utm=x&b=2");
+    let r = go(&with_query["slug"], "b=2").await.expect("send");
+    assert_eq!(r.headers()["location"], "https://example.com/q?a=1&b=2#top");
+    let r = go(&off["slug"], "b=2").await.expect("send");
+    assert_eq!(r.headers()["location"], "https://example.com/o");
+}
+
+#[tokio::test]
+async fn password_protected_links_ask_for_the_password() {
+    let app = spawn_app().await;
+    let link = app
+        .create_link(json!({"url": "https://example.com/secret", "password": "open sesame"}))
+        .await;
+    let slug = link["slug"].as_str().expect("slug");
+
+    let r = app.follow(slug).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("location").is_none());
+    let page = r.text().await.expect("body");
+    assert!(page.contains("<form") && page.contains("name=\"password\""));
+    assert!(!page.contains("example.com/secret"));
+
+    let r = app
+        .client
+        .post(app.url(&format!("/{slug}")))
+        .form(&[("password", "wrong")])
+        .send()
+        .await
+        .expect("send");
+    expect_error(r, StatusCode::UNAUTHORIZED, 40102, Some("password")).await;
+    let r = app
+        .client
+        .post(app.url(&format!("/{slug}")))
+        .header("accept", "text/html")
+        .form(&[("password", "wrong")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.text().await.expect("body").contains("Wrong password"));
+
+    let r = app
+        .client
+        .post(app.url(&format!("/{slug}")))
+        .form(&[("password", "open sesame")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "https://example.com/secret");
+    app.wait_for_visits(slug, 1).await;
+}
+
+#[tokio::test]
+async fn preview_shows_target_and_clicks_without_redirecting() {
+    let app = spawn_app().await;
+    let slug = app.shorten("https://example.com/a?x=1&y=2").await;
+    app.follow(&slug).await;
+    app.wait_for_visits(&slug, 1).await;
+    let r = app.follow(&format!("{slug}+")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("location").is_none());
+    let page = r.text().await.expect("body");
+    assert!(page.contains("https://example.com/a?x=1&amp;y=2"), "{page}");
+    assert!(page.contains("<dd>1</dd>"), "{page}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        app.link(&slug).await["visits"],
+        1,
+        "a preview is not a click"
+    );
+    expect_error(
+        app.follow("unknown+").await,
+        StatusCode::NOT_FOUND,
+        40401,
+        None,
+    )
+    .await;
+}
