@@ -9,14 +9,20 @@ use time::OffsetDateTime;
 use crate::account::{ApiKey, NewApiKey, NewUser, Principal, User};
 use crate::error::{AccountError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink};
+use crate::slug::SlugSecret;
 
 #[async_trait]
 pub trait LinkRepo: Send + Sync + Debug {
     /// A fresh link ID, never handed out before on any node.
     async fn next_id(&self) -> Result<u64, StoreError>;
     async fn insert(&self, link: NewLink) -> Result<Link, InsertError>;
-    /// A live (not deleted) link.
+    /// The instance's slug secret (made on first start).
+    async fn slug_secret(&self) -> Result<SlugSecret, StoreError>;
+    /// A live (not deleted) link, read from the primary.
     async fn by_slug(&self, slug: &str) -> Result<Option<Link>, StoreError>;
+    /// The redirect path's lookup: may read a replica, but a miss there is
+    /// checked on the primary before it counts as absent.
+    async fn resolve(&self, slug: &str) -> Result<Option<Link>, StoreError>;
     /// The newest live link of this owner to exactly this URL.
     async fn by_owner_and_url(
         &self,

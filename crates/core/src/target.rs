@@ -453,16 +453,14 @@ mod tests {
                     !path.contains('%') && !query.as_deref().unwrap_or("").contains('%')
                 },
             )
+            .prop_filter(
+                "dot segments are resolved by the parser",
+                |(_, _, _, path, _)| !path.split('/').any(|seg| seg == "." || seg == ".."),
+            )
             .prop_map(|(tls, label, tld, path, query)| {
                 let scheme = if tls { "https" } else { "http" };
                 let query = query.map(|q| format!("?{q}")).unwrap_or_default();
                 format!("{scheme}://{label}.{tld}{path}{query}")
-            })
-            .prop_filter("dot segments are resolved by the parser", |u| {
-                !u.contains("/./")
-                    && !u.contains("/../")
-                    && !u.ends_with("/.")
-                    && !u.ends_with("/..")
             })
     }
 

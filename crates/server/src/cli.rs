@@ -47,6 +47,18 @@ pub enum Command {
     Key(KeyCommand),
     /// Shorten a URL and print the short URL.
     Shorten(ShortenArgs),
+    /// Write every user, key and link as JSON lines (to move to another backend).
+    Export {
+        /// Output file (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Read an export into this (empty) database.
+    Import {
+        /// Input file (default: standard input).
+        #[arg(long, short)]
+        input: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +66,9 @@ pub struct ServeArgs {
     /// Address to listen on [env: KURZ_LISTEN] [default: 127.0.0.1:8080]
     #[arg(long)]
     pub listen: Option<String>,
+    /// Read replica URL, repeatable [env: KURZ_DATABASE_REPLICAS, comma-separated]
+    #[arg(long = "database-replica")]
+    pub database_replicas: Vec<String>,
     /// Redis URL [env: KURZ_REDIS]
     #[arg(long)]
     pub redis: Option<String>,
@@ -113,6 +128,9 @@ impl Cli {
         let overrides = Overrides {
             listen: serve.and_then(|s| s.listen.clone()),
             database: self.database.clone(),
+            database_replicas: serve
+                .map(|s| s.database_replicas.clone())
+                .filter(|r| !r.is_empty()),
             redis: serve.and_then(|s| s.redis.clone()),
             base_url: self.base_url.clone(),
             rate_limits: serve.and_then(|s| s.rate_limits),
@@ -143,6 +161,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             quiet,
         }) => create_key(&config, &user, read_only, name, quiet).await,
         Command::Shorten(args) => shorten(&config, args).await,
+        Command::Export { output } => export(&config, output).await,
+        Command::Import { input } => import(&config, input).await,
     }
 }
 
@@ -248,7 +268,7 @@ async fn shorten(config: &Config, args: ShortenArgs) -> anyhow::Result<()> {
             .parse()
             .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
         let base = startup::base_url(config, bound);
-        let links = startup::link_service(config, &db, &base).await?;
+        let links = startup::link_service(config, &db, &base);
         let request = CreateLink {
             url: args.url,
             alias: args.alias,
@@ -262,5 +282,33 @@ async fn shorten(config: &Config, args: ShortenArgs) -> anyhow::Result<()> {
     .await;
     db.close().await;
     println!("{}", result?);
+    Ok(())
+}
+
+async fn export(config: &Config, output: Option<PathBuf>) -> anyhow::Result<()> {
+    let db = startup::open_store(config).await?;
+    let mut out: Box<dyn std::io::Write + Send> = match &output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let stats = db.export(&mut out).await;
+    db.close().await;
+    eprintln!("exported {}", stats?);
+    Ok(())
+}
+
+async fn import(config: &Config, input: Option<PathBuf>) -> anyhow::Result<()> {
+    let db = startup::open_store(config).await?;
+    let mut reader: Box<dyn BufRead + Send> = match &input {
+        Some(path) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufReader::new(std::io::stdin())),
+    };
+    let stats = db.import(&mut reader).await;
+    db.close().await;
+    eprintln!("imported {}", stats?);
     Ok(())
 }

@@ -36,6 +36,7 @@ pub enum SyncMode {
 const TOP_LEVEL_KEYS: &[&str] = &[
     "listen",
     "database",
+    "database_replicas",
     "redis",
     "base_url",
     "rate_limits",
@@ -54,6 +55,10 @@ pub struct Config {
     pub listen: String,
     /// `sqlite://PATH` (created if missing).
     pub database: String,
+    /// Read replicas of the database, used for redirect lookups and lists.
+    /// In the environment, a comma-separated list.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub database_replicas: Vec<String>,
     /// Redis URL for the shared cache and limits (not supported yet).
     pub redis: Option<String>,
     /// The origin used in `short_url`; defaults to `http://<listen address>`.
@@ -69,11 +74,32 @@ pub struct Config {
     pub analytics: AnalyticsConfig,
 }
 
+/// A list, or a comma-separated string (as environment variables give).
+fn list_or_csv<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Either::deserialize(de)? {
+        Either::List(list) => list,
+        Either::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PoolConfig {
     pub max_connections: u32,
     pub acquire_timeout_ms: u64,
+    /// Longest one store call may take; past it the request answers 503.
+    pub query_timeout_ms: u64,
     /// SQLite: how long a writer waits for the write lock.
     pub busy_timeout_ms: u64,
     /// SQLite durability: `full` (default) fsyncs every commit.
@@ -127,6 +153,7 @@ impl Default for Config {
         Self {
             listen: "127.0.0.1:8080".into(),
             database: "sqlite://kurz.db".into(),
+            database_replicas: Vec::new(),
             redis: None,
             base_url: None,
             rate_limits: Switch::On,
@@ -135,6 +162,7 @@ impl Default for Config {
             pool: PoolConfig {
                 max_connections: 16,
                 acquire_timeout_ms: 5000,
+                query_timeout_ms: 10_000,
                 busy_timeout_ms: 5000,
                 synchronous: SyncMode::Full,
                 id_block: 1000,
@@ -169,6 +197,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_replicas: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -245,8 +275,10 @@ impl Config {
     pub fn db_options(&self) -> kurz_store::DbOptions {
         kurz_store::DbOptions {
             url: self.database.clone(),
+            replicas: self.database_replicas.clone(),
             max_connections: self.pool.max_connections,
             acquire_timeout: Duration::from_millis(self.pool.acquire_timeout_ms),
+            query_timeout: Duration::from_millis(self.pool.query_timeout_ms.max(1)),
             busy_timeout: Duration::from_millis(self.pool.busy_timeout_ms),
             synchronous: match self.pool.synchronous {
                 SyncMode::Full => kurz_store::Synchronous::Full,
@@ -279,6 +311,22 @@ mod tests {
         assert_eq!(c.database, "sqlite://flag.db");
         assert_eq!(c.links.slug_length, 8);
         assert_eq!(c.links.default_redirect, 302);
+    }
+
+    #[test]
+    fn replicas_come_as_a_list_or_comma_separated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kurz.toml");
+        std::fs::write(
+            &path,
+            "database_replicas = \"mysql://a/db, mysql://b/db\"\n",
+        )
+        .expect("write");
+        let c = Config::load(Some(&path), &Overrides::default()).expect("loads");
+        assert_eq!(c.database_replicas, vec!["mysql://a/db", "mysql://b/db"]);
+        std::fs::write(&path, "database_replicas = [\"mysql://a/db\"]\n").expect("write");
+        let c = Config::load(Some(&path), &Overrides::default()).expect("loads");
+        assert_eq!(c.database_replicas, vec!["mysql://a/db"]);
     }
 
     #[test]

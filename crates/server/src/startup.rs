@@ -13,7 +13,7 @@ use tokio::sync::watch;
 
 use kurz_core::link::RedirectCode;
 use kurz_core::service::{LinkService, LinkSettings, Redirector};
-use kurz_core::slug::{KeywordPolicy, SlugCodec};
+use kurz_core::slug::KeywordPolicy;
 use kurz_core::target::UrlPolicy;
 use kurz_store::Database;
 
@@ -22,11 +22,40 @@ use crate::config::{Config, Switch};
 use crate::http::limit::{self, Limits};
 use crate::http::{self, AppState, Site};
 
-/// Opens the store named by the configuration and applies its migrations.
+/// Opens the store named by the configuration and applies its migrations;
+/// fails when the database does not answer. For the CLI and tests.
 pub async fn open_store(config: &Config) -> anyhow::Result<Database> {
-    kurz_store::open(&config.db_options())
+    let db = kurz_store::open(&config.db_options())?;
+    db.ensure_ready()
         .await
-        .with_context(|| format!("opening the store at {}", redacted(&config.database)))
+        .with_context(|| format!("opening the store at {}", redacted(&config.database)))?;
+    Ok(db)
+}
+
+/// Keeps trying to migrate and load the store in the background until it
+/// answers, so a server started while its database is down becomes ready
+/// within a second of the database coming back.
+fn prepare_in_background(db: Database) {
+    tokio::spawn(async move {
+        let mut warned = false;
+        loop {
+            match db.ensure_ready().await {
+                Ok(()) => {
+                    if warned {
+                        tracing::info!("the store answers again; ready");
+                    }
+                    return;
+                }
+                Err(e) => {
+                    if !warned {
+                        tracing::warn!(error = %e, "the store is not reachable yet; retrying");
+                        warned = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
 }
 
 /// A database URL without its password, for messages.
@@ -41,16 +70,12 @@ pub fn redacted(url: &str) -> String {
 }
 
 /// The link use cases over an open store.
-pub async fn link_service(
-    config: &Config,
-    db: &Database,
-    base_url: &str,
-) -> anyhow::Result<LinkService> {
-    let secret = db.slug_secret().await.context("reading the slug secret")?;
+pub fn link_service(config: &Config, db: &Database, base_url: &str) -> LinkService {
     let own_host = url::Url::parse(base_url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
     let settings = LinkSettings {
+        slug_length: config.links.slug_length,
         default_redirect: RedirectCode::new(config.links.default_redirect)
             .unwrap_or(RedirectCode::FOUND),
         url_policy: UrlPolicy {
@@ -69,11 +94,7 @@ pub async fn link_service(
             &config.links.review_keywords,
         ),
     };
-    Ok(LinkService::new(
-        db.links.clone(),
-        SlugCodec::new(&secret, config.links.slug_length),
-        settings,
-    ))
+    LinkService::new(db.links.clone(), settings)
 }
 
 /// The origin of short URLs: configured, or the address actually bound.
@@ -110,8 +131,9 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let bound = listener.local_addr().context("reading the bound address")?;
     let base_url = base_url(&config, bound);
 
-    let db = open_store(&config).await?;
-    let links = Arc::new(link_service(&config, &db, &base_url).await?);
+    let db = kurz_store::open(&config.db_options())?;
+    prepare_in_background(db.clone());
+    let links = Arc::new(link_service(&config, &db, &base_url));
     let counter = Arc::new(ClickCounter::default());
     let flusher = ClickFlusher::new(counter.clone(), db.links.clone());
 

@@ -2,16 +2,20 @@
 
 use kurz_core::error::StoreError;
 
-/// Connection-level failures and lock time-outs mean "try again later";
-/// everything else is a bug or bad data.
-pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
+use crate::DbKind;
+
+/// Connection-level failures, time-outs, and the server-side codes that mean
+/// "not now" become [`StoreError::Unavailable`] (503); everything else is a
+/// bug or bad data.
+pub(crate) fn store_error(err: sqlx::Error, kind: DbKind) -> StoreError {
     let unavailable = match &err {
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|c| is_transient_code(&c)),
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| is_transient(kind, &c)),
         _ => false,
     };
     if unavailable {
@@ -21,11 +25,27 @@ pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
     }
 }
 
-/// SQLite's primary result codes for a busy or locked database, an I/O
-/// error, a full disk and a file that cannot be opened.
-fn is_transient_code(code: &str) -> bool {
-    let primary = code.parse::<i32>().map(|c| c & 0xff).unwrap_or(-1);
-    matches!(primary, 5 | 6 | 10 | 13 | 14)
+fn is_transient(kind: DbKind, code: &str) -> bool {
+    match kind {
+        // Busy, locked, I/O error, disk full, cannot open.
+        DbKind::Sqlite => {
+            let primary = code.parse::<i32>().map(|c| c & 0xff).unwrap_or(-1);
+            matches!(primary, 5 | 6 | 10 | 13 | 14)
+        }
+        // SQLSTATE: connection exceptions (08), insufficient resources (53),
+        // operator intervention (57: shutdown, cannot connect now),
+        // serialization failures and deadlocks (40001, 40P01).
+        DbKind::Postgres => {
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57")
+                || code == "40001"
+                || code == "40P01"
+        }
+        // SQLSTATE as MySQL reports it: connection (08S01), lock wait
+        // time-out and deadlock (HY000 / 40001), too many connections (08004).
+        DbKind::MySql => matches!(code, "08S01" | "08004" | "40001" | "HY000" | "70100"),
+    }
 }
 
 /// True when the error is a unique-index violation.

@@ -27,6 +27,8 @@ const MAX_SKIPS: usize = 64;
 /// The instance settings the link use cases follow.
 #[derive(Debug, Clone)]
 pub struct LinkSettings {
+    /// Length of generated slugs.
+    pub slug_length: usize,
     pub default_redirect: RedirectCode,
     pub url_policy: UrlPolicy,
     pub keywords: KeywordPolicy,
@@ -81,17 +83,12 @@ pub struct LinkPage {
 #[derive(Debug)]
 pub struct LinkService {
     repo: Arc<dyn LinkRepo>,
-    codec: SlugCodec,
     settings: LinkSettings,
 }
 
 impl LinkService {
-    pub fn new(repo: Arc<dyn LinkRepo>, codec: SlugCodec, settings: LinkSettings) -> Self {
-        Self {
-            repo,
-            codec,
-            settings,
-        }
+    pub fn new(repo: Arc<dyn LinkRepo>, settings: LinkSettings) -> Self {
+        Self { repo, settings }
     }
 
     pub fn settings(&self) -> &LinkSettings {
@@ -161,9 +158,12 @@ impl LinkService {
             };
         }
 
+        // The secret is the store's; building the codec from it costs a few
+        // integer operations.
+        let codec = SlugCodec::new(&self.repo.slug_secret().await?, self.settings.slug_length);
         for _ in 0..MAX_SKIPS {
             let id = self.repo.next_id().await?;
-            let code = self.codec.encode(id)?;
+            let code = codec.encode(id)?;
             if is_reserved(&code) || self.settings.keywords.judge(&code) != KeywordVerdict::Clean {
                 continue;
             }

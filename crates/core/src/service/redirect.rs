@@ -35,7 +35,7 @@ impl Redirector {
         if !could_be_slug(slug) {
             return Ok(Resolution::NotFound);
         }
-        let Some(link) = self.repo.by_slug(slug).await? else {
+        let Some(link) = self.repo.resolve(slug).await? else {
             return Ok(Resolution::NotFound);
         };
         Ok(match link.status(link::now()) {

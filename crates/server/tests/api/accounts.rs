@@ -1,11 +1,10 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_error, expect_json, spawn_app};
+use crate::helpers::{expect_error, expect_json, spawn_app, Backend};
 
-#[tokio::test]
-async fn admins_create_users_and_others_may_not() {
-    let app = spawn_app().await;
+async fn admins_create_users_and_others_may_not(backend: Backend) {
+    let app = spawn_app(backend).await;
     let r = app
         .post(
             "/api/v1/users",
@@ -74,9 +73,8 @@ async fn admins_create_users_and_others_may_not() {
     expect_error(r, StatusCode::FORBIDDEN, 40301, None).await;
 }
 
-#[tokio::test]
-async fn keys_are_shown_once_listed_without_secret_and_revoked_at_once() {
-    let app = spawn_app().await;
+async fn keys_are_shown_once_listed_without_secret_and_revoked_at_once(backend: Backend) {
+    let app = spawn_app(backend).await;
     let bob = app.user("bob").await;
     let r = app
         .post(
@@ -146,3 +144,8 @@ async fn keys_are_shown_once_listed_without_secret_and_revoked_at_once() {
     .await;
     assert_eq!(list.as_array().expect("array").len(), 1);
 }
+
+backend_tests!(
+    admins_create_users_and_others_may_not,
+    keys_are_shown_once_listed_without_secret_and_revoked_at_once,
+);

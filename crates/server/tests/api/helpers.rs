@@ -18,15 +18,123 @@ pub(crate) struct TestApp {
     pub(crate) admin_key: String,
     /// A second handle on the same database, to set up users directly.
     pub(crate) db: Database,
-    pub(crate) db_path: std::path::PathBuf,
+    pub(crate) db_url: String,
     stop: Option<oneshot::Sender<()>>,
     _dir: TempDir,
 }
 
-pub(crate) fn test_config(dir: &TempDir) -> Config {
+/// The backends the suite runs against. SQLite always; MariaDB/MySQL and
+/// PostgreSQL when `KURZ_TEST_MYSQL_URL` / `KURZ_TEST_POSTGRES_URL` name a
+/// server (`.ci/run` sets both). A test whose URL is set but whose server
+/// does not answer fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    MySql,
+    Postgres,
+}
+
+impl Backend {
+    fn env(self) -> Option<&'static str> {
+        match self {
+            Self::Sqlite => None,
+            Self::MySql => Some("KURZ_TEST_MYSQL_URL"),
+            Self::Postgres => Some("KURZ_TEST_POSTGRES_URL"),
+        }
+    }
+
+    /// The server URL from the environment; `None` when the variable is unset.
+    pub(crate) fn server_url(self) -> Option<String> {
+        self.env()
+            .and_then(|var| std::env::var(var).ok())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub(crate) fn enabled(self) -> bool {
+        self == Self::Sqlite || self.server_url().is_some()
+    }
+
+    pub(crate) fn skip_note(self) {
+        eprintln!(
+            "{self:?} not tested here: set {} to a server URL",
+            self.env().unwrap_or_default()
+        );
+    }
+
+    /// A new, empty database of this backend and its URL.
+    pub(crate) async fn fresh_database(self, dir: &TempDir) -> String {
+        use sqlx::Connection;
+        let name = format!("kurz_t_{:016x}", rand::random::<u64>());
+        match self {
+            Self::Sqlite => format!(
+                "sqlite://{}",
+                dir.path().join(format!("{name}.db")).display()
+            ),
+            Self::MySql => {
+                let server = self.server_url().expect("KURZ_TEST_MYSQL_URL");
+                let mut conn = sqlx::MySqlConnection::connect(&server)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("KURZ_TEST_MYSQL_URL is set but {server} does not answer: {e}")
+                    });
+                sqlx::query(&format!("create database {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
+                with_database(&server, &name)
+            }
+            Self::Postgres => {
+                let server = self.server_url().expect("KURZ_TEST_POSTGRES_URL");
+                let mut conn = sqlx::PgConnection::connect(&server)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("KURZ_TEST_POSTGRES_URL is set but {server} does not answer: {e}")
+                    });
+                sqlx::query(&format!("create database {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
+                with_database(&server, &name)
+            }
+        }
+    }
+}
+
+/// `url` with its path (the database name) replaced.
+pub(crate) fn with_database(url: &str, name: &str) -> String {
+    let mut u = url::Url::parse(url).expect("a server URL");
+    u.set_path(&format!("/{name}"));
+    u.to_string()
+}
+
+/// Runs each named `async fn name(backend: Backend)` once per backend, as
+/// the tests `sqlite::name`, `mysql::name` and `postgres::name`.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(crate::helpers::Backend::Sqlite).await })*
+        }
+        mod mysql {
+            $(#[tokio::test] async fn $name() {
+                let b = crate::helpers::Backend::MySql;
+                if !b.enabled() { return b.skip_note(); }
+                super::$name(b).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                let b = crate::helpers::Backend::Postgres;
+                if !b.enabled() { return b.skip_note(); }
+                super::$name(b).await
+            })*
+        }
+    };
+}
+
+pub(crate) fn test_config(database: String) -> Config {
     Config {
         listen: "127.0.0.1:0".into(),
-        database: format!("sqlite://{}", dir.path().join("kurz.db").display()),
+        database,
         rate_limits: Switch::Off,
         analytics: AnalyticsConfig {
             flush_interval_ms: 50,
@@ -43,14 +151,19 @@ pub(crate) fn client() -> Client {
         .expect("client")
 }
 
-pub(crate) async fn spawn_app() -> TestApp {
-    spawn_with(|_| {}).await
+pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_with(backend, |_| {}).await
 }
 
-pub(crate) async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+pub(crate) async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = test_config(&dir);
+    let mut config = test_config(backend.fresh_database(&dir).await);
     adjust(&mut config);
+    spawn_on(config, dir).await
+}
+
+/// Starts an app on a configured (existing) database, with an admin.
+pub(crate) async fn spawn_on(config: Config, dir: TempDir) -> TestApp {
     let db = startup::open_store(&config).await.expect("store");
     accounts::create_user(
         db.accounts.as_ref(),
@@ -62,6 +175,7 @@ pub(crate) async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     .expect("admin");
     let admin_key = key_for(&db, ADMIN, false).await;
 
+    let config_url = config.database.clone();
     let app = startup::build(config).await.expect("build");
     let addr = app.local_addr().expect("addr");
     let (stop, stopped) = oneshot::channel::<()>();
@@ -72,8 +186,8 @@ pub(crate) async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         base: format!("http://{addr}"),
         client: client(),
         admin_key,
+        db_url: config_url,
         db,
-        db_path: dir.path().join("kurz.db"),
         stop: Some(stop),
         _dir: dir,
     }

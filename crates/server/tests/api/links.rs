@@ -3,11 +3,10 @@ use std::collections::HashSet;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_error, expect_json, spawn_app, spawn_with};
+use crate::helpers::{expect_error, expect_json, spawn_app, spawn_with, Backend};
 
-#[tokio::test]
-async fn create_returns_201_with_the_whole_link() {
-    let app = spawn_app().await;
+async fn create_returns_201_with_the_whole_link(backend: Backend) {
+    let app = spawn_app(backend).await;
     let link = app
         .create_link(json!({"url": "https://example.com/a?b=c", "tags": ["docs"], "title": "Docs"}))
         .await;
@@ -32,9 +31,8 @@ async fn create_returns_201_with_the_whole_link() {
     assert_eq!(app.link(slug).await, link);
 }
 
-#[tokio::test]
-async fn create_accepts_every_documented_field() {
-    let app = spawn_app().await;
+async fn create_accepts_every_documented_field(backend: Backend) {
+    let app = spawn_app(backend).await;
     let link = app
         .create_link(json!({
             "url": "https://example.com/", "alias": "my-Link_1", "expires_at": "2099-01-01T00:00:00Z",
@@ -51,9 +49,8 @@ async fn create_accepts_every_documented_field() {
     assert!(link.get("password").is_none());
 }
 
-#[tokio::test]
-async fn target_urls_are_checked_with_their_own_codes() {
-    let app = spawn_with(|c| {
+async fn target_urls_are_checked_with_their_own_codes(backend: Backend) {
+    let app = spawn_with(backend, |c| {
         c.base_url = Some("https://sho.rt".into());
         c.links.blocked_domains = vec!["evil.example".into()];
     })
@@ -88,9 +85,8 @@ async fn target_urls_are_checked_with_their_own_codes() {
     }
 }
 
-#[tokio::test]
-async fn idn_hosts_become_punycode_and_paths_are_percent_encoded() {
-    let app = spawn_app().await;
+async fn idn_hosts_become_punycode_and_paths_are_percent_encoded(backend: Backend) {
+    let app = spawn_app(backend).await;
     let link = app
         .create_link(json!({"url": "https://bücher.de/straße"}))
         .await;
@@ -102,9 +98,11 @@ async fn idn_hosts_become_punycode_and_paths_are_percent_encoded() {
     );
 }
 
-#[tokio::test]
-async fn aliases_are_checked_with_their_own_codes() {
-    let app = spawn_with(|c| c.links.blocked_keywords = vec!["casino".into()]).await;
+async fn aliases_are_checked_with_their_own_codes(backend: Backend) {
+    let app = spawn_with(backend, |c| {
+        c.links.blocked_keywords = vec!["casino".into()]
+    })
+    .await;
     let cases: &[(&str, u64)] = &[
         ("has space", 40020),
         ("", 40020),
@@ -139,9 +137,8 @@ async fn aliases_are_checked_with_their_own_codes() {
     expect_error(r, StatusCode::BAD_REQUEST, 40020, Some("alias")).await;
 }
 
-#[tokio::test]
-async fn aliases_are_case_sensitive_and_taken_ones_answer_409() {
-    let app = spawn_app().await;
+async fn aliases_are_case_sensitive_and_taken_ones_answer_409(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.create_link(json!({"url": "https://example.com/1", "alias": "Guide"}))
         .await;
     app.create_link(json!({"url": "https://example.com/2", "alias": "guide"}))
@@ -166,9 +163,8 @@ async fn aliases_are_case_sensitive_and_taken_ones_answer_409() {
     );
 }
 
-#[tokio::test]
-async fn review_list_aliases_wait_for_an_admin() {
-    let app = spawn_with(|c| c.links.review_keywords = vec!["promo".into()]).await;
+async fn review_list_aliases_wait_for_an_admin(backend: Backend) {
+    let app = spawn_with(backend, |c| c.links.review_keywords = vec!["promo".into()]).await;
     let link = app
         .create_link(json!({"url": "https://example.com/", "alias": "big-promo"}))
         .await;
@@ -200,9 +196,8 @@ async fn review_list_aliases_wait_for_an_admin() {
     assert_eq!(app.follow("big-promo").await.status(), StatusCode::FOUND);
 }
 
-#[tokio::test]
-async fn other_invalid_fields_answer_40030_naming_the_field() {
-    let app = spawn_app().await;
+async fn other_invalid_fields_answer_40030_naming_the_field(backend: Backend) {
+    let app = spawn_app(backend).await;
     let url = "https://example.com/";
     let cases: &[(Value, &str)] = &[
         (
@@ -255,9 +250,8 @@ async fn other_invalid_fields_answer_40030_naming_the_field() {
     expect_error(r, StatusCode::BAD_REQUEST, 40030, Some("max_visits")).await;
 }
 
-#[tokio::test]
-async fn bad_bodies_answer_40000_in_the_api_error_shape() {
-    let app = spawn_app().await;
+async fn bad_bodies_answer_40000_in_the_api_error_shape(backend: Backend) {
+    let app = spawn_app(backend).await;
     let send_raw = |body: &'static str, content_type: &'static str| {
         app.client
             .post(app.url("/api/v1/links"))
@@ -298,9 +292,8 @@ async fn bad_bodies_answer_40000_in_the_api_error_shape() {
     expect_error(r, StatusCode::BAD_REQUEST, 40000, None).await;
 }
 
-#[tokio::test]
-async fn bodies_over_one_mebibyte_answer_413() {
-    let app = spawn_app().await;
+async fn bodies_over_one_mebibyte_answer_413(backend: Backend) {
+    let app = spawn_app(backend).await;
     let huge = json!({"url": "https://example.com/", "title": "x".repeat(1024 * 1024 + 10)});
     let r = app
         .post("/api/v1/links", &app.admin_key, huge)
@@ -310,9 +303,8 @@ async fn bodies_over_one_mebibyte_answer_413() {
     expect_error(r, StatusCode::PAYLOAD_TOO_LARGE, 41301, None).await;
 }
 
-#[tokio::test]
-async fn reuse_returns_the_callers_existing_link() {
-    let app = spawn_app().await;
+async fn reuse_returns_the_callers_existing_link(backend: Backend) {
+    let app = spawn_app(backend).await;
     let first = app
         .create_link(json!({"url": "https://example.com/same"}))
         .await;
@@ -348,9 +340,8 @@ async fn reuse_returns_the_callers_existing_link() {
     assert_eq!(bobs["owner"], "bob");
 }
 
-#[tokio::test]
-async fn list_pages_newest_first_with_an_opaque_cursor() {
-    let app = spawn_app().await;
+async fn list_pages_newest_first_with_an_opaque_cursor(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut made = Vec::new();
     for i in 0..7 {
         let tag = if i % 2 == 0 { "even" } else { "odd" };
@@ -430,9 +421,8 @@ async fn list_pages_newest_first_with_an_opaque_cursor() {
     );
 }
 
-#[tokio::test]
-async fn users_see_and_change_only_their_own_links() {
-    let app = spawn_app().await;
+async fn users_see_and_change_only_their_own_links(backend: Backend) {
+    let app = spawn_app(backend).await;
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let r = app
@@ -501,9 +491,8 @@ async fn users_see_and_change_only_their_own_links() {
     assert_eq!(app.link(&slug).await["owner"], "alice");
 }
 
-#[tokio::test]
-async fn read_only_keys_read_but_do_not_write() {
-    let app = spawn_app().await;
+async fn read_only_keys_read_but_do_not_write(backend: Backend) {
+    let app = spawn_app(backend).await;
     let slug = app.shorten("https://example.com/").await;
     let ro = crate::helpers::key_for(&app.db, crate::helpers::ADMIN, true).await;
     let r = app
@@ -532,9 +521,8 @@ async fn read_only_keys_read_but_do_not_write() {
     expect_error(r, StatusCode::FORBIDDEN, 40301, None).await;
 }
 
-#[tokio::test]
-async fn missing_or_unknown_keys_answer_401() {
-    let app = spawn_app().await;
+async fn missing_or_unknown_keys_answer_401(backend: Backend) {
+    let app = spawn_app(backend).await;
     let r = app
         .client
         .get(app.url("/api/v1/links"))
@@ -566,9 +554,8 @@ async fn missing_or_unknown_keys_answer_401() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn anonymous_creation_works_only_when_turned_on() {
-    let app = spawn_with(|c| c.links.allow_anonymous = true).await;
+async fn anonymous_creation_works_only_when_turned_on(backend: Backend) {
+    let app = spawn_with(backend, |c| c.links.allow_anonymous = true).await;
     let r = app
         .client
         .post(app.url("/api/v1/links"))
@@ -580,9 +567,8 @@ async fn anonymous_creation_works_only_when_turned_on() {
     assert_eq!(link["owner"], Value::Null);
 }
 
-#[tokio::test]
-async fn patch_changes_every_field_and_null_clears() {
-    let app = spawn_app().await;
+async fn patch_changes_every_field_and_null_clears(backend: Backend) {
+    let app = spawn_app(backend).await;
     let link = app
         .create_link(
             json!({"url": "https://example.com/old", "expires_at": "2099-01-01T00:00:00Z",
@@ -646,9 +632,8 @@ async fn patch_changes_every_field_and_null_clears() {
     expect_error(r, StatusCode::NOT_FOUND, 40401, None).await;
 }
 
-#[tokio::test]
-async fn deleted_slugs_answer_404_and_are_never_given_out_again() {
-    let app = spawn_app().await;
+async fn deleted_slugs_answer_404_and_are_never_given_out_again(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.create_link(json!({"url": "https://example.com/", "alias": "gone-soon"}))
         .await;
     let r = app
@@ -688,9 +673,8 @@ async fn deleted_slugs_answer_404_and_are_never_given_out_again() {
     expect_error(r, StatusCode::CONFLICT, 40901, Some("alias")).await;
 }
 
-#[tokio::test]
-async fn parallel_creates_all_get_distinct_slugs() {
-    let app = spawn_app().await;
+async fn parallel_creates_all_get_distinct_slugs(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut tasks = Vec::new();
     for i in 0..64 {
         let client = app.client.clone();
@@ -718,9 +702,8 @@ async fn parallel_creates_all_get_distinct_slugs() {
     assert_eq!(slugs.len(), 64);
 }
 
-#[tokio::test]
-async fn racing_creates_of_one_alias_give_exactly_one_201() {
-    let app = spawn_app().await;
+async fn racing_creates_of_one_alias_give_exactly_one_201(backend: Backend) {
+    let app = spawn_app(backend).await;
     let mut tasks = Vec::new();
     for i in 0..16 {
         let client = app.client.clone();
@@ -747,3 +730,26 @@ async fn racing_creates_of_one_alias_give_exactly_one_201() {
     }
     assert_eq!(created, 1);
 }
+
+backend_tests!(
+    create_returns_201_with_the_whole_link,
+    create_accepts_every_documented_field,
+    target_urls_are_checked_with_their_own_codes,
+    idn_hosts_become_punycode_and_paths_are_percent_encoded,
+    aliases_are_checked_with_their_own_codes,
+    aliases_are_case_sensitive_and_taken_ones_answer_409,
+    review_list_aliases_wait_for_an_admin,
+    other_invalid_fields_answer_40030_naming_the_field,
+    bad_bodies_answer_40000_in_the_api_error_shape,
+    bodies_over_one_mebibyte_answer_413,
+    reuse_returns_the_callers_existing_link,
+    list_pages_newest_first_with_an_opaque_cursor,
+    users_see_and_change_only_their_own_links,
+    read_only_keys_read_but_do_not_write,
+    missing_or_unknown_keys_answer_401,
+    anonymous_creation_works_only_when_turned_on,
+    patch_changes_every_field_and_null_clears,
+    deleted_slugs_answer_404_and_are_never_given_out_again,
+    parallel_creates_all_get_distinct_slugs,
+    racing_creates_of_one_alias_give_exactly_one_201,
+);

@@ -4,9 +4,10 @@
 // Helpers take JSON bodies by value so that call sites read as `json!(..)`.
 #![allow(clippy::needless_pass_by_value)]
 
+#[macro_use]
+mod helpers;
 mod accounts;
 mod cli;
-mod helpers;
 mod links;
 mod ops;
 mod redirect;

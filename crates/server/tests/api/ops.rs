@@ -6,11 +6,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Connection;
 
-use crate::helpers::{client, expect_error, expect_json, spawn_app, spawn_with};
+use crate::helpers::{client, expect_error, expect_json, spawn_app, spawn_with, Backend};
 
-#[tokio::test]
-async fn health_and_readiness_answer_200() {
-    let app = spawn_app().await;
+async fn health_and_readiness_answer_200(backend: Backend) {
+    let app = spawn_app(backend).await;
     let r = app
         .client
         .get(app.url("/healthz"))
@@ -29,7 +28,8 @@ async fn health_and_readiness_answer_200() {
 
 #[tokio::test]
 async fn every_response_carries_a_trace_id_and_traceparent_is_honoured() {
-    let app = spawn_app().await;
+    let backend = Backend::Sqlite;
+    let app = spawn_app(backend).await;
     for path in ["/healthz", "/nope", "/api/v1/links", "/api/v1/nothing/here"] {
         let r = app.client.get(app.url(path)).send().await.expect("send");
         let id = r.headers()["x-trace-id"].to_str().expect("ascii");
@@ -53,7 +53,8 @@ async fn every_response_carries_a_trace_id_and_traceparent_is_honoured() {
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_in_the_error_shape() {
-    let app = spawn_app().await;
+    let backend = Backend::Sqlite;
+    let app = spawn_app(backend).await;
     let r = app
         .get("/api/v1/nothing", &app.admin_key)
         .send()
@@ -71,7 +72,8 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
 
 #[tokio::test]
 async fn openapi_31_document_covers_every_route() {
-    let app = spawn_app().await;
+    let backend = Backend::Sqlite;
+    let app = spawn_app(backend).await;
     let r = app
         .client
         .get(app.url("/api/v1/openapi.json"))
@@ -113,7 +115,8 @@ async fn openapi_31_document_covers_every_route() {
 
 #[tokio::test]
 async fn rate_limited_requests_get_429_with_retry_after() {
-    let app = spawn_with(|c| {
+    let backend = Backend::Sqlite;
+    let app = spawn_with(backend, |c| {
         c.rate_limits = kurz_server::config::Switch::On;
         c.limits.create_per_minute = 2;
         c.limits.redirect_per_second = 3;
@@ -158,10 +161,10 @@ async fn rate_limited_requests_get_429_with_retry_after() {
 
 #[tokio::test]
 async fn a_locked_store_answers_503_not_a_lie() {
-    let app = spawn_with(|c| c.pool.busy_timeout_ms = 200).await;
+    let backend = Backend::Sqlite;
+    let app = spawn_with(backend, |c| c.pool.busy_timeout_ms = 200).await;
     let slug = app.shorten("https://example.com/").await;
-    let url = format!("sqlite://{}", app.db_path.display());
-    let mut conn = sqlx::SqliteConnection::connect(&url)
+    let mut conn = sqlx::SqliteConnection::connect(&app.db_url)
         .await
         .expect("connect");
     sqlx::query("begin exclusive")
@@ -235,3 +238,5 @@ async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
         .expect("send");
     assert_eq!(r.text().await.expect("body"), "fine");
 }
+
+backend_tests!(health_and_readiness_answer_200,);

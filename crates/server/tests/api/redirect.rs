@@ -3,11 +3,10 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{expect_error, spawn_app};
+use crate::helpers::{expect_error, spawn_app, Backend};
 
-#[tokio::test]
-async fn redirects_with_the_links_status_and_exact_location() {
-    let app = spawn_app().await;
+async fn redirects_with_the_links_status_and_exact_location(backend: Backend) {
+    let app = spawn_app(backend).await;
     let target = "https://example.com/a/b?c=d&e=%20f#frag";
     for status in [301u16, 302, 307, 308] {
         let link = app
@@ -21,9 +20,8 @@ async fn redirects_with_the_links_status_and_exact_location() {
     }
 }
 
-#[tokio::test]
-async fn unknown_slugs_answer_404_as_json_or_as_a_page() {
-    let app = spawn_app().await;
+async fn unknown_slugs_answer_404_as_json_or_as_a_page(backend: Backend) {
+    let app = spawn_app(backend).await;
     expect_error(
         app.follow("nothing").await,
         StatusCode::NOT_FOUND,
@@ -54,9 +52,8 @@ async fn unknown_slugs_answer_404_as_json_or_as_a_page() {
     assert!(r.text().await.expect("body").contains("40401"));
 }
 
-#[tokio::test]
-async fn get_counts_a_click_and_head_does_not() {
-    let app = spawn_app().await;
+async fn get_counts_a_click_and_head_does_not(backend: Backend) {
+    let app = spawn_app(backend).await;
     let slug = app.shorten("https://example.com/").await;
     for _ in 0..3 {
         assert_eq!(app.follow(&slug).await.status(), StatusCode::FOUND);
@@ -74,9 +71,8 @@ async fn get_counts_a_click_and_head_does_not() {
     assert_eq!(app.link(&slug).await["visits"], 3);
 }
 
-#[tokio::test]
-async fn expired_links_answer_410() {
-    let app = spawn_app().await;
+async fn expired_links_answer_410(backend: Backend) {
+    let app = spawn_app(backend).await;
     let soon = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(700);
     let soon = soon
         .format(&time::format_description::well_known::Rfc3339)
@@ -91,9 +87,8 @@ async fn expired_links_answer_410() {
     assert_eq!(app.link(slug).await["status"], "expired");
 }
 
-#[tokio::test]
-async fn racing_visits_of_a_limited_link_give_exactly_max_visits_redirects() {
-    let app = spawn_app().await;
+async fn racing_visits_of_a_limited_link_give_exactly_max_visits_redirects(backend: Backend) {
+    let app = spawn_app(backend).await;
     let link = app
         .create_link(json!({"url": "https://example.com/", "max_visits": 10}))
         .await;
@@ -120,9 +115,8 @@ async fn racing_visits_of_a_limited_link_give_exactly_max_visits_redirects() {
     assert_eq!(link["status"], "expired");
 }
 
-#[tokio::test]
-async fn forward_query_appends_the_visitors_query() {
-    let app = spawn_app().await;
+async fn forward_query_appends_the_visitors_query(backend: Backend) {
+    let app = spawn_app(backend).await;
     let plain = app
         .create_link(json!({"url": "https://example.com/p", "forward_query": true}))
         .await;
@@ -145,9 +139,8 @@ async fn forward_query_appends_the_visitors_query() {
     assert_eq!(r.headers()["location"], "https://example.com/o");
 }
 
-#[tokio::test]
-async fn password_protected_links_ask_for_the_password() {
-    let app = spawn_app().await;
+async fn password_protected_links_ask_for_the_password(backend: Backend) {
+    let app = spawn_app(backend).await;
     let link = app
         .create_link(json!({"url": "https://example.com/secret", "password": "open sesame"}))
         .await;
@@ -191,9 +184,8 @@ async fn password_protected_links_ask_for_the_password() {
     app.wait_for_visits(slug, 1).await;
 }
 
-#[tokio::test]
-async fn preview_shows_target_and_clicks_without_redirecting() {
-    let app = spawn_app().await;
+async fn preview_shows_target_and_clicks_without_redirecting(backend: Backend) {
+    let app = spawn_app(backend).await;
     let slug = app.shorten("https://example.com/a?x=1&y=2").await;
     app.follow(&slug).await;
     app.wait_for_visits(&slug, 1).await;
@@ -217,3 +209,14 @@ async fn preview_shows_target_and_clicks_without_redirecting() {
     )
     .await;
 }
+
+backend_tests!(
+    redirects_with_the_links_status_and_exact_location,
+    unknown_slugs_answer_404_as_json_or_as_a_page,
+    get_counts_a_click_and_head_does_not,
+    expired_links_answer_410,
+    racing_visits_of_a_limited_link_give_exactly_max_visits_redirects,
+    forward_query_appends_the_visitors_query,
+    password_protected_links_ask_for_the_password,
+    preview_shows_target_and_clicks_without_redirecting,
+);

@@ -1,0 +1,212 @@
+//! The SQL that differs between backends, kept in one place. Statements are
+//! written once with `?` placeholders and rewritten to `$1, $2, ...` for
+//! PostgreSQL when the store is built, not per query.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    MySql,
+    Postgres,
+}
+
+/// Every fixed statement the repositories run, in the backend's spelling.
+#[derive(Debug, Clone)]
+pub(crate) struct Queries {
+    pub(crate) dialect: Dialect,
+    pub(crate) select_links: String,
+    pub(crate) link_by_id: String,
+    pub(crate) link_by_slug: String,
+    pub(crate) link_by_owner_url: String,
+    pub(crate) link_by_null_owner_url: String,
+    pub(crate) insert_link: String,
+    pub(crate) lease_ids: String,
+    pub(crate) read_next_id: String,
+    pub(crate) insert_user: String,
+    pub(crate) insert_key: String,
+    pub(crate) key_by_hash: String,
+    pub(crate) delete_link: String,
+    pub(crate) take_visit: String,
+    pub(crate) add_visits: String,
+    pub(crate) insert_secret: String,
+    pub(crate) select_secret: String,
+    pub(crate) user_by_name: String,
+    pub(crate) keys_of: String,
+    pub(crate) revoke_key: String,
+    pub(crate) authenticate: String,
+}
+
+impl Queries {
+    pub(crate) fn new(dialect: Dialect) -> Self {
+        let q = |sql: &str| dialect.placeholders(sql);
+        let (slug, owner) = (dialect.text("l.slug"), dialect.text("u.username"));
+        // Columns of a link as `LinkRow` reads them, with the owner's name.
+        let select_links = format!(
+            "select l.id, {slug} as slug, l.url, l.owner_id, {owner} as owner, l.created_at, \
+             l.updated_at, l.expires_at, l.max_visits, l.visits, l.tags, l.title, \
+             l.redirect_status, l.forward_query, l.password_hash, l.disabled, l.pending \
+             from links l left join users u on u.id = l.owner_id"
+        );
+        Self {
+            dialect,
+            link_by_id: q(&format!(
+                "{select_links} where l.id = ? and l.deleted_at is null"
+            )),
+            link_by_slug: q(&format!(
+                "{select_links} where l.slug = ? and l.deleted_at is null"
+            )),
+            link_by_owner_url: q(&format!(
+                "{select_links} where l.owner_id = ? and l.url_hash = ? and l.url = ? \
+                 and l.deleted_at is null order by l.created_at desc, l.id desc limit 1"
+            )),
+            link_by_null_owner_url: q(&format!(
+                "{select_links} where l.owner_id is null and l.url_hash = ? and l.url = ? \
+                 and l.deleted_at is null order by l.created_at desc, l.id desc limit 1"
+            )),
+            insert_link: q(
+                "insert into links (id, slug, url, url_hash, owner_id, created_at, \
+                 updated_at, expires_at, max_visits, tags, title, redirect_status, forward_query, \
+                 password_hash, pending) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ),
+            lease_ids: q("update id_counters set next_id = next_id + ? where name = 'link'"),
+            read_next_id: "select next_id from id_counters where name = 'link'".to_owned(),
+            insert_user: q(
+                "insert into users (username, password_hash, role, created_at) \
+                 values (?, ?, ?, ?)",
+            ),
+            insert_key: q(
+                "insert into api_keys (user_id, name, key_hash, read_only, created_at) \
+                 values (?, ?, ?, ?, ?)",
+            ),
+            key_by_hash: q(
+                "select id, user_id, name, read_only, created_at from api_keys \
+                 where key_hash = ?",
+            ),
+            // The row stays so the slug stays taken; what it pointed to goes.
+            delete_link: q(
+                "update links set deleted_at = ?, updated_at = ?, url = '', \
+                 url_hash = 0, password_hash = null, title = null, tags = '[]' \
+                 where id = ? and deleted_at is null",
+            ),
+            take_visit: q("update links set visits = visits + 1 where id = ? \
+                 and deleted_at is null and (max_visits is null or visits < max_visits)"),
+            add_visits: q("update links set visits = visits + ? where id = ?"),
+            insert_secret: q(match dialect {
+                Dialect::MySql => {
+                    "insert ignore into settings (name, value, created_at) \
+                     values ('slug_secret', ?, ?)"
+                }
+                Dialect::Sqlite | Dialect::Postgres => {
+                    "insert into settings (name, value, created_at) values ('slug_secret', ?, ?) \
+                     on conflict (name) do nothing"
+                }
+            }),
+            select_secret: "select value from settings where name = 'slug_secret'".to_owned(),
+            user_by_name: q(&format!(
+                "select id, {} as username, role, created_at from users where username = ?",
+                dialect.text("username")
+            )),
+            keys_of: q(
+                "select id, user_id, name, read_only, created_at from api_keys \
+                 where user_id = ? and revoked_at is null order by id",
+            ),
+            revoke_key: q("update api_keys set revoked_at = ? \
+                 where id = ? and user_id = ? and revoked_at is null"),
+            authenticate: q(&format!(
+                "select k.id, k.read_only, u.id, {owner}, u.role from api_keys k \
+                 join users u on u.id = k.user_id where k.key_hash = ? and k.revoked_at is null"
+            )),
+            select_links,
+        }
+    }
+}
+
+impl Dialect {
+    /// Rewrites `?` placeholders to `$n` for PostgreSQL. Our statements hold
+    /// no `?` inside string literals, which keeps this a plain scan.
+    pub(crate) fn placeholders(self, sql: &str) -> String {
+        if self != Self::Postgres {
+            return sql.to_owned();
+        }
+        let mut out = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for c in sql.chars() {
+            if c == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// A column of a binary-collated text type, read as text. MySQL marks
+    /// `*_bin` columns binary, and sqlx will not decode those as strings.
+    pub(crate) fn text(self, column: &str) -> String {
+        match self {
+            Self::MySql => format!("cast({column} as char)"),
+            Self::Sqlite | Self::Postgres => column.to_owned(),
+        }
+    }
+
+    /// `like` that ignores case on every backend (PostgreSQL's does not).
+    pub(crate) fn like(self) -> &'static str {
+        match self {
+            Self::Postgres => " ilike ",
+            Self::Sqlite | Self::MySql => " like ",
+        }
+    }
+
+    /// The opening of a condition "the JSON array in `l.tags` holds the
+    /// bound string"; the caller binds the tag and pushes [`Self::tag_close`].
+    pub(crate) fn tag_open(self) -> &'static str {
+        match self {
+            Self::Sqlite => " and exists (select 1 from json_each(l.tags) where json_each.value = ",
+            Self::MySql => " and json_contains(l.tags, json_quote(",
+            Self::Postgres => " and l.tags::jsonb @> jsonb_build_array(",
+        }
+    }
+
+    pub(crate) fn tag_close(self) -> &'static str {
+        match self {
+            Self::Sqlite => ")",
+            Self::MySql => "))",
+            Self::Postgres => "::text)",
+        }
+    }
+}
+
+/// Escapes `%`, `_` and `!` for `like ... escape '!'`. `!` rather than a
+/// backslash, because MySQL string literals treat backslashes specially.
+pub(crate) fn like_pattern(q: &str) -> String {
+    let mut out = String::with_capacity(q.len() + 2);
+    out.push('%');
+    for c in q.chars() {
+        if matches!(c, '%' | '_' | '!') {
+            out.push('!');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_placeholders_are_numbered() {
+        assert_eq!(
+            Dialect::Postgres.placeholders("a = ? and b = ?"),
+            "a = $1 and b = $2"
+        );
+        assert_eq!(Dialect::MySql.placeholders("a = ?"), "a = ?");
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("5%_!"), "%5!%!_!!%");
+    }
+}
