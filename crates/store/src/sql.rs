@@ -219,7 +219,12 @@ macro_rules! sql_store {
                             self.migrator()
                                 .run(&self.primary)
                                 .await
-                                .map_err(|e| sqlx::Error::Migrate(Box::new(e)))
+                                .map_err(|e| match e {
+                                    // A migration that could not reach the
+                                    // database is the database's absence.
+                                    sqlx::migrate::MigrateError::Execute(inner) => inner,
+                                    other => sqlx::Error::Migrate(Box::new(other)),
+                                })
                         })
                         .await?;
                         let mut bytes = [0u8; kurz_core::slug::SlugSecret::LEN];

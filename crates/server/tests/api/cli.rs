@@ -236,3 +236,53 @@ async fn clicks_survive_a_graceful_shutdown() {
     server.kill().expect("kill");
     server.wait().expect("wait");
 }
+
+#[tokio::test]
+async fn export_and_import_move_an_instance_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let from = format!("sqlite://{}", dir.path().join("from.db").display());
+    let to = format!("sqlite://{}", dir.path().join("to.db").display());
+    let dump = dir.path().join("dump.jsonl");
+    add_admin(&from);
+    let out = kurz(&from)
+        .args(["shorten", "https://example.com/moved", "--alias", "moved"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let status = kurz(&from)
+        .args(["export", "--output"])
+        .arg(&dump)
+        .status()
+        .expect("run");
+    assert!(status.success());
+    let text = std::fs::read_to_string(&dump).expect("dump");
+    let header: Value = serde_json::from_str(text.lines().next().expect("a header")).expect("json");
+    assert_eq!(header["type"], "header");
+    assert_eq!(header["format"], "kurz-export");
+    assert_eq!(header["version"], 1);
+
+    let status = kurz(&to)
+        .args(["import", "--input"])
+        .arg(&dump)
+        .status()
+        .expect("run");
+    assert!(status.success());
+    // A second import into the same database is refused.
+    let status = kurz(&to)
+        .args(["import", "--input"])
+        .arg(&dump)
+        .status()
+        .expect("run");
+    assert!(!status.success());
+
+    let port = free_port();
+    let mut server = start(&to, port).await;
+    let r = client()
+        .get(format!("http://127.0.0.1:{port}/moved"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.headers()["location"], "https://example.com/moved");
+    server.kill().expect("kill");
+    server.wait().expect("wait");
+}

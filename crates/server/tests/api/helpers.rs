@@ -131,6 +131,34 @@ macro_rules! backend_tests {
     };
 }
 
+/// Like `backend_tests!`, for tests that need a database server (they stop
+/// and start the connection to it): MariaDB/MySQL and PostgreSQL only.
+macro_rules! server_tests {
+    ($($name:ident),* $(,)?) => {
+        mod mysql {
+            $(#[tokio::test] async fn $name() {
+                let b = crate::helpers::Backend::MySql;
+                if !b.enabled() { return b.skip_note(); }
+                super::$name(b).await
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                let b = crate::helpers::Backend::Postgres;
+                if !b.enabled() { return b.skip_note(); }
+                super::$name(b).await
+            })*
+        }
+    };
+}
+
+/// Another node on the database of `url`, with its own pool and ID blocks.
+pub(crate) async fn spawn_node(url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = test_config(url.to_owned());
+    adjust(&mut config);
+    spawn_on(config, tempfile::tempdir().expect("tempdir")).await
+}
+
 pub(crate) fn test_config(database: String) -> Config {
     Config {
         listen: "127.0.0.1:0".into(),
@@ -165,14 +193,23 @@ pub(crate) async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config
 /// Starts an app on a configured (existing) database, with an admin.
 pub(crate) async fn spawn_on(config: Config, dir: TempDir) -> TestApp {
     let db = startup::open_store(&config).await.expect("store");
-    accounts::create_user(
-        db.accounts.as_ref(),
-        ADMIN,
-        "admin-password".into(),
-        Role::Admin,
-    )
-    .await
-    .expect("admin");
+    // A second node, or a database filled by an import, has its admin already.
+    if db
+        .accounts
+        .user_by_name(ADMIN)
+        .await
+        .expect("lookup")
+        .is_none()
+    {
+        accounts::create_user(
+            db.accounts.as_ref(),
+            ADMIN,
+            "admin-password".into(),
+            Role::Admin,
+        )
+        .await
+        .expect("admin");
+    }
     let admin_key = key_for(&db, ADMIN, false).await;
 
     let config_url = config.database.clone();

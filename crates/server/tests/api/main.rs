@@ -8,6 +8,9 @@
 mod helpers;
 mod accounts;
 mod cli;
+mod cluster;
+mod faults;
 mod links;
 mod ops;
 mod redirect;
+mod transfer;

@@ -1,0 +1,109 @@
+//! Moving an instance to another backend with `export` and `import`.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{expect_error, spawn_app, spawn_on, test_config, Backend};
+
+async fn export_then_import_keeps_every_slug(target: Backend) {
+    let src = spawn_app(Backend::Sqlite).await;
+    let bob_key = src.user("bob").await;
+    let mut expected = Vec::new();
+    for i in 0..5 {
+        let slug = src.shorten(&format!("https://example.com/{i}")).await;
+        expected.push((slug, format!("https://example.com/{i}")));
+    }
+    let r = src
+        .post(
+            "/api/v1/links",
+            &bob_key,
+            json!({"url": "https://example.com/bob", "tags": ["t"], "alias": "bobs"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    expected.push(("bobs".into(), "https://example.com/bob".into()));
+    let limited = src
+        .create_link(json!({"url": "https://example.com/limited", "max_visits": 3}))
+        .await;
+    let limited = limited["slug"].as_str().expect("slug").to_owned();
+    assert_eq!(src.follow(&limited).await.status(), StatusCode::FOUND);
+    src.create_link(json!({"url": "https://example.com/pw", "alias": "locked", "password": "pw"}))
+        .await;
+    src.create_link(json!({"url": "https://example.com/x", "alias": "was-deleted"}))
+        .await;
+    let r = src
+        .delete("/api/v1/links/was-deleted", &src.admin_key)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    let mut dump = Vec::new();
+    let stats = src.db.export(&mut dump).await.expect("export");
+    assert_eq!((stats.users, stats.links), (2, 9));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = target.fresh_database(&dir).await;
+    let dst_db = kurz_store::open(&kurz_store::DbOptions::new(url.clone())).expect("open");
+    let imported = dst_db.import(&mut dump.as_slice()).await.expect("import");
+    assert_eq!(imported, stats);
+    let again = dst_db.import(&mut dump.as_slice()).await;
+    assert!(matches!(
+        again,
+        Err(kurz_store::transfer::TransferError::NotEmpty)
+    ));
+    dst_db.close().await;
+
+    let dst = spawn_on(test_config(url), dir).await;
+    for (slug, target_url) in &expected {
+        let r = dst.follow(slug).await;
+        assert_eq!(r.status(), StatusCode::FOUND, "{slug}");
+        assert_eq!(r.headers()["location"], target_url.as_str(), "{slug}");
+    }
+    assert_eq!(dst.link(&limited).await["visits"], 1);
+    assert_eq!(
+        dst.follow("locked").await.status(),
+        StatusCode::OK,
+        "still asks for its password"
+    );
+    expect_error(
+        dst.follow("was-deleted").await,
+        StatusCode::NOT_FOUND,
+        40401,
+        None,
+    )
+    .await;
+    let r = dst
+        .post(
+            "/api/v1/links",
+            &dst.admin_key,
+            json!({"url": "https://example.com/", "alias": "was-deleted"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    expect_error(r, StatusCode::CONFLICT, 40901, Some("alias")).await;
+
+    // Keys moved as hashes: bob's old key still works and sees his link.
+    let mine: Value = dst
+        .get("/api/v1/links", &bob_key)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let items = mine["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["slug"], "bobs");
+    assert_eq!(items[0]["tags"], json!(["t"]));
+
+    // The counter moved too: new links never reuse an old slug.
+    let fresh = dst.shorten("https://example.com/new").await;
+    assert!(!expected.iter().any(|(s, _)| *s == fresh));
+    assert_ne!(fresh, limited);
+}
+
+backend_tests!(export_then_import_keeps_every_slug);
