@@ -230,7 +230,9 @@ impl Config {
         }
         let config: Config = figment
             .merge(Env::prefixed("KURZ_").split("__").filter(|key| {
-                TOP_LEVEL_KEYS.contains(&key.as_str().split('.').next().unwrap_or(""))
+                // Keys keep the variable's case here; figment lowers them later.
+                let first = key.as_str().split('.').next().unwrap_or("");
+                TOP_LEVEL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(first))
             }))
             .merge(Serialized::defaults(overrides))
             .extract()

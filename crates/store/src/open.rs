@@ -5,11 +5,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use sqlx::migrate::Migrator;
-use sqlx::mysql::{MySql, MySqlConnectOptions, MySqlPoolOptions};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, Postgres};
-use sqlx::sqlite::{
-    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::mysql::{MySql, MySqlConnectOptions};
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::{PgConnectOptions, Postgres};
+use sqlx::sqlite::{Sqlite, SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 use kurz_core::account::{ApiKey, NewApiKey, NewUser, Principal, Role, User};
 use kurz_core::error::{AccountError, InsertError, StoreError};
@@ -53,10 +52,38 @@ fn bad_url(e: &sqlx::Error) -> OpenError {
     OpenError::BadUrl(e.to_string())
 }
 
+/// Lazy pools for the primary and the replicas, and the store over them.
+fn build<DB: sqlx::Database>(
+    o: &DbOptions,
+    kind: DbKind,
+    dialect: Dialect,
+    options: impl Fn(&str) -> Result<<DB::Connection as sqlx::Connection>::Options, sqlx::Error>,
+) -> Result<Arc<SqlStore<DB>>, OpenError> {
+    let pool = |url: &str| -> Result<sqlx::Pool<DB>, OpenError> {
+        let connect = options(url).map_err(|e| bad_url(&e))?;
+        Ok(PoolOptions::<DB>::new()
+            .max_connections(o.max_connections.max(1))
+            .acquire_timeout(o.acquire_timeout)
+            .connect_lazy_with(connect))
+    };
+    let replicas = o
+        .replicas
+        .iter()
+        .map(|r| pool(r))
+        .collect::<Result<_, _>>()?;
+    Ok(Arc::new(SqlStore::new(
+        kind,
+        pool(&o.url)?,
+        replicas,
+        Queries::new(dialect),
+        o.id_block,
+        o.query_timeout,
+    )))
+}
+
 pub(crate) fn sqlite(o: &DbOptions) -> Result<Arc<SqlStore<Sqlite>>, OpenError> {
-    let pool = |url: &str| -> Result<sqlx::SqlitePool, OpenError> {
-        let connect = SqliteConnectOptions::from_str(url)
-            .map_err(|e| bad_url(&e))?
+    build(o, DbKind::Sqlite, Dialect::Sqlite, |url| {
+        Ok(SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(match o.synchronous {
@@ -64,73 +91,20 @@ pub(crate) fn sqlite(o: &DbOptions) -> Result<Arc<SqlStore<Sqlite>>, OpenError> 
                 Synchronous::Normal => SqliteSynchronous::Normal,
             })
             .busy_timeout(o.busy_timeout)
-            .foreign_keys(true);
-        Ok(SqlitePoolOptions::new()
-            .max_connections(o.max_connections.max(1))
-            .acquire_timeout(o.acquire_timeout)
-            .connect_lazy_with(connect))
-    };
-    let replicas = o
-        .replicas
-        .iter()
-        .map(|r| pool(r))
-        .collect::<Result<_, _>>()?;
-    Ok(Arc::new(SqlStore::new(
-        DbKind::Sqlite,
-        pool(&o.url)?,
-        replicas,
-        Queries::new(Dialect::Sqlite),
-        o.id_block,
-        o.query_timeout,
-    )))
+            .foreign_keys(true))
+    })
 }
 
 pub(crate) fn mysql(o: &DbOptions) -> Result<Arc<SqlStore<MySql>>, OpenError> {
-    let pool = |url: &str| -> Result<sqlx::MySqlPool, OpenError> {
+    build(o, DbKind::MySql, Dialect::MySql, |url| {
         // sqlx speaks MariaDB through the mysql scheme.
         let url = url.replacen("mariadb://", "mysql://", 1);
-        let connect = MySqlConnectOptions::from_str(&url)
-            .map_err(|e| bad_url(&e))?
-            .charset("utf8mb4");
-        Ok(MySqlPoolOptions::new()
-            .max_connections(o.max_connections.max(1))
-            .acquire_timeout(o.acquire_timeout)
-            .connect_lazy_with(connect))
-    };
-    let replicas = o
-        .replicas
-        .iter()
-        .map(|r| pool(r))
-        .collect::<Result<_, _>>()?;
-    Ok(Arc::new(SqlStore::new(
-        DbKind::MySql,
-        pool(&o.url)?,
-        replicas,
-        Queries::new(Dialect::MySql),
-        o.id_block,
-        o.query_timeout,
-    )))
+        Ok(MySqlConnectOptions::from_str(&url)?.charset("utf8mb4"))
+    })
 }
 
 pub(crate) fn postgres(o: &DbOptions) -> Result<Arc<SqlStore<Postgres>>, OpenError> {
-    let pool = |url: &str| -> Result<sqlx::PgPool, OpenError> {
-        let connect = PgConnectOptions::from_str(url).map_err(|e| bad_url(&e))?;
-        Ok(PgPoolOptions::new()
-            .max_connections(o.max_connections.max(1))
-            .acquire_timeout(o.acquire_timeout)
-            .connect_lazy_with(connect))
-    };
-    let replicas = o
-        .replicas
-        .iter()
-        .map(|r| pool(r))
-        .collect::<Result<_, _>>()?;
-    Ok(Arc::new(SqlStore::new(
-        DbKind::Postgres,
-        pool(&o.url)?,
-        replicas,
-        Queries::new(Dialect::Postgres),
-        o.id_block,
-        o.query_timeout,
-    )))
+    build(o, DbKind::Postgres, Dialect::Postgres, |url| {
+        PgConnectOptions::from_str(url)
+    })
 }

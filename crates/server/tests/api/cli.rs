@@ -109,6 +109,32 @@ async fn the_cli_adds_users_makes_keys_and_shortens() {
         "https://sho.rt/from-cli"
     );
 
+    // Environment variables configure every subcommand; flags beat them.
+    let env_only = Command::new(KURZ)
+        .env("KURZ_DATABASE", &db)
+        .env("KURZ_BASE_URL", "https://env.example")
+        .args(["shorten", "https://example.com/env"])
+        .output()
+        .expect("run");
+    assert!(
+        env_only.status.success(),
+        "{}",
+        String::from_utf8_lossy(&env_only.stderr)
+    );
+    assert!(String::from_utf8_lossy(&env_only.stdout).starts_with("https://env.example/"));
+    let flag_wins = Command::new(KURZ)
+        .env("KURZ_DATABASE", &db)
+        .env("KURZ_BASE_URL", "https://env.example")
+        .args([
+            "--base-url",
+            "https://flag.example",
+            "shorten",
+            "https://example.com/flag",
+        ])
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&flag_wins.stdout).starts_with("https://flag.example/"));
+
     let out = kurz(&db)
         .args(["shorten", "ftp://example.com/"])
         .output()
