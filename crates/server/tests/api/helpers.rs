@@ -107,23 +107,14 @@ pub(crate) fn with_database(url: &str, name: &str) -> String {
     u.to_string()
 }
 
-/// Runs each named `async fn name(backend: Backend)` once per backend, as
-/// the tests `sqlite::name`, `mysql::name` and `postgres::name`.
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $name() { super::$name(crate::helpers::Backend::Sqlite).await })*
-        }
-        mod mysql {
+/// One test module per backend: `mod $module { fn name() }` for each name,
+/// calling `super::name(Backend::$backend)`, or noting the skip when that
+/// backend's server URL is not set.
+macro_rules! backend_mod {
+    ($module:ident, $backend:ident, $($name:ident),*) => {
+        mod $module {
             $(#[tokio::test] async fn $name() {
-                let b = crate::helpers::Backend::MySql;
-                if !b.enabled() { return b.skip_note(); }
-                super::$name(b).await
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() {
-                let b = crate::helpers::Backend::Postgres;
+                let b = crate::helpers::Backend::$backend;
                 if !b.enabled() { return b.skip_note(); }
                 super::$name(b).await
             })*
@@ -131,24 +122,21 @@ macro_rules! backend_tests {
     };
 }
 
-/// Like `backend_tests!`, for tests that need a database server (they stop
-/// and start the connection to it): MariaDB/MySQL and PostgreSQL only.
+/// Runs each named `async fn name(backend: Backend)` against the database
+/// servers: as `mysql::name` and `postgres::name`.
 macro_rules! server_tests {
     ($($name:ident),* $(,)?) => {
-        mod mysql {
-            $(#[tokio::test] async fn $name() {
-                let b = crate::helpers::Backend::MySql;
-                if !b.enabled() { return b.skip_note(); }
-                super::$name(b).await
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $name() {
-                let b = crate::helpers::Backend::Postgres;
-                if !b.enabled() { return b.skip_note(); }
-                super::$name(b).await
-            })*
-        }
+        backend_mod!(mysql, MySql, $($name),*);
+        backend_mod!(postgres, Postgres, $($name),*);
+    };
+}
+
+/// Runs each named `async fn name(backend: Backend)` once per backend:
+/// `sqlite::name`, `mysql::name` and `postgres::name`.
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        backend_mod!(sqlite, Sqlite, $($name),*);
+        server_tests!($($name),*);
     };
 }
 

@@ -24,6 +24,13 @@ async fn health_and_readiness_answer_200(backend: Backend) {
         .await
         .expect("send");
     assert_eq!(expect_json(r, StatusCode::OK).await["status"], "ready");
+    let r = app.client.get(app.url("/")).send().await.expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("/api/v1/openapi.json"));
 }
 
 #[tokio::test]
