@@ -215,18 +215,18 @@ macro_rules! sql_store {
             async fn ready_secret(&self) -> Result<&kurz_core::slug::SlugSecret, StoreError> {
                 self.ready
                     .get_or_try_init(|| async {
-                        self.timed(async {
-                            self.migrator()
-                                .run(&self.primary)
-                                .await
-                                .map_err(|e| match e {
-                                    // A migration that could not reach the
-                                    // database is the database's absence.
-                                    sqlx::migrate::MigrateError::Execute(inner) => inner,
-                                    other => sqlx::Error::Migrate(Box::new(other)),
-                                })
-                        })
-                        .await?;
+                        // No query timeout here: a migration may rightly
+                        // take long on a big table, and cutting it off
+                        // half-way helps nobody.
+                        self.migrator().run(&self.primary).await.map_err(|e| {
+                            let e = match e {
+                                // A migration that could not reach the
+                                // database is the database's absence.
+                                sqlx::migrate::MigrateError::Execute(inner) => inner,
+                                other => sqlx::Error::Migrate(Box::new(other)),
+                            };
+                            $crate::error::store_error(e, self.kind)
+                        })?;
                         let mut bytes = [0u8; kurz_core::slug::SlugSecret::LEN];
                         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
                         self.timed(
