@@ -126,7 +126,7 @@ async fn rate_limited_requests_get_429_with_retry_after() {
     let app = spawn_with(backend, |c| {
         c.rate_limits = kurz_server::config::Switch::On;
         c.limits.create_per_minute = 2;
-        c.limits.redirect_per_second = 3;
+        c.limits.redirect_per_second = 1;
     })
     .await;
     let slug = app.shorten("https://example.com/").await;

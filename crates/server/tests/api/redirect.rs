@@ -73,7 +73,7 @@ async fn get_counts_a_click_and_head_does_not(backend: Backend) {
 
 async fn expired_links_answer_410(backend: Backend) {
     let app = spawn_app(backend).await;
-    let soon = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(700);
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(1500);
     let soon = soon
         .format(&time::format_description::well_known::Rfc3339)
         .expect("format");
@@ -82,7 +82,7 @@ async fn expired_links_answer_410(backend: Backend) {
         .await;
     let slug = link["slug"].as_str().expect("slug");
     assert_eq!(app.follow(slug).await.status(), StatusCode::FOUND);
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    tokio::time::sleep(Duration::from_millis(1700)).await;
     expect_error(app.follow(slug).await, StatusCode::GONE, 41001, None).await;
     assert_eq!(app.link(slug).await["status"], "expired");
 }
