@@ -114,12 +114,8 @@ async fn replica_misses_are_checked_on_the_primary(backend: Backend) {
     let r = app.follow("on-replica").await;
     assert_eq!(r.headers()["location"], "https://example.com/replica");
     // Lists read the replica too; single-link reads and writes go to the primary.
-    let list = app
-        .get("/api/v1/links", &app.admin_key)
-        .send()
-        .await
-        .expect("send");
-    let list: Value = list.json().await.expect("json");
+    let list = app.list_as(&app.admin_key, "").await;
+
     assert!(list["items"]
         .as_array()
         .expect("items")

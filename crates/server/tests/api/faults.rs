@@ -204,14 +204,7 @@ async fn writes_answer_503_while_the_database_is_away_and_recover(backend: Backe
     })
     .await;
     assert_eq!(app.follow(&before).await.status(), StatusCode::FOUND);
-    let list: serde_json::Value = app
-        .get("/api/v1/links", &app.admin_key)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let list = app.list_as(&app.admin_key, "").await;
     let urls: Vec<&str> = list["items"]
         .as_array()
         .expect("items")

@@ -303,6 +303,16 @@ impl TestApp {
         expect_json(r, StatusCode::OK).await
     }
 
+    /// One page of `GET /api/v1/links?{query}` as `key` sees it; panics unless 200.
+    pub(crate) async fn list_as(&self, key: &str, query: &str) -> Value {
+        let r = self
+            .get(&format!("/api/v1/links?{query}"), key)
+            .send()
+            .await
+            .expect("send");
+        expect_json(r, StatusCode::OK).await
+    }
+
     /// Waits until the click worker has written `n` visits of `slug`.
     pub(crate) async fn wait_for_visits(&self, slug: &str, n: i64) -> Value {
         for _ in 0..100 {

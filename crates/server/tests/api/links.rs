@@ -355,15 +355,11 @@ async fn list_pages_newest_first_with_an_opaque_cursor(backend: Backend) {
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let path = match &cursor {
-            Some(c) => format!("/api/v1/links?limit=3&cursor={c}"),
-            None => "/api/v1/links?limit=3".to_owned(),
+        let query = match &cursor {
+            Some(c) => format!("limit=3&cursor={c}"),
+            None => "limit=3".to_owned(),
         };
-        let page = expect_json(
-            app.get(&path, &app.admin_key).send().await.expect("send"),
-            StatusCode::OK,
-        )
-        .await;
+        let page = app.list_as(&app.admin_key, &query).await;
         let items = page["items"].as_array().expect("items");
         assert!(items.len() <= 3);
         seen.extend(
@@ -378,42 +374,14 @@ async fn list_pages_newest_first_with_an_opaque_cursor(backend: Backend) {
     }
     assert_eq!(seen, made);
 
-    let page = expect_json(
-        app.get("/api/v1/links?tag=odd", &app.admin_key)
-            .send()
-            .await
-            .expect("send"),
-        StatusCode::OK,
-    )
-    .await;
+    let page = app.list_as(&app.admin_key, "tag=odd").await;
     assert_eq!(page["items"].as_array().expect("items").len(), 3);
-    let page = expect_json(
-        app.get("/api/v1/links?q=Title%205", &app.admin_key)
-            .send()
-            .await
-            .expect("send"),
-        StatusCode::OK,
-    )
-    .await;
+    let page = app.list_as(&app.admin_key, "q=Title%205").await;
     assert_eq!(page["items"][0]["url"], "https://example.com/5");
     assert_eq!(page["items"].as_array().expect("items").len(), 1);
-    let page = expect_json(
-        app.get("/api/v1/links?q=example.com%2F6", &app.admin_key)
-            .send()
-            .await
-            .expect("send"),
-        StatusCode::OK,
-    )
-    .await;
+    let page = app.list_as(&app.admin_key, "q=example.com%2F6").await;
     assert_eq!(page["items"].as_array().expect("items").len(), 1);
-    let page = expect_json(
-        app.get("/api/v1/links?q=%25", &app.admin_key)
-            .send()
-            .await
-            .expect("send"),
-        StatusCode::OK,
-    )
-    .await;
+    let page = app.list_as(&app.admin_key, "q=%25").await;
     assert_eq!(
         page["items"].as_array().expect("items").len(),
         0,
@@ -447,11 +415,7 @@ async fn users_see_and_change_only_their_own_links(backend: Backend) {
     .await
     .expect("send");
 
-    let list = expect_json(
-        app.get("/api/v1/links", &bob).send().await.expect("send"),
-        StatusCode::OK,
-    )
-    .await;
+    let list = app.list_as(&bob, "").await;
     let items = list["items"].as_array().expect("items");
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["owner"], "bob");
@@ -479,14 +443,7 @@ async fn users_see_and_change_only_their_own_links(backend: Backend) {
     .await;
 
     // Admins see everyone's.
-    let all = expect_json(
-        app.get("/api/v1/links", &app.admin_key)
-            .send()
-            .await
-            .expect("send"),
-        StatusCode::OK,
-    )
-    .await;
+    let all = app.list_as(&app.admin_key, "").await;
     assert_eq!(all["items"].as_array().expect("items").len(), 2);
     assert_eq!(app.link(&slug).await["owner"], "alice");
 }

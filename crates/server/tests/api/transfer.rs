@@ -1,7 +1,7 @@
 //! Moving an instance to another backend with `export` and `import`.
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::{expect_error, spawn_app, spawn_on, test_config, Backend};
 
@@ -87,14 +87,7 @@ async fn export_then_import_keeps_every_slug(target: Backend) {
     expect_error(r, StatusCode::CONFLICT, 40901, Some("alias")).await;
 
     // Keys moved as hashes: bob's old key still works and sees his link.
-    let mine: Value = dst
-        .get("/api/v1/links", &bob_key)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
+    let mine = dst.list_as(&bob_key, "").await;
     let items = mine["items"].as_array().expect("items");
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["slug"], "bobs");
