@@ -72,10 +72,6 @@ pub enum AccountError {
         field: &'static str,
         message: String,
     },
-    #[error("you are not allowed to do this")]
-    Forbidden,
-    #[error("no such key")]
-    NotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -84,11 +84,6 @@ impl Slug {
         Ok(Self(input.to_owned()))
     }
 
-    /// A slug read back from the store; it was checked when it was written.
-    pub fn from_stored(value: String) -> Self {
-        Self(value)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -222,10 +217,6 @@ impl SlugCodec {
             k0,
             k1,
         }
-    }
-
-    pub fn code_len(&self) -> usize {
-        self.len
     }
 
     /// How many codes exist at this length.

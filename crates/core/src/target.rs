@@ -99,11 +99,6 @@ impl TargetUrl {
         Ok(Self(out))
     }
 
-    /// A URL read back from the store; it was checked when it was written.
-    pub fn from_stored(value: String) -> Self {
-        Self(value)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }

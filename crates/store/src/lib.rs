@@ -124,7 +124,6 @@ pub(crate) trait Admin: Send + Sync + Debug {
 /// An open store: the repositories behind the core's ports.
 #[derive(Debug, Clone)]
 pub struct Database {
-    pub kind: DbKind,
     pub links: Arc<dyn LinkRepo>,
     pub accounts: Arc<dyn AccountRepo>,
     admin: Arc<dyn Admin>,
@@ -172,7 +171,6 @@ pub fn open(options: &DbOptions) -> Result<Database, OpenError> {
         DbKind::Sqlite => {
             let s = open::sqlite(options)?;
             Database {
-                kind,
                 links: s.clone(),
                 accounts: s.clone(),
                 admin: s,
@@ -181,7 +179,6 @@ pub fn open(options: &DbOptions) -> Result<Database, OpenError> {
         DbKind::MySql => {
             let s = open::mysql(options)?;
             Database {
-                kind,
                 links: s.clone(),
                 accounts: s.clone(),
                 admin: s,
@@ -190,7 +187,6 @@ pub fn open(options: &DbOptions) -> Result<Database, OpenError> {
         DbKind::Postgres => {
             let s = open::postgres(options)?;
             Database {
-                kind,
                 links: s.clone(),
                 accounts: s.clone(),
                 admin: s,

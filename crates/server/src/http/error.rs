@@ -196,8 +196,6 @@ impl From<AccountError> for ApiError {
         match err {
             AccountError::UsernameTaken => Self::UsernameTaken,
             AccountError::Field { field, message } => Self::Field { field, message },
-            AccountError::Forbidden => Self::Forbidden,
-            AccountError::NotFound => Self::NotFound,
             AccountError::Store(e) => e.into(),
         }
     }

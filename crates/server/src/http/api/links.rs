@@ -199,6 +199,8 @@ pub async fn create_link(
     if who.is_none() && !state.site.allow_anonymous {
         return Err(ApiError::Unauthenticated);
     }
+    // The core refuses read-only keys too; refusing here first spares the
+    // argon2 hash of a password the request would never store.
     if who.as_ref().is_some_and(|p| p.read_only) {
         return Err(ApiError::Forbidden);
     }
@@ -293,6 +295,7 @@ pub async fn update_link(
     ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateLinkRequest>,
 ) -> Result<Json<LinkResponse>, ApiError> {
+    // As in create_link: refuse before hashing a password.
     if who.read_only {
         return Err(ApiError::Forbidden);
     }
