@@ -11,6 +11,10 @@ use crate::error::{AccountError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink};
 use crate::slug::SlugSecret;
 
+/// How many links to one URL `reuse` looks at: enough for the few variants
+/// (tags, expiry) one owner keeps, and a bound on a reuse lookup's cost.
+pub const REUSE_CANDIDATES: i64 = 16;
+
 #[async_trait]
 pub trait LinkRepo: Send + Sync + Debug {
     /// A fresh link ID, never handed out before on any node.
@@ -23,12 +27,13 @@ pub trait LinkRepo: Send + Sync + Debug {
     /// The redirect path's lookup: may read a replica, but a miss there is
     /// checked on the primary before it counts as absent.
     async fn resolve(&self, slug: &str) -> Result<Option<Link>, StoreError>;
-    /// The newest live link of this owner to exactly this URL.
+    /// Live links of this owner to exactly this URL, newest first, at most
+    /// [`REUSE_CANDIDATES`].
     async fn by_owner_and_url(
         &self,
         owner_id: Option<i64>,
         url: &str,
-    ) -> Result<Option<Link>, StoreError>;
+    ) -> Result<Vec<Link>, StoreError>;
     async fn list(&self, query: &ListQuery) -> Result<Vec<Link>, StoreError>;
     async fn update(
         &self,

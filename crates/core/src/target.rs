@@ -60,6 +60,21 @@ impl Default for UrlPolicy {
     }
 }
 
+/// A configured domain (blocklist, own host) in the form hosts are compared
+/// in: IDNA to punycode, lower case, no trailing dot. `bücher.de` and
+/// `xn--bcher-kva.de` give the same entry, so a list matches the target in
+/// every spelling. `None` for text that is not a domain name.
+pub fn normalise_domain(entry: &str) -> Option<String> {
+    let entry = entry.trim().trim_end_matches('.');
+    if entry.is_empty() || entry.contains(['/', ':', '@']) {
+        return None;
+    }
+    match Host::parse(entry).ok()? {
+        Host::Domain(d) if !d.split('.').any(str::is_empty) => Some(d.to_ascii_lowercase()),
+        _ => None,
+    }
+}
+
 /// A checked, normalised absolute http(s) URL, ASCII only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetUrl(String);
@@ -308,6 +323,36 @@ mod tests {
 
     fn check(input: &str) -> Result<String, UrlError> {
         TargetUrl::parse(input, &policy()).map(TargetUrl::into_string)
+    }
+
+    #[test]
+    fn idn_blocklist_entries_match_every_spelling_of_the_target() {
+        let entry = normalise_domain(" B\u{fc}cher.DE. ").expect("a domain");
+        assert_eq!(entry, "xn--bcher-kva.de");
+        assert_eq!(
+            normalise_domain("xn--bcher-kva.de").as_deref(),
+            Some("xn--bcher-kva.de")
+        );
+        let policy = UrlPolicy {
+            blocked_domains: vec![entry],
+            ..UrlPolicy::default()
+        };
+        for target in [
+            "https://b\u{fc}cher.de/",
+            "https://B\u{dc}CHER.de/x",
+            "https://xn--bcher-kva.de/",
+            "https://shop.b\u{fc}cher.de/",
+        ] {
+            assert_eq!(
+                TargetUrl::parse(target, &policy),
+                Err(UrlError::Blocked),
+                "{target}"
+            );
+        }
+        assert!(TargetUrl::parse("https://buecher.de/", &policy).is_ok());
+        for bad in ["", "http://x.de", "a..b", "1.2.3.4", "[::1]", "a/b"] {
+            assert_eq!(normalise_domain(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@ use kurz_core::account::{valid_username, ApiKey, NewApiKey, NewUser, Role, User}
 use kurz_core::error::AccountError;
 use kurz_core::ports::AccountRepo;
 
-use crate::secret::{self, SecretError, MAX_PASSWORD_LEN};
+use crate::secret::{self, BoundedHasher, SecretError, MAX_PASSWORD_LEN};
 
 /// Shortest password accepted for an account.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -21,6 +21,7 @@ pub enum CreateError {
 
 pub async fn create_user(
     repo: &dyn AccountRepo,
+    hasher: &BoundedHasher,
     username: &str,
     password: String,
     role: Role,
@@ -42,7 +43,7 @@ pub async fn create_user(
         }
         .into());
     }
-    let password_hash = secret::hash_password(password).await?;
+    let password_hash = hasher.hash(password).await?;
     Ok(repo
         .create_user(NewUser {
             username: username.to_owned(),

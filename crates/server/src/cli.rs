@@ -11,6 +11,7 @@ use kurz_core::account::{Principal, Role};
 use kurz_core::service::{CreateLink, Created};
 
 use crate::config::{Config, Overrides, Switch};
+use crate::secret::BoundedHasher;
 use crate::{accounts, startup, telemetry};
 
 /// kurz: a self-hostable short-link service.
@@ -198,7 +199,8 @@ async fn add_user(config: &Config, name: &str, role: &str) -> anyhow::Result<()>
     let role = Role::parse(role).context("the role is admin or user")?;
     let password = read_password()?;
     let db = startup::open_store(config).await?;
-    let user = accounts::create_user(db.accounts.as_ref(), name, password, role).await;
+    let hasher = BoundedHasher::new(config.hash_concurrency(), config.limits.password_hash_queue);
+    let user = accounts::create_user(db.accounts.as_ref(), &hasher, name, password, role).await;
     db.close().await;
     let user = user?;
     eprintln!("created {} user {}", user.role.as_str(), user.username);

@@ -9,6 +9,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use kurz_core::target::normalise_domain;
+
 /// On or off, spelled as in the docs (`--rate-limits off`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -42,6 +44,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "rate_limits",
     "log_format",
     "request_timeout_secs",
+    "http",
     "pool",
     "links",
     "limits",
@@ -68,6 +71,7 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Longest time a request may take before it is answered 503.
     pub request_timeout_secs: u64,
+    pub http: HttpConfig,
     pub pool: PoolConfig,
     pub links: LinksConfig,
     pub limits: LimitsConfig,
@@ -91,6 +95,24 @@ fn list_or_csv<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<String>, D
             .map(str::to_owned)
             .collect(),
     })
+}
+
+/// What one connection may hold: a client that sends slowly or not at all
+/// must not keep a socket, a task and a file descriptor for ever.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Longest time a client may take to send a request's headers. The same
+    /// timer closes a kept-alive connection that sits idle this long
+    /// between requests (hyper runs one timer for both).
+    pub header_timeout_secs: u64,
+    /// Longest time a client may take to send a request body; past it the
+    /// request answers 408 (40801).
+    pub body_timeout_secs: u64,
+    /// Most connections open at once. At the cap, new connections wait in
+    /// the kernel's backlog until one closes. Lowered at start to fit the
+    /// open-file limit.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -139,6 +161,18 @@ pub struct LimitsConfig {
     pub api_per_minute: u32,
     /// Redirects per second, per client IP.
     pub redirect_per_second: u32,
+    /// Password attempts per minute on one protected link from one client.
+    pub password_attempts_per_minute: u32,
+    /// IPv6 clients are limited per network of this prefix length (one
+    /// holder of a /64 has 2^64 addresses).
+    pub ipv6_prefix: u8,
+    /// Password hashes (argon2id, 19 MiB each) computed at once; `0` means
+    /// one per CPU core. Applies with `rate_limits = "off"` too: it bounds
+    /// memory, not clients.
+    pub password_hash_concurrency: usize,
+    /// Password hashes that may wait for a free slot; more answer 429 at
+    /// once.
+    pub password_hash_queue: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,6 +193,11 @@ impl Default for Config {
             rate_limits: Switch::On,
             log_format: LogFormat::Pretty,
             request_timeout_secs: 30,
+            http: HttpConfig {
+                header_timeout_secs: 10,
+                body_timeout_secs: 10,
+                max_connections: 10_000,
+            },
             pool: PoolConfig {
                 max_connections: 16,
                 acquire_timeout_ms: 5000,
@@ -182,6 +221,10 @@ impl Default for Config {
                 create_per_minute: 60,
                 api_per_minute: 1200,
                 redirect_per_second: 300,
+                password_attempts_per_minute: 10,
+                ipv6_prefix: 64,
+                password_hash_concurrency: 0,
+                password_hash_queue: 32,
             },
             analytics: AnalyticsConfig {
                 flush_interval_ms: 500,
@@ -260,6 +303,7 @@ impl Config {
             self.limits.create_per_minute,
             self.limits.api_per_minute,
             self.limits.redirect_per_second,
+            self.limits.password_attempts_per_minute,
         ];
         if limits.contains(&0) {
             return bad(
@@ -267,7 +311,45 @@ impl Config {
                 "every limit must be at least 1 (use rate_limits = \"off\")",
             );
         }
+        if !(1..=128).contains(&self.limits.ipv6_prefix) {
+            return bad("limits.ipv6_prefix", "must be between 1 and 128");
+        }
+        if self.http.header_timeout_secs == 0 || self.http.body_timeout_secs == 0 {
+            return bad("http", "time-outs must be at least 1 second");
+        }
+        if self.http.max_connections == 0 {
+            return bad("http.max_connections", "must be at least 1");
+        }
+        if let Some(entry) = self
+            .links
+            .blocked_domains
+            .iter()
+            .find(|d| normalise_domain(d).is_none())
+        {
+            return bad(
+                "links.blocked_domains",
+                &format!("{entry:?} is not a domain name"),
+            );
+        }
         Ok(())
+    }
+
+    /// The blocked domains in the form targets are compared in (punycode,
+    /// lower case): `bücher.de` blocks every spelling of that host.
+    pub fn blocked_domains(&self) -> Vec<String> {
+        self.links
+            .blocked_domains
+            .iter()
+            .filter_map(|d| normalise_domain(d))
+            .collect()
+    }
+
+    /// How many password hashes may run at once.
+    pub fn hash_concurrency(&self) -> usize {
+        match self.limits.password_hash_concurrency {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        }
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -329,6 +411,25 @@ mod tests {
         std::fs::write(&path, "database_replicas = [\"mysql://a/db\"]\n").expect("write");
         let c = Config::load(Some(&path), &Overrides::default()).expect("loads");
         assert_eq!(c.database_replicas, vec!["mysql://a/db"]);
+    }
+
+    #[test]
+    fn blocked_domains_are_normalised_and_bad_entries_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kurz.toml");
+        std::fs::write(
+            &path,
+            "[links]\nblocked_domains = [\"B\u{fc}cher.de.\", \"evil.example\"]\n",
+        )
+        .expect("write");
+        let c = Config::load(Some(&path), &Overrides::default()).expect("loads");
+        assert_eq!(
+            c.blocked_domains(),
+            vec!["xn--bcher-kva.de", "evil.example"]
+        );
+        std::fs::write(&path, "[links]\nblocked_domains = [\"http://x/\"]\n").expect("write");
+        let err = Config::load(Some(&path), &Overrides::default()).expect_err("refused");
+        assert!(err.to_string().contains("links.blocked_domains"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!
 //! - [`cli`] — subcommands; [`config`]: the layered configuration.
 //! - [`startup`] — builds the app from a config (tests use it too).
+//! - [`serve`] — the accept loop: connection time-outs and cap.
 //! - [`http`] — routers, extractors, errors, pages, rate limits, tracing.
 //! - [`clicks`] — in-memory click counts and the worker that writes them.
 //! - [`accounts`], [`secret`] — users, keys, password and key hashing.
@@ -18,5 +19,6 @@ pub mod clicks;
 pub mod config;
 pub mod http;
 pub mod secret;
+pub mod serve;
 pub mod startup;
 pub mod telemetry;

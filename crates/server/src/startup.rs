@@ -21,6 +21,8 @@ use crate::clicks::{ClickCounter, ClickFlusher};
 use crate::config::{Config, Switch};
 use crate::http::limit::{self, Limits};
 use crate::http::{self, AppState, Site};
+use crate::secret::BoundedHasher;
+use crate::serve::{self, ConnectionLimits};
 
 /// Opens the store named by the configuration and applies its migrations;
 /// fails when the database does not answer. For the CLI and tests.
@@ -81,12 +83,7 @@ pub fn link_service(config: &Config, db: &Database, base_url: &str) -> LinkServi
         url_policy: UrlPolicy {
             max_len: config.links.max_url_length,
             allow_private: config.links.allow_private_targets,
-            blocked_domains: config
-                .links
-                .blocked_domains
-                .iter()
-                .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
-                .collect(),
+            blocked_domains: config.blocked_domains(),
             own_hosts: own_host.into_iter().collect(),
         },
         keywords: KeywordPolicy::new(
@@ -116,6 +113,7 @@ pub struct App {
     flusher: ClickFlusher,
     flush_interval: Duration,
     base_url: String,
+    connections: ConnectionLimits,
 }
 
 pub async fn build(config: Config) -> anyhow::Result<App> {
@@ -125,6 +123,7 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
              start without it (the in-process cache and limits are used)"
         );
     }
+    let fd_limit = serve::raise_fd_limit();
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -144,6 +143,12 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let cache_control =
         HeaderValue::from_str(&format!("private, max-age={}", config.links.cache_max_age))
             .context("building the Cache-Control header")?;
+    let hasher = BoundedHasher::new(config.hash_concurrency(), config.limits.password_hash_queue);
+    let connections = ConnectionLimits {
+        header_timeout: Duration::from_secs(config.http.header_timeout_secs),
+        max_connections: connection_cap(config.http.max_connections, fd_limit),
+        drain_timeout: config.request_timeout(),
+    };
     let state = AppState {
         redirector: Redirector::new(db.links.clone(), counter),
         accounts: db.accounts.clone(),
@@ -154,9 +159,11 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
             default_redirect: links.settings().default_redirect,
             allow_anonymous: config.links.allow_anonymous,
             request_timeout: config.request_timeout(),
+            body_timeout: Duration::from_secs(config.http.body_timeout_secs),
         }),
         links,
         limits,
+        hasher,
     };
     Ok(App {
         listener,
@@ -165,7 +172,30 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
         flusher,
         flush_interval: Duration::from_millis(config.analytics.flush_interval_ms.max(10)),
         base_url,
+        connections,
     })
+}
+
+/// File descriptors kept for the store's pools, log files and the like.
+const RESERVED_FDS: u64 = 256;
+
+/// The configured connection cap, lowered to what the open-file limit allows.
+fn connection_cap(configured: usize, fd_limit: Option<u64>) -> usize {
+    let Some(limit) = fd_limit else {
+        return configured;
+    };
+    let room = usize::try_from(limit.saturating_sub(RESERVED_FDS))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if room < configured {
+        tracing::warn!(
+            configured,
+            allowed = room,
+            open_file_limit = limit,
+            "http.max_connections lowered to fit the open-file limit"
+        );
+    }
+    configured.min(room)
 }
 
 impl App {
@@ -186,13 +216,7 @@ impl App {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(self.flusher.run(self.flush_interval, stop_rx));
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let served = serve::serve(self.listener, self.router, self.connections, shutdown).await;
         let _ = stop_tx.send(true);
         if let Err(e) = worker.await {
             tracing::error!(error = %e, "the click worker failed");

@@ -56,11 +56,11 @@ impl Queries {
             )),
             link_by_owner_url: q(&format!(
                 "{select_links} where l.owner_id = ? and l.url_hash = ? and l.url = ? \
-                 and l.deleted_at is null order by l.created_at desc, l.id desc limit 1"
+                 and l.deleted_at is null order by l.created_at desc, l.id desc limit ?"
             )),
             link_by_null_owner_url: q(&format!(
                 "{select_links} where l.owner_id is null and l.url_hash = ? and l.url = ? \
-                 and l.deleted_at is null order by l.created_at desc, l.id desc limit 1"
+                 and l.deleted_at is null order by l.created_at desc, l.id desc limit ?"
             )),
             insert_link: q(
                 "insert into links (id, slug, url, url_hash, owner_id, created_at, \

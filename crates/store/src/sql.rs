@@ -12,7 +12,9 @@
 //! later can fail with SQLITE_BUSY without waiting for the lock.
 
 use std::fmt;
+use std::fs::{File, TryLockError};
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -43,6 +45,9 @@ pub(crate) struct SqlStore<DB: Database> {
     pub(crate) ready: OnceCell<SlugSecret>,
     /// Upper bound on one store call, on top of the pool's acquire timeout.
     query_timeout: Duration,
+    /// SQLite: the file whose lock serialises migrations between processes
+    /// (sqlx takes no lock for SQLite; the servers get advisory locks).
+    migration_lock: Option<PathBuf>,
 }
 
 impl<DB: Database> fmt::Debug for SqlStore<DB> {
@@ -62,6 +67,7 @@ impl<DB: Database> SqlStore<DB> {
         q: Queries,
         id_block: u64,
         query_timeout: Duration,
+        migration_lock: Option<PathBuf>,
     ) -> Self {
         Self {
             kind,
@@ -72,6 +78,40 @@ impl<DB: Database> SqlStore<DB> {
             ids: SegmentAllocator::new(id_block),
             ready: OnceCell::new(),
             query_timeout,
+            migration_lock,
+        }
+    }
+
+    /// Holds the migration lock file, if this backend needs one, until the
+    /// returned guard is dropped. Two processes starting on a new SQLite
+    /// file would otherwise both try to create the tables; the second now
+    /// waits, then finds the migrations applied.
+    pub(crate) async fn lock_migrations(&self) -> Result<Option<File>, StoreError> {
+        let Some(path) = &self.migration_lock else {
+            return Ok(None);
+        };
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+        let mut waited = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(file)),
+                Err(TryLockError::WouldBlock) => {
+                    if !waited {
+                        tracing::info!(
+                            lock = %path.display(),
+                            "another process is migrating this database; waiting"
+                        );
+                        waited = true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(TryLockError::Error(e)) => return Err(StoreError::Unavailable(Box::new(e))),
+            }
         }
     }
 
@@ -218,15 +258,7 @@ macro_rules! sql_store {
                         // No query timeout here: a migration may rightly
                         // take long on a big table, and cutting it off
                         // half-way helps nobody.
-                        self.migrator().run(&self.primary).await.map_err(|e| {
-                            let e = match e {
-                                // A migration that could not reach the
-                                // database is the database's absence.
-                                sqlx::migrate::MigrateError::Execute(inner) => inner,
-                                other => sqlx::Error::Migrate(Box::new(other)),
-                            };
-                            $crate::error::store_error(e, self.kind)
-                        })?;
+                        self.migrate().await?;
                         let mut bytes = [0u8; kurz_core::slug::SlugSecret::LEN];
                         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
                         self.timed(
@@ -368,21 +400,22 @@ macro_rules! sql_store {
                 &self,
                 owner_id: Option<i64>,
                 url: &str,
-            ) -> Result<Option<Link>, StoreError> {
+            ) -> Result<Vec<Link>, StoreError> {
                 self.ready_secret().await?;
                 let query = match owner_id {
                     Some(owner) => sqlx::query_as(&self.q.link_by_owner_url).bind(owner),
                     None => sqlx::query_as(&self.q.link_by_null_owner_url),
                 };
-                let row: Option<$crate::sql::LinkRow> = self
+                let rows: Vec<$crate::sql::LinkRow> = self
                     .timed(
                         query
                             .bind($crate::sql::url_hash(url))
                             .bind(url)
-                            .fetch_optional(&self.primary),
+                            .bind(kurz_core::ports::REUSE_CANDIDATES)
+                            .fetch_all(&self.primary),
                     )
                     .await?;
-                row.map($crate::sql::LinkRow::into_link).transpose()
+                rows.into_iter().map($crate::sql::LinkRow::into_link).collect()
             }
 
             async fn list(&self, query: &ListQuery) -> Result<Vec<Link>, StoreError> {

@@ -1,18 +1,19 @@
 //! Creating, reading, listing, changing and deleting links.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use time::OffsetDateTime;
 
 use crate::account::Principal;
 use crate::error::{InsertError, LinkError};
-use crate::link::{self, Cursor, Link, LinkChanges, ListQuery, NewLink, RedirectCode};
+use crate::link::{self, Cursor, Link, LinkChanges, LinkStatus, ListQuery, NewLink, RedirectCode};
 use crate::ports::LinkRepo;
 use crate::slug::{is_reserved, KeywordPolicy, KeywordVerdict, Slug, SlugCodec};
 use crate::target::{TargetUrl, UrlPolicy};
 
 /// Most tags on one link, longest tag, longest title, longest search.
-const MAX_TAGS: usize = 32;
+pub const MAX_TAGS: usize = 32;
 const MAX_TAG_LEN: usize = 64;
 const MAX_TITLE_LEN: usize = 512;
 const MAX_QUERY_LEN: usize = 256;
@@ -122,10 +123,14 @@ impl LinkService {
         let title = check_title(req.title)?;
         check_redirect_status(req.redirect_status)?;
 
-        if req.reuse {
-            if let Some(existing) = self.repo.by_owner_and_url(owner_id, url.as_str()).await? {
-                return Ok(Created::Existing(existing));
-            }
+        if req.reuse && req.password_hash.is_some() {
+            // A password is stored salted and hashed, so an existing link's
+            // cannot be compared with this one: reusing would hand back a
+            // link whose password the caller did not just set.
+            return Err(LinkError::field(
+                "password",
+                "reuse cannot be combined with password: leave out one of them",
+            ));
         }
 
         let template = NewLink {
@@ -143,6 +148,20 @@ impl LinkService {
             password_hash: req.password_hash,
             pending,
         };
+
+        if req.reuse {
+            let candidates = self
+                .repo
+                .by_owner_and_url(owner_id, template.url.as_str())
+                .await?;
+            let wanted = Reuse {
+                slug: alias.as_ref().map(Slug::as_str),
+                link: &template,
+            };
+            if let Some(existing) = candidates.into_iter().find(|l| wanted.matches(l, now)) {
+                return Ok(Created::Existing(existing));
+            }
+        }
 
         if let Some(alias) = alias {
             let id = self.repo.next_id().await?;
@@ -335,8 +354,44 @@ fn check_redirect_status(code: Option<u16>) -> Result<(), LinkError> {
     }
 }
 
+/// What a `reuse` request asks of an existing link: every option the
+/// request sets must be the link's too, and the link must still redirect.
+/// Options the request leaves out do not matter, as in Shlink's
+/// `findIfExists`.
+struct Reuse<'a> {
+    slug: Option<&'a str>,
+    link: &'a NewLink,
+}
+
+impl Reuse<'_> {
+    fn matches(&self, existing: &Link, now: OffsetDateTime) -> bool {
+        let want = self.link;
+        existing.status(now) == LinkStatus::Active
+            && existing.password_hash.is_none()
+            && self.slug.is_none_or(|s| s == existing.slug)
+            && want
+                .expires_at
+                .is_none_or(|_| want.expires_at == existing.expires_at)
+            && want
+                .max_visits
+                .is_none_or(|_| want.max_visits == existing.max_visits)
+            && want
+                .title
+                .as_ref()
+                .is_none_or(|_| want.title == existing.title)
+            && want
+                .redirect_status
+                .is_none_or(|_| want.redirect_status == existing.redirect_status)
+            && want.forward_query == existing.forward_query
+            && want.tags.iter().all(|t| existing.tags.contains(t))
+    }
+}
+
 fn check_tags(tags: Vec<String>) -> Result<Vec<String>, LinkError> {
-    let mut out: Vec<String> = Vec::with_capacity(tags.len());
+    // A request may carry any number of tags (the HTTP edge bounds the
+    // array); de-duplicating in linear time keeps that cheap.
+    let mut seen = HashSet::with_capacity(tags.len().min(MAX_TAGS * 2));
+    let mut out: Vec<String> = Vec::with_capacity(tags.len().min(MAX_TAGS + 1));
     for tag in tags {
         let tag = tag.trim().to_owned();
         let bad = tag.is_empty()
@@ -348,17 +403,19 @@ fn check_tags(tags: Vec<String>) -> Result<Vec<String>, LinkError> {
                 format!("each tag is 1 to {MAX_TAG_LEN} printable characters"),
             ));
         }
-        if !out.contains(&tag) {
+        if seen.insert(tag.clone()) {
+            if out.len() == MAX_TAGS {
+                return Err(too_many_tags());
+            }
             out.push(tag);
         }
     }
-    if out.len() > MAX_TAGS {
-        return Err(LinkError::field(
-            "tags",
-            format!("a link has at most {MAX_TAGS} tags"),
-        ));
-    }
     Ok(out)
+}
+
+/// The error for a request with more than [`MAX_TAGS`] distinct tags.
+pub fn too_many_tags() -> LinkError {
+    LinkError::field("tags", format!("a link has at most {MAX_TAGS} tags"))
 }
 
 fn check_title(title: Option<String>) -> Result<Option<String>, LinkError> {

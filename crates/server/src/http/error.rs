@@ -12,6 +12,8 @@ use kurz_core::error::{AccountError, BoxError, LinkError, StoreError};
 use kurz_core::slug::AliasError;
 use kurz_core::target::UrlError;
 
+use crate::secret::SecretError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Not JSON, wrong types, unknown content type.
@@ -42,8 +44,12 @@ pub enum ApiError {
     UsernameTaken,
     #[error("this link has expired, is disabled or has reached its visit limit")]
     Gone,
-    #[error("the request body is larger than 1 MiB")]
-    TooLarge,
+    /// The body is larger than the route's limit, in bytes.
+    #[error("the request body is larger than {}", human_size(*.0))]
+    TooLarge(usize),
+    /// The client did not send the whole body within the body time-out.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
     #[error("too many requests; retry later")]
     RateLimited(Duration),
     #[error("internal error")]
@@ -111,7 +117,8 @@ impl ApiError {
             Self::AliasTaken => (S::CONFLICT, 40901),
             Self::UsernameTaken => (S::CONFLICT, 40902),
             Self::Gone => (S::GONE, 41001),
-            Self::TooLarge => (S::PAYLOAD_TOO_LARGE, 41301),
+            Self::BodyTimeout => (S::REQUEST_TIMEOUT, 40801),
+            Self::TooLarge(_) => (S::PAYLOAD_TOO_LARGE, 41301),
             Self::RateLimited(_) => (S::TOO_MANY_REQUESTS, 42901),
             Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, 50000),
             Self::Unavailable(_) => (S::SERVICE_UNAVAILABLE, 50301),
@@ -167,6 +174,27 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `1 MiB`, `16 KiB`, `100 bytes`: limits as people write them.
+fn human_size(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    match bytes {
+        b if b >= KIB * KIB && b % (KIB * KIB) == 0 => format!("{} MiB", b / (KIB * KIB)),
+        b if b >= KIB && b % KIB == 0 => format!("{} KiB", b / KIB),
+        b => format!("{b} bytes"),
+    }
+}
+
+impl From<SecretError> for ApiError {
+    fn from(err: SecretError) -> Self {
+        match err {
+            // The hashing slots are a shared bound, not this client's fault,
+            // but "retry in a moment" is what 429 with Retry-After says.
+            SecretError::Busy => Self::RateLimited(Duration::from_secs(1)),
+            other => Self::internal(other),
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
@@ -206,6 +234,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn too_large_names_the_limit_of_the_route() {
+        assert_eq!(
+            ApiError::TooLarge(1024 * 1024).to_string(),
+            "the request body is larger than 1 MiB"
+        );
+        assert_eq!(
+            ApiError::TooLarge(16 * 1024).to_string(),
+            "the request body is larger than 16 KiB"
+        );
+        assert_eq!(
+            ApiError::TooLarge(100).to_string(),
+            "the request body is larger than 100 bytes"
+        );
+    }
+
+    #[test]
     fn every_code_is_five_digits_and_matches_its_status() {
         let all = [
             ApiError::BadRequest(String::new()),
@@ -220,7 +264,8 @@ mod tests {
             ApiError::AliasTaken,
             ApiError::UsernameTaken,
             ApiError::Gone,
-            ApiError::TooLarge,
+            ApiError::BodyTimeout,
+            ApiError::TooLarge(1024),
             ApiError::RateLimited(Duration::from_secs(1)),
             ApiError::internal("boom"),
             ApiError::Unavailable("down".into()),

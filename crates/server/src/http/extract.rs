@@ -29,7 +29,9 @@ pub struct ApiForm<T>(pub T);
 
 fn body_rejection(status: StatusCode, text: String) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::TooLarge
+        // Bodies are read (and their size checked) by `body::buffer` before
+        // any extractor; this is axum's own limit agreeing with it.
+        ApiError::TooLarge(super::MAX_BODY)
     } else {
         ApiError::BadRequest(text)
     }
@@ -69,6 +71,32 @@ fn api_key(headers: &HeaderMap) -> Option<&str> {
     headers.get("x-api-key")?.to_str().ok().map(str::trim)
 }
 
+/// Who is calling, as the API guard found it: `None` without a key. The
+/// guard (`limit::guard_api`) looks the key up once, before the per-key
+/// limit, and leaves this in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Option<Principal>);
+
+/// The principal behind a request's key: `None` without a key header, 401
+/// for a key that is malformed, unknown or revoked.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, ApiError> {
+    let has_key_header =
+        headers.contains_key(header::AUTHORIZATION) || headers.contains_key("x-api-key");
+    if !has_key_header {
+        return Ok(None);
+    }
+    let key = api_key(headers).ok_or(ApiError::Unauthenticated)?;
+    let principal = state
+        .accounts
+        .authenticate(&crate::secret::hash_key(key))
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    Ok(Some(principal))
+}
+
 /// A caller with a valid API key; 401 otherwise.
 #[derive(Debug)]
 pub struct Auth(pub Principal);
@@ -81,18 +109,12 @@ impl FromRequestParts<AppState> for MaybeAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let has_key_header = parts.headers.contains_key(header::AUTHORIZATION)
-            || parts.headers.contains_key("x-api-key");
-        if !has_key_header {
-            return Ok(Self(None));
+        match parts.extensions.remove::<Caller>() {
+            Some(Caller(who)) => Ok(Self(who)),
+            // Only API routes take these extractors, and the guard runs on
+            // all of them; this is the path of a router built without it.
+            None => authenticate(state, &parts.headers).await.map(Self),
         }
-        let key = api_key(&parts.headers).ok_or(ApiError::Unauthenticated)?;
-        let principal = state
-            .accounts
-            .authenticate(&crate::secret::hash_key(key))
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
-        Ok(Self(Some(principal)))
     }
 }
 

@@ -1,35 +1,36 @@
-//! Rate limits (GCRA, via governor) per client IP and per API key, kept
-//! separately for link creation, the rest of the API, and redirects. A
+//! Rate limits (GCRA, via governor), kept separately for link creation, the
+//! rest of the API, redirects, and password attempts on protected links. A
 //! limited request gets 429 (42901) with `Retry-After`.
+//!
+//! Clients are told apart by IP address (IPv6 by network, `/64` by default:
+//! one holder of a /64 has 2^64 addresses) and, on the API, by the
+//! authenticated key's ID, however the key was spelled in the request.
 //!
 //! The client IP is the peer address: behind a load balancer every client
 //! shares the balancer's address, so raise the limits there or turn them off
 //! and limit at the balancer.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, Method};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::error::ApiError;
+use super::extract::{self, Caller};
 use super::AppState;
 use crate::config::LimitsConfig;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Client {
     Ip(IpAddr),
-    /// A hash of the API key: the key itself is not kept in memory longer
-    /// than the request.
-    Key(u64),
+    Key(i64),
 }
 
 #[derive(Debug)]
@@ -37,7 +38,9 @@ pub struct Limits {
     create: DefaultKeyedRateLimiter<Client>,
     api: DefaultKeyedRateLimiter<Client>,
     redirect: DefaultKeyedRateLimiter<Client>,
-    hasher: RandomState,
+    /// Per protected link and client network.
+    password: DefaultKeyedRateLimiter<(i64, IpAddr)>,
+    ipv6_prefix: u8,
     clock: DefaultClock,
 }
 
@@ -51,7 +54,10 @@ impl Limits {
             create: RateLimiter::keyed(Quota::per_minute(nonzero(config.create_per_minute))),
             api: RateLimiter::keyed(Quota::per_minute(nonzero(config.api_per_minute))),
             redirect: RateLimiter::keyed(Quota::per_second(nonzero(config.redirect_per_second))),
-            hasher: RandomState::new(),
+            password: RateLimiter::keyed(Quota::per_minute(nonzero(
+                config.password_attempts_per_minute,
+            ))),
+            ipv6_prefix: config.ipv6_prefix.clamp(1, 128),
             clock: DefaultClock::default(),
         }
     }
@@ -63,12 +69,39 @@ impl Limits {
             l.retain_recent();
             l.shrink_to_fit();
         }
+        self.password.retain_recent();
+        self.password.shrink_to_fit();
     }
 
-    fn check(
+    /// The address a client is limited by: IPv4 as is, IPv6 cut to its
+    /// network.
+    pub fn client(&self, ip: IpAddr) -> IpAddr {
+        match ip {
+            IpAddr::V4(_) => ip,
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let bits = u128::from(v6);
+                    let mask = u128::MAX << (128 - u32::from(self.ipv6_prefix));
+                    IpAddr::V6(Ipv6Addr::from(bits & mask))
+                }
+            },
+        }
+    }
+
+    /// One password attempt on link `link_id` from `ip`. Every attempt
+    /// counts: the right password redirects the visitor away, so only
+    /// guessing comes back for more.
+    pub fn check_password_attempt(&self, link_id: i64, ip: IpAddr) -> Result<(), ApiError> {
+        self.password
+            .check_key(&(link_id, self.client(ip)))
+            .map_err(|not_until| ApiError::RateLimited(not_until.wait_time_from(self.clock.now())))
+    }
+
+    fn check<K: Clone + Eq + std::hash::Hash>(
         &self,
-        limiter: &DefaultKeyedRateLimiter<Client>,
-        client: &Client,
+        limiter: &DefaultKeyedRateLimiter<K>,
+        client: &K,
     ) -> Result<(), ApiError> {
         limiter
             .check_key(client)
@@ -76,40 +109,47 @@ impl Limits {
     }
 }
 
-fn peer_ip(req: &Request) -> Option<IpAddr> {
+pub(crate) fn peer_ip(req: &Request) -> Option<IpAddr> {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
 }
 
-/// For the API router: creations and other calls have separate budgets.
-pub async fn limit_api(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(limits) = state.limits.as_deref() else {
-        return next.run(req).await;
-    };
-    let limiter = if req.method() == Method::POST && req.uri().path() == "/api/v1/links" {
-        &limits.create
-    } else {
-        &limits.api
-    };
-    let key = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .or_else(|| req.headers().get("x-api-key"))
-        .map(|v| Client::Key(limits.hasher.hash_one(v.as_bytes())));
-    let ip = peer_ip(&req).map(Client::Ip);
-    for client in [ip, key].iter().flatten() {
-        if let Err(e) = limits.check(limiter, client) {
+/// For the API router, in this order: the client IP's budget (cheap, and
+/// it shields the key lookup from floods), then the API key, once per
+/// request (handlers read the [`Caller`] it leaves), then the key's budget.
+/// Creations and other calls have separate budgets.
+pub async fn guard_api(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let limits = state.limits.as_deref();
+    let limiter = limits.map(|l| {
+        if req.method() == Method::POST && req.uri().path() == "/api/v1/links" {
+            &l.create
+        } else {
+            &l.api
+        }
+    });
+    if let (Some(limits), Some(limiter), Some(ip)) = (limits, limiter, peer_ip(&req)) {
+        if let Err(e) = limits.check(limiter, &Client::Ip(limits.client(ip))) {
             return e.into_response();
         }
     }
+    let caller = match extract::authenticate(&state, req.headers()).await {
+        Ok(caller) => caller,
+        Err(e) => return e.into_response(),
+    };
+    if let (Some(limits), Some(limiter), Some(who)) = (limits, limiter, &caller) {
+        if let Err(e) = limits.check(limiter, &Client::Key(who.key_id)) {
+            return e.into_response();
+        }
+    }
+    req.extensions_mut().insert(Caller(caller));
     next.run(req).await
 }
 
 /// For the redirect router: per client IP.
 pub async fn limit_redirects(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let (Some(limits), Some(ip)) = (state.limits.as_deref(), peer_ip(&req)) {
-        if let Err(e) = limits.check(&limits.redirect, &Client::Ip(ip)) {
+        if let Err(e) = limits.check(&limits.redirect, &Client::Ip(limits.client(ip))) {
             return e.into_response();
         }
     }
@@ -125,4 +165,45 @@ pub fn spawn_cleanup(limits: Arc<Limits>) {
             limits.forget_idle();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn ipv6_clients_share_a_budget_per_network() {
+        let limits = Limits::new(&Config::default().limits);
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        let other: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(limits.client(a), limits.client(b));
+        assert_ne!(limits.client(a), limits.client(other));
+        let v4: IpAddr = "192.0.2.7".parse().expect("ip");
+        assert_eq!(limits.client(v4), v4);
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("ip");
+        assert_eq!(limits.client(mapped), v4);
+    }
+
+    #[test]
+    fn password_attempts_are_limited_per_link_and_client() {
+        let mut config = Config::default().limits;
+        config.password_attempts_per_minute = 3;
+        let limits = Limits::new(&config);
+        let ip: IpAddr = "192.0.2.7".parse().expect("ip");
+        for _ in 0..3 {
+            limits.check_password_attempt(1, ip).expect("within budget");
+        }
+        assert!(matches!(
+            limits.check_password_attempt(1, ip),
+            Err(ApiError::RateLimited(_))
+        ));
+        limits
+            .check_password_attempt(2, ip)
+            .expect("another link has its own budget");
+        limits
+            .check_password_attempt(1, "192.0.2.8".parse().expect("ip"))
+            .expect("another client has its own budget");
+    }
 }

@@ -2,9 +2,11 @@
 //!
 //! Each feature owns its router (`redirect`, `api::links`, `api::accounts`,
 //! `ops`, `openapi`); [`router`] merges them and adds the layers. The
-//! redirect router gets no body limit or timeout layer: it reads no body.
+//! redirect router gets no body or timeout layer: only its password form
+//! reads a body, and reads it itself (`body::read`).
 
 pub mod api;
+pub mod body;
 pub mod error;
 pub mod extract;
 pub mod limit;
@@ -31,6 +33,7 @@ use kurz_core::service::{LinkService, Redirector};
 
 use self::error::ApiError;
 use self::limit::Limits;
+use crate::secret::BoundedHasher;
 
 /// Largest request body the API reads.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -46,6 +49,8 @@ pub struct Site {
     /// Whether requests without an API key may create links.
     pub allow_anonymous: bool,
     pub request_timeout: Duration,
+    /// Longest time a client may take to send a request body.
+    pub body_timeout: Duration,
 }
 
 impl Site {
@@ -65,6 +70,8 @@ pub struct AppState {
     pub site: Arc<Site>,
     /// `None` when rate limits are off.
     pub limits: Option<Arc<Limits>>,
+    /// Bounds argon2 work for every password check and hash.
+    pub hasher: BoundedHasher,
 }
 
 /// The whole application router.
@@ -73,11 +80,15 @@ pub fn router(state: AppState) -> Router {
         .merge(api::links::router())
         .merge(api::accounts::router())
         .merge(openapi::router())
+        // Outermost last: limits and the key first, then the body, read
+        // whole under its own time-out, then the handler under the request
+        // time-out.
+        .layer(middleware::from_fn_with_state(state.clone(), timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), body::buffer))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            limit::limit_api,
+            limit::guard_api,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .layer(DefaultBodyLimit::max(MAX_BODY));
     let redirect = redirect::router().layer(middleware::from_fn_with_state(
         state.clone(),

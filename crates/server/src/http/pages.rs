@@ -24,7 +24,25 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// The `Content-Security-Policy` of pages: no script, no plugins, no frames,
+/// inline styles only, forms only to this site.
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+/// The password page's: its form posts here, and the right password answers
+/// with a 303 to the link's target, wherever that is. Chromium checks
+/// `form-action` against that redirect too, so `'self'` alone blocks the
+/// very navigation the form exists for. The target's origin must not be
+/// named here (it would show a protected link's host to anyone), so any web
+/// origin is allowed, and nothing else (`javascript:`, `data:`).
+const CSP_PASSWORD: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+                            form-action 'self' https: http:; frame-ancestors 'none'; \
+                            base-uri 'none'";
+
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    page_with_policy(status, title, body, CSP)
+}
+
+fn page_with_policy(status: StatusCode, title: &str, body: &str, csp: &'static str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -36,15 +54,22 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
         title = escape(title),
     );
     let mut response = (status, Html(html)).into_response();
-    // Pages can show targets and forms: keep them out of shared caches and frames.
+    // Pages can show targets and forms: keep them out of shared caches and
+    // frames, and their slugs out of other sites' Referer.
     let h = response.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-        ),
+        HeaderValue::from_static(csp),
     );
     response
 }
@@ -62,17 +87,34 @@ pub fn password_form(slug: &str, status: StatusCode, wrong: bool) -> Response {
          <button type=\"submit\">Continue</button></form>",
         slug = escape(slug)
     );
-    page(status, "Protected link", &body)
+    page_with_policy(status, "Protected link", &body, CSP_PASSWORD)
+}
+
+/// Why a preview does not show its target.
+#[derive(Debug, Clone, Copy)]
+pub enum Hidden {
+    Password,
+    VisitLimit,
 }
 
 /// What `/{slug}+` shows instead of redirecting.
-pub fn preview(short_url: &str, target: Option<&str>, created: &str, clicks: i64) -> Response {
+pub fn preview(
+    short_url: &str,
+    target: Result<&str, Hidden>,
+    created: &str,
+    clicks: i64,
+) -> Response {
     let target = match target {
-        Some(t) => format!(
+        Ok(t) => format!(
             "<a class=\"target\" rel=\"noopener noreferrer nofollow\" href=\"{0}\">{0}</a>",
             escape(t)
         ),
-        None => "<em>hidden: this link is protected by a password</em>".to_owned(),
+        Err(Hidden::Password) => "<em>hidden: this link is protected by a password</em>".to_owned(),
+        Err(Hidden::VisitLimit) => {
+            "<em>hidden: this link can be followed a limited number of times, \
+             and its target is shown only by following it</em>"
+                .to_owned()
+        }
     };
     let body = format!(
         "<h1>Where this link goes</h1><p><code>{short}</code> leads to</p><p>{target}</p>\

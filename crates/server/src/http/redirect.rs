@@ -3,21 +3,20 @@
 //! that waits on analytics.
 
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
-use kurz_core::link::Link;
+use kurz_core::link::{self, Link};
 use kurz_core::service::Resolution;
 
 use super::api::rfc3339;
 use super::error::ApiError;
-use super::extract::{ApiForm, ApiPath};
-use super::{pages, AppState};
-use crate::secret;
+use super::extract::ApiPath;
+use super::{body, limit, pages, AppState};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -72,13 +71,34 @@ pub async fn follow_link(
     redirect(&state, &link, status, uri.query())
 }
 
+/// Largest password form accepted: a 1,024-character password, encoded.
+const FORM_LIMIT: usize = 16 * 1024;
+
 #[derive(Debug, Deserialize)]
 pub struct UnlockForm {
     password: String,
 }
 
+/// The password form's body: size- and time-bounded, then parsed.
+async fn read_form(state: &AppState, req: Request) -> Result<UnlockForm, ApiError> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(ApiError::BadRequest(
+            "expected a form (application/x-www-form-urlencoded)".into(),
+        ));
+    }
+    let bytes = body::read(req.into_body(), FORM_LIMIT, state.site.body_timeout).await?;
+    serde_urlencoded::from_bytes(&bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the form cannot be read: {e}")))
+}
+
 /// Submit the password of a protected link; the right one redirects (303, so
-/// the browser follows with a GET), a wrong one answers 401.
+/// the browser follows with a GET), a wrong one answers 401. Attempts are
+/// limited per link and client.
 #[utoipa::path(post, path = "/{slug}", tag = "pages",
     params(("slug" = String, Path)),
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
@@ -87,14 +107,15 @@ pub struct UnlockForm {
         (status = 303, description = "Right password: redirect to the target"),
         (status = 401, description = "Wrong password (40102)"),
         (status = 404, description = "40401"), (status = 410, description = "41001"),
+        (status = 429, description = "Too many attempts (42901)"),
     ))]
 pub async fn unlock_link(
     State(state): State<AppState>,
     ApiPath(slug): ApiPath<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    form: Result<ApiForm<UnlockForm>, ApiError>,
+    req: Request,
 ) -> Response {
+    let headers = req.headers().clone();
+    let query = req.uri().query().map(str::to_owned);
     let link = match state.redirector.resolve(&slug).await {
         Ok(Resolution::Redirect(link) | Resolution::Protected(link)) => link,
         Ok(Resolution::NotFound) => return pages::error(ApiError::NotFound, &headers),
@@ -102,37 +123,56 @@ pub async fn unlock_link(
         Err(e) => return pages::error(e.into(), &headers),
     };
     if let Some(hash) = link.password_hash.clone() {
-        let ApiForm(form) = match form {
+        if let (Some(limits), Some(ip)) = (state.limits.as_deref(), limit::peer_ip(&req)) {
+            if let Err(e) = limits.check_password_attempt(link.id, ip) {
+                return pages::error(e, &headers);
+            }
+        }
+        let form = match read_form(&state, req).await {
             Ok(f) => f,
             Err(e) => return pages::error(e, &headers),
         };
-        match secret::verify_password(hash, form.password).await {
+        match state.hasher.verify(hash, form.password).await {
             Ok(true) => {}
             Ok(false) if pages::wants_html(&headers) => {
                 return pages::password_form(&slug, StatusCode::UNAUTHORIZED, true);
             }
             Ok(false) => return ApiError::WrongPassword.into_response(),
-            Err(e) => return pages::error(ApiError::internal(e), &headers),
+            Err(e) => return pages::error(e.into(), &headers),
         }
     }
     match state.redirector.count_visit(&link).await {
-        Ok(true) => redirect(&state, &link, StatusCode::SEE_OTHER.as_u16(), uri.query()),
+        Ok(true) => redirect(
+            &state,
+            &link,
+            StatusCode::SEE_OTHER.as_u16(),
+            query.as_deref(),
+        ),
         Ok(false) => pages::error(ApiError::Gone, &headers),
         Err(e) => pages::error(e.into(), &headers),
     }
 }
 
+/// The preview shows where a link goes, except when seeing it is what the
+/// link guards: behind a password, or on a visit-limited link, whose target
+/// would otherwise be readable without using up a visit (ADR 0009).
 async fn preview(state: &AppState, slug: &str, headers: &HeaderMap) -> Response {
-    let (link, target_visible) = match state.redirector.resolve(slug).await {
-        Ok(Resolution::Redirect(link)) => (link, true),
-        Ok(Resolution::Protected(link)) => (link, false),
+    let link = match state.redirector.resolve(slug).await {
+        Ok(Resolution::Redirect(link) | Resolution::Protected(link)) => link,
         Ok(Resolution::NotFound) => return pages::error(ApiError::NotFound, headers),
         Ok(Resolution::Gone) => return pages::error(ApiError::Gone, headers),
         Err(e) => return pages::error(e.into(), headers),
     };
+    let target = if link.password_hash.is_some() {
+        Err(pages::Hidden::Password)
+    } else if link.max_visits.is_some() {
+        Err(pages::Hidden::VisitLimit)
+    } else {
+        Ok(link.url.as_str())
+    };
     pages::preview(
         &state.site.short_url(&link.slug),
-        target_visible.then_some(link.url.as_str()),
+        target,
         &rfc3339(link.created_at),
         link.visits,
     )
@@ -143,19 +183,7 @@ async fn preview(state: &AppState, slug: &str, headers: &HeaderMap) -> Response 
 /// configured `Cache-Control`.
 fn redirect(state: &AppState, link: &Link, status: u16, query: Option<&str>) -> Response {
     let location = match query.filter(|q| link.forward_query && !q.is_empty()) {
-        Some(q) => {
-            let (base, fragment) = match link.url.split_once('#') {
-                Some((b, f)) => (b, Some(f)),
-                None => (link.url.as_str(), None),
-            };
-            let sep = if base.contains('?') { '&' } else { '?' };
-            let mut out = format!("{base}{sep}{q}");
-            if let Some(f) = fragment {
-                out.push('#');
-                out.push_str(f);
-            }
-            HeaderValue::try_from(out)
-        }
+        Some(q) => HeaderValue::try_from(link::with_forwarded_query(&link.url, q)),
         None => HeaderValue::try_from(link.url.as_str()),
     };
     let Ok(location) = location else {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::client;
+use crate::helpers::{client, Backend};
 
 const KURZ: &str = env!("CARGO_BIN_EXE_kurz");
 
@@ -312,3 +312,80 @@ async fn export_and_import_move_an_instance_from_the_command_line() {
     server.kill().expect("kill");
     server.wait().expect("wait");
 }
+
+/// Many processes starting at once on a new database: each takes the
+/// migration lock in turn, and none trips over tables another just made.
+async fn processes_starting_together_migrate_one_at_a_time(backend: Backend) {
+    for round in 0..3 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = backend.fresh_database(&dir).await;
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                kurz(&db)
+                    .arg("migrate")
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().expect("wait");
+            assert!(
+                out.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        // And the store they made works.
+        let key = add_admin(&db);
+        assert!(key.starts_with("kurz_"));
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn serve_raises_its_open_file_limit_to_the_hard_limit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("fd.db").display());
+    let port = free_port();
+    // What systemd gives services by default: a soft limit far below the
+    // hard one.
+    let mut child = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "ulimit -Sn 512 && exec {KURZ} --database {db} serve --listen 127.0.0.1:{port}"
+            ),
+        ])
+        .env_remove("KURZ_CONFIG")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("spawn");
+    let c = client();
+    let mut up = false;
+    for _ in 0..100 {
+        if c.get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).expect("limits");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(up, "kurz did not start");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a Max open files line");
+    let numbers: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(numbers.len(), 2, "{line}");
+    assert_eq!(numbers[0], numbers[1], "soft limit raised to hard: {line}");
+    assert_ne!(numbers[0], "512", "{line}");
+}
+
+backend_tests!(processes_starting_together_migrate_one_at_a_time);

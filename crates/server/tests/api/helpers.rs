@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use kurz_core::account::Role;
 use kurz_server::config::{AnalyticsConfig, Config, Switch};
+use kurz_server::secret::BoundedHasher;
 use kurz_server::{accounts, startup};
 use kurz_store::Database;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
@@ -159,6 +160,11 @@ pub(crate) fn test_config(database: String) -> Config {
     }
 }
 
+/// Password hashing for setting up users directly in the store.
+pub(crate) fn hasher() -> BoundedHasher {
+    BoundedHasher::new(2, 64)
+}
+
 pub(crate) fn client() -> Client {
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -191,6 +197,7 @@ pub(crate) async fn spawn_on(config: Config, dir: TempDir) -> TestApp {
     {
         accounts::create_user(
             db.accounts.as_ref(),
+            &hasher(),
             ADMIN,
             "admin-password".into(),
             Role::Admin,
@@ -240,6 +247,7 @@ impl TestApp {
     pub(crate) async fn user(&self, name: &str) -> String {
         accounts::create_user(
             self.db.accounts.as_ref(),
+            &hasher(),
             name,
             "user-password".into(),
             Role::User,
@@ -289,6 +297,16 @@ impl TestApp {
     pub(crate) async fn follow(&self, slug: &str) -> Response {
         self.client
             .get(self.url(&format!("/{slug}")))
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// Submits a protected link's password form.
+    pub(crate) async fn unlock(&self, slug: &str, password: &str) -> Response {
+        self.client
+            .post(self.url(&format!("/{slug}")))
+            .form(&[("password", password)])
             .send()
             .await
             .expect("send")

@@ -7,9 +7,11 @@
 #[macro_use]
 mod helpers;
 mod accounts;
+mod browser;
 mod cli;
 mod cluster;
 mod faults;
+mod hardening;
 mod links;
 mod ops;
 mod redirect;

@@ -153,13 +153,7 @@ async fn password_protected_links_ask_for_the_password(backend: Backend) {
     assert!(page.contains("<form") && page.contains("name=\"password\""));
     assert!(!page.contains("example.com/secret"));
 
-    let r = app
-        .client
-        .post(app.url(&format!("/{slug}")))
-        .form(&[("password", "wrong")])
-        .send()
-        .await
-        .expect("send");
+    let r = app.unlock(slug, "wrong").await;
     expect_error(r, StatusCode::UNAUTHORIZED, 40102, Some("password")).await;
     let r = app
         .client
@@ -172,13 +166,7 @@ async fn password_protected_links_ask_for_the_password(backend: Backend) {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.text().await.expect("body").contains("Wrong password"));
 
-    let r = app
-        .client
-        .post(app.url(&format!("/{slug}")))
-        .form(&[("password", "open sesame")])
-        .send()
-        .await
-        .expect("send");
+    let r = app.unlock(slug, "open sesame").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "https://example.com/secret");
     app.wait_for_visits(slug, 1).await;

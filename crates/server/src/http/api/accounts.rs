@@ -1,7 +1,8 @@
 //! Users and API keys (API.md, "Users and keys").
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -75,7 +76,7 @@ impl From<CreateError> for ApiError {
     fn from(err: CreateError) -> Self {
         match err {
             CreateError::Account(e) => e.into(),
-            CreateError::Secret(e) => ApiError::internal(e),
+            CreateError::Secret(e) => e.into(),
         }
     }
 }
@@ -103,8 +104,14 @@ pub async fn create_user(
         Some(r) => Role::parse(r)
             .ok_or_else(|| ApiError::field("role", "role must be \"admin\" or \"user\""))?,
     };
-    let user =
-        accounts::create_user(state.accounts.as_ref(), &req.username, req.password, role).await?;
+    let user = accounts::create_user(
+        state.accounts.as_ref(),
+        &state.hasher,
+        &req.username,
+        req.password,
+        role,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(UserResponse {
@@ -128,7 +135,7 @@ pub async fn create_key(
     State(state): State<AppState>,
     Auth(who): Auth,
     ApiJson(req): ApiJson<CreateKeyRequest>,
-) -> Result<(StatusCode, Json<KeyResponse>), ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     // A read-only key must not mint a key with more rights than itself.
     if who.read_only {
         return Err(ApiError::Forbidden);
@@ -140,8 +147,10 @@ pub async fn create_key(
         req.read_only,
     )
     .await?;
+    // The only answer that ever carries the key: no cache may keep it.
     Ok((
         StatusCode::CREATED,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         Json(KeyResponse::new(key, Some(secret))),
     ))
 }

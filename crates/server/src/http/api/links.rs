@@ -13,13 +13,24 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use kurz_core::link::{self, Cursor, Link};
+use kurz_core::service::links::{too_many_tags, MAX_TAGS};
 use kurz_core::service::{CreateLink, Created, UpdateLink};
 
-use super::{nullable, rfc3339};
+use super::{nullable, rfc3339, Capped};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, MaybeAuth};
 use crate::http::AppState;
-use crate::secret::{self, MAX_PASSWORD_LEN};
+use crate::secret::{BoundedHasher, MAX_PASSWORD_LEN};
+
+/// Most tags read from one request. Repeats are allowed (the core keeps
+/// each tag once, at most [`MAX_TAGS`]), but not without end.
+const RAW_TAGS: usize = MAX_TAGS * 4;
+
+type Tags = Capped<String, RAW_TAGS>;
+
+fn tags(raw: Tags) -> Result<Vec<String>, ApiError> {
+    raw.into_inner().ok_or_else(|| too_many_tags().into())
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -86,7 +97,8 @@ pub struct CreateLinkRequest {
     max_visits: Option<i64>,
     password: Option<String>,
     #[serde(default)]
-    tags: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    tags: Tags,
     title: Option<String>,
     /// 301, 302, 307 or 308.
     redirect_status: Option<u16>,
@@ -113,7 +125,8 @@ pub struct UpdateLinkRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     password: Option<Option<String>>,
-    tags: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    tags: Option<Tags>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     title: Option<Option<String>>,
@@ -151,7 +164,7 @@ fn parse_time(field: &'static str, value: &str) -> Result<OffsetDateTime, ApiErr
         .map_err(|_| ApiError::field(field, format!("{field} must be an RFC 3339 timestamp")))
 }
 
-async fn hash_link_password(password: String) -> Result<String, ApiError> {
+async fn hash_link_password(hasher: &BoundedHasher, password: String) -> Result<String, ApiError> {
     let chars = password.chars().count();
     if chars == 0 || chars > MAX_PASSWORD_LEN {
         return Err(ApiError::field(
@@ -159,9 +172,7 @@ async fn hash_link_password(password: String) -> Result<String, ApiError> {
             format!("a link password is 1 to {MAX_PASSWORD_LEN} characters long"),
         ));
     }
-    secret::hash_password(password)
-        .await
-        .map_err(ApiError::internal)
+    Ok(hasher.hash(password).await?)
 }
 
 fn encode_cursor(c: Cursor) -> String {
@@ -209,8 +220,9 @@ pub async fn create_link(
         .as_deref()
         .map(|t| parse_time("expires_at", t))
         .transpose()?;
+    let tags = tags(req.tags)?;
     let password_hash = match req.password {
-        Some(p) => Some(hash_link_password(p).await?),
+        Some(p) => Some(hash_link_password(&state.hasher, p).await?),
         None => None,
     };
     let input = CreateLink {
@@ -219,7 +231,7 @@ pub async fn create_link(
         expires_at,
         max_visits: req.max_visits,
         password_hash,
-        tags: req.tags,
+        tags,
         title: req.title,
         redirect_status: req.redirect_status,
         forward_query: req.forward_query,
@@ -304,8 +316,9 @@ pub async fn update_link(
         Some(None) => Some(None),
         None => None,
     };
+    let tags = req.tags.map(tags).transpose()?;
     let password_hash = match req.password {
-        Some(Some(p)) => Some(Some(hash_link_password(p).await?)),
+        Some(Some(p)) => Some(Some(hash_link_password(&state.hasher, p).await?)),
         Some(None) => Some(None),
         None => None,
     };
@@ -314,7 +327,7 @@ pub async fn update_link(
         expires_at,
         max_visits: req.max_visits,
         password_hash,
-        tags: req.tags,
+        tags,
         title: req.title,
         redirect_status: req.redirect_status,
         forward_query: req.forward_query,

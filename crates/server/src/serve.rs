@@ -1,0 +1,140 @@
+//! The accept loop: HTTP/1.1 over hyper, with the bounds `axum::serve`
+//! does not set. Every connection runs under a header time-out, which hyper
+//! also applies to a kept-alive connection waiting for its next request, so
+//! a client that sends nothing, sends headers slowly or idles is closed
+//! after it; open connections are capped, and at the cap new ones wait in
+//! the kernel's backlog instead of taking file descriptors. Graceful
+//! shutdown stops accepting, closes idle connections and lets requests in
+//! flight finish. HTTP/2 is left to the proxy in front (ADR 0010).
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt;
+
+/// The bounds of one listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Longest wait for a request's headers, idle time between requests
+    /// included.
+    pub header_timeout: Duration,
+    /// Most connections open at once.
+    pub max_connections: usize,
+    /// How long shutdown waits for requests in flight.
+    pub drain_timeout: Duration,
+}
+
+/// Serves `router` on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let mut at_cap = false;
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = take_slot(&slots, &mut at_cap, limits.max_connections) => slot,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(&e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small answers (redirects) must not wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            router.clone().oneshot(req)
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Errors here are the client's (reset, time-out, bad request
+            // line); hyper has answered what could be answered.
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still running at the end of the drain time-out were cut off");
+    }
+    Ok(())
+}
+
+/// A connection slot; logs once each time the cap is reached.
+async fn take_slot(slots: &Arc<Semaphore>, at_cap: &mut bool, cap: usize) -> OwnedSemaphorePermit {
+    if let Ok(slot) = slots.clone().try_acquire_owned() {
+        *at_cap = false;
+        return slot;
+    }
+    if !*at_cap {
+        tracing::warn!(
+            max_connections = cap,
+            "connection cap reached; new connections wait until one closes"
+        );
+        *at_cap = true;
+    }
+    // The semaphore is never closed, so this only ever returns a slot.
+    loop {
+        if let Ok(slot) = slots.clone().acquire_owned().await {
+            return slot;
+        }
+    }
+}
+
+/// Errors of one incoming connection (reset before accept) are its own;
+/// others (out of file descriptors) affect every accept, so wait a little
+/// instead of spinning.
+async fn accept_failed(e: &io::Error) {
+    use io::ErrorKind as K;
+    if matches!(
+        e.kind(),
+        K::ConnectionAborted | K::ConnectionReset | K::ConnectionRefused | K::Interrupted
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accept failed; retrying in 100 ms");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Raises the open-file soft limit to the hard limit, so the connection cap,
+/// not a default of 1,024 (usual under systemd), decides how many clients
+/// are served. Returns the soft limit now in force.
+pub fn raise_fd_limit() -> Option<u64> {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => Some(limit),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE)
+                .ok()
+                .map(|(soft, _)| soft)
+        }
+    }
+}
