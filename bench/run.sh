@@ -17,7 +17,8 @@ KPORT=18081
 BPORT=18080
 
 cargo build --release -q -p kurz-server -p kurz-bench-baseline
-KURZ=$PWD/target/release/kurz
+# KURZ_BIN benchmarks another build of kurz (an earlier commit, say).
+KURZ=${KURZ_BIN:-$PWD/target/release/kurz}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 bench/gen.py "$N" "$work/export.jsonl" "$work/slugs.tsv"

@@ -39,6 +39,7 @@ pub struct NewUser {
     /// argon2id PHC string.
     pub password_hash: String,
     pub role: Role,
+    pub created_at: OffsetDateTime,
 }
 
 #[derive(Debug, Clone)]
@@ -58,6 +59,7 @@ pub struct NewApiKey {
     /// is as safe as a slow one and keeps authentication cheap.
     pub key_hash: String,
     pub read_only: bool,
+    pub created_at: OffsetDateTime,
 }
 
 /// The authenticated caller of an API request.
@@ -85,6 +87,14 @@ impl Principal {
         !self.read_only && self.may_read(owner_id)
     }
 }
+
+/// Shortest password accepted for an account.
+pub const MIN_PASSWORD_LEN: usize = 8;
+/// Longest password accepted (accounts and links), to keep hashing time
+/// bounded.
+pub const MAX_PASSWORD_LEN: usize = 1024;
+/// Longest key name.
+pub const MAX_KEY_NAME_LEN: usize = 128;
 
 /// A user name: 1 to 64 characters of letters, digits, `.`, `_` and `-`.
 pub fn valid_username(name: &str) -> bool {

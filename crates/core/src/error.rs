@@ -1,10 +1,37 @@
 //! Errors in domain words. Infrastructure causes are boxed inside
-//! [`StoreError`] so the core never names sqlx or redis.
+//! [`StoreError`] so the core never names sqlx or redis. Errors say which
+//! input they are about with a [`Field`], never with an API's spelling of
+//! it: each API renders the same error in its own vocabulary.
 
 use crate::slug::{AliasError, CodeSpaceExhausted};
 use crate::target::UrlError;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An input a request can get wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Url,
+    Alias,
+    ExpiresAt,
+    MaxVisits,
+    Password,
+    Tags,
+    Title,
+    RedirectStatus,
+    /// Page size of a list.
+    Limit,
+    /// Where a list page starts.
+    Cursor,
+    /// Search text of a list.
+    Query,
+    /// Tag filter of a list.
+    Tag,
+    Username,
+    Role,
+    /// The label of an API key.
+    KeyName,
+}
 
 /// A storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +45,17 @@ pub enum StoreError {
     Other(#[source] BoxError),
 }
 
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every hashing slot and every place in the queue is taken: retry in
+    /// a moment.
+    #[error("too many password checks at once; retry in a moment")]
+    Busy,
+    #[error("the password could not be hashed")]
+    Failed(#[source] BoxError),
+}
+
 /// Why a link could not be created, read or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -25,27 +63,37 @@ pub enum LinkError {
     Url(#[from] UrlError),
     #[error(transparent)]
     Alias(#[from] AliasError),
-    /// Another field is invalid; `field` names it.
+    /// Another input is invalid.
     #[error("{message}")]
-    Field {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: Field, message: String },
     #[error("this alias is already taken")]
     SlugTaken,
     #[error("no such link")]
     NotFound,
     #[error("you are not allowed to do this")]
     Forbidden,
+    /// No new slug could be made: the code space of the configured length
+    /// is used up, or nearly every code met an alias or a blocked word.
+    #[error("no free short code is left: {0}")]
+    NoFreeCode(NoFreeCode),
     #[error(transparent)]
-    CodeSpace(#[from] CodeSpaceExhausted),
+    Hash(#[from] HashError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
+/// Why no code was free.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoFreeCode {
+    #[error("{0}")]
+    Exhausted(CodeSpaceExhausted),
+    #[error("{0} generated codes in a row were taken or blocked")]
+    Skipped(usize),
+}
+
 impl LinkError {
-    pub fn field(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Field {
+    pub fn invalid(field: Field, message: impl Into<String>) -> Self {
+        Self::Invalid {
             field,
             message: message.into(),
         }
@@ -68,10 +116,18 @@ pub enum AccountError {
     #[error("this user name is already taken")]
     UsernameTaken,
     #[error("{message}")]
-    Field {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: Field, message: String },
+    #[error(transparent)]
+    Hash(#[from] HashError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl AccountError {
+    pub fn invalid(field: Field, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
 }

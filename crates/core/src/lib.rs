@@ -9,12 +9,16 @@
 //!   reserved words, keyword lists.
 //! - [`target`] — target URL validation and normalisation.
 //! - [`link`], [`account`] — the entities.
-//! - [`ports`] — the traits adapters implement.
+//! - [`ports`] — the traits adapters implement; [`clock`] — "now" as one of
+//!   them; `fake` (tests, feature `fakes`) — in-memory implementations.
 //! - [`service`] — the use cases, which talk only to ports.
 //! - [`error`] — the error kinds the use cases return.
 
 pub mod account;
+pub mod clock;
 pub mod error;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake;
 pub mod link;
 pub mod ports;
 pub mod service;

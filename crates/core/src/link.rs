@@ -1,5 +1,7 @@
 //! Links as the domain sees them, and the shapes used to make and change them.
 
+use std::sync::Arc;
+
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use time::OffsetDateTime;
 
@@ -71,24 +73,94 @@ pub struct Link {
 }
 
 impl Link {
-    pub fn status(&self, now: OffsetDateTime) -> LinkStatus {
-        if self.disabled {
-            LinkStatus::Disabled
-        } else if self.pending {
-            LinkStatus::Pending
-        } else if self.expires_at.is_some_and(|at| at <= now)
-            || self.max_visits.is_some_and(|max| self.visits >= max)
-        {
-            LinkStatus::Expired
-        } else {
-            LinkStatus::Active
+    /// What the redirect path keeps of this link.
+    pub fn redirect_record(&self) -> RedirectRecord {
+        RedirectRecord {
+            id: self.id,
+            url: Arc::from(self.url.as_str()),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            max_visits: self.max_visits,
+            visits: self.visits,
+            redirect_status: self.redirect_status,
+            forward_query: self.forward_query,
+            has_password: self.password_hash.is_some(),
+            disabled: self.disabled,
+            pending: self.pending,
         }
+    }
+
+    pub fn status(&self, now: OffsetDateTime) -> LinkStatus {
+        status(
+            self.disabled,
+            self.pending,
+            self.expires_at,
+            self.max_visits,
+            self.visits,
+            now,
+        )
     }
 
     pub fn redirect_code(&self, default: RedirectCode) -> RedirectCode {
         self.redirect_status
             .and_then(RedirectCode::new)
             .unwrap_or(default)
+    }
+}
+
+/// One rule for what every view of a link shows.
+fn status(
+    disabled: bool,
+    pending: bool,
+    expires_at: Option<OffsetDateTime>,
+    max_visits: Option<i64>,
+    visits: i64,
+    now: OffsetDateTime,
+) -> LinkStatus {
+    if disabled {
+        LinkStatus::Disabled
+    } else if pending {
+        LinkStatus::Pending
+    } else if expires_at.is_some_and(|at| at <= now) || max_visits.is_some_and(|max| visits >= max)
+    {
+        LinkStatus::Expired
+    } else {
+        LinkStatus::Active
+    }
+}
+
+/// What the redirect path needs of a link and nothing more: no password
+/// hash (only whether there is one), no tags, no owner. One indexed point
+/// query fills it, without joins or JSON, and caches keep it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectRecord {
+    pub id: i64,
+    /// Shared, so a redirect's `Location` is a reference count, not a copy.
+    pub url: Arc<str>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+    pub max_visits: Option<i64>,
+    /// As of the lookup; an exact count only for links with `max_visits`,
+    /// which are counted in the store on every visit.
+    pub visits: i64,
+    /// `None` follows the instance default.
+    pub redirect_status: Option<u16>,
+    pub forward_query: bool,
+    pub has_password: bool,
+    pub disabled: bool,
+    pub pending: bool,
+}
+
+impl RedirectRecord {
+    pub fn status(&self, now: OffsetDateTime) -> LinkStatus {
+        status(
+            self.disabled,
+            self.pending,
+            self.expires_at,
+            self.max_visits,
+            self.visits,
+            now,
+        )
     }
 }
 
@@ -180,21 +252,6 @@ pub struct ListQuery {
     /// Substring of slug, URL or title.
     pub q: Option<String>,
     pub tag: Option<String>,
-}
-
-/// Milliseconds since the Unix epoch: the precision timestamps are kept at.
-pub fn to_millis(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-pub fn from_millis(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
-
-/// Now, cut to the stored precision so what is written is what is read back.
-pub fn now() -> OffsetDateTime {
-    from_millis(to_millis(OffsetDateTime::now_utc()))
 }
 
 #[cfg(test)]

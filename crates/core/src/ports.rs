@@ -1,32 +1,38 @@
-//! The traits the core needs from the outside world. Adapters live in
-//! `kurz-store` (databases) and `kurz-server` (click counting).
+//! The traits the core needs from the outside world, one per use, so an
+//! adapter or a decorator (a cache, a metrics wrapper) implements only the
+//! part it is about. Adapters live in `kurz-store` (databases) and
+//! `kurz-server` (click counting, password hashing); in-memory fakes in
+//! [`crate::fake`].
 
 use std::fmt::Debug;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::account::{ApiKey, NewApiKey, NewUser, Principal, User};
-use crate::error::{AccountError, InsertError, StoreError};
-use crate::link::{Link, LinkChanges, ListQuery, NewLink};
+use crate::error::{AccountError, HashError, InsertError, StoreError};
+use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
 use crate::slug::SlugSecret;
 
 /// How many links to one URL `reuse` looks at: enough for the few variants
 /// (tags, expiry) one owner keeps, and a bound on a reuse lookup's cost.
 pub const REUSE_CANDIDATES: i64 = 16;
 
+/// The hot path's one question: what does this slug lead to?
 #[async_trait]
-pub trait LinkRepo: Send + Sync + Debug {
-    /// A fresh link ID, never handed out before on any node.
-    async fn next_id(&self) -> Result<u64, StoreError>;
+pub trait LinkLookup: Send + Sync + Debug {
+    /// A live (not deleted) link's redirect record. May read a replica, but
+    /// a miss there is checked on the primary before it counts as absent.
+    async fn lookup(&self, slug: &str) -> Result<Option<Arc<RedirectRecord>>, StoreError>;
+}
+
+/// Links as the API reads and writes them; always the primary.
+#[async_trait]
+pub trait LinkStore: Send + Sync + Debug {
     async fn insert(&self, link: NewLink) -> Result<Link, InsertError>;
-    /// The instance's slug secret (made on first start).
-    async fn slug_secret(&self) -> Result<SlugSecret, StoreError>;
-    /// A live (not deleted) link, read from the primary.
+    /// A live (not deleted) link.
     async fn by_slug(&self, slug: &str) -> Result<Option<Link>, StoreError>;
-    /// The redirect path's lookup: may read a replica, but a miss there is
-    /// checked on the primary before it counts as absent.
-    async fn resolve(&self, slug: &str) -> Result<Option<Link>, StoreError>;
     /// Live links of this owner to exactly this URL, newest first, at most
     /// [`REUSE_CANDIDATES`].
     async fn by_owner_and_url(
@@ -34,6 +40,7 @@ pub trait LinkRepo: Send + Sync + Debug {
         owner_id: Option<i64>,
         url: &str,
     ) -> Result<Vec<Link>, StoreError>;
+    /// One page, newest first; may read a replica.
     async fn list(&self, query: &ListQuery) -> Result<Vec<Link>, StoreError>;
     async fn update(
         &self,
@@ -43,26 +50,63 @@ pub trait LinkRepo: Send + Sync + Debug {
     ) -> Result<Option<Link>, StoreError>;
     /// Deletes a link but keeps its slug, so it is never given out again.
     async fn delete(&self, id: i64, at: OffsetDateTime) -> Result<bool, StoreError>;
+    /// The argon2id PHC string of a protected link; only the password check
+    /// reads it.
+    async fn password_hash(&self, id: i64) -> Result<Option<String>, StoreError>;
+}
+
+/// Link IDs and the secret that turns them into codes.
+#[async_trait]
+pub trait IdSource: Send + Sync + Debug {
+    /// A fresh link ID, never handed out before on any node.
+    async fn next_id(&self) -> Result<u64, StoreError>;
+    /// The instance's slug secret (made on first start).
+    async fn slug_secret(&self) -> Result<SlugSecret, StoreError>;
+}
+
+/// Visit counts.
+#[async_trait]
+pub trait VisitStore: Send + Sync + Debug {
     /// Counts one visit of a link with a visit limit, atomically: `false`
-    /// when the limit is already reached.
+    /// when the limit is already reached (or the link is gone).
     async fn take_visit(&self, id: i64) -> Result<bool, StoreError>;
     /// Adds batched visit counts.
     async fn add_visits(&self, counts: &[(i64, u64)]) -> Result<(), StoreError>;
-    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 #[async_trait]
-pub trait AccountRepo: Send + Sync + Debug {
+pub trait AccountStore: Send + Sync + Debug {
     async fn create_user(&self, user: NewUser) -> Result<User, AccountError>;
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
     async fn create_key(&self, key: NewApiKey) -> Result<ApiKey, StoreError>;
     async fn keys_of(&self, user_id: i64) -> Result<Vec<ApiKey>, StoreError>;
     /// `false` when the key does not exist or is not the user's.
-    async fn revoke_key(&self, user_id: i64, key_id: i64) -> Result<bool, StoreError>;
+    async fn revoke_key(
+        &self,
+        user_id: i64,
+        key_id: i64,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     async fn authenticate(&self, key_hash: &str) -> Result<Option<Principal>, StoreError>;
+}
+
+/// Whether the store answers (readiness).
+#[async_trait]
+pub trait Health: Send + Sync + Debug {
+    async fn ping(&self) -> Result<(), StoreError>;
 }
 
 /// Where the redirect path hands its clicks. Must not block.
 pub trait ClickSink: Send + Sync + Debug {
     fn record(&self, link_id: i64);
+}
+
+/// Slow, salted hashing of the passwords people choose. Implementations
+/// bound how many run at once and say [`HashError::Busy`] past that.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync + Debug {
+    /// A PHC string.
+    async fn hash(&self, password: String) -> Result<String, HashError>;
+    /// `false` also for a hash that cannot be parsed.
+    async fn verify(&self, hash: String, password: String) -> Result<bool, HashError>;
 }

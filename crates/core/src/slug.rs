@@ -348,12 +348,42 @@ mod tests {
         }
     }
 
+    /// Over many consecutive IDs, codes behave like a random permutation:
+    /// neighbours land far apart and the codes spread over the whole space.
+    /// For a random permutation of N values, two consecutive inputs land
+    /// within N/100 of each other with probability about 2%, so 10,000 pairs
+    /// give about 200 such (±14); 400 would mean structure, not chance.
     #[test]
-    fn consecutive_ids_do_not_give_consecutive_codes() {
-        let c = codec(6, 3);
-        let a = c.permute(1000);
-        let b = c.permute(1001);
-        assert!(a.abs_diff(b) > 1);
+    fn consecutive_ids_give_codes_spread_like_random_ones() {
+        const PAIRS: u64 = 10_000;
+        for seed in 1..=3 {
+            let c = codec(6, seed);
+            let n = c.capacity();
+            let codes: Vec<u64> = (0..=PAIRS).map(|i| c.permute(1_000 + i)).collect();
+            let near = codes
+                .windows(2)
+                .filter(|w| w[0].abs_diff(w[1]) < n / 100)
+                .count();
+            assert!(
+                near < 400,
+                "seed {seed}: {near} of {PAIRS} neighbours stay near"
+            );
+            let adjacent = codes
+                .windows(2)
+                .filter(|w| w[0].abs_diff(w[1]) <= 1)
+                .count();
+            assert_eq!(adjacent, 0, "seed {seed}");
+            // Each tenth of the code space gets about a tenth of the codes
+            // (1,000 ± 30 expected).
+            let mut tenths = [0u32; 10];
+            for &code in &codes {
+                tenths[(code / (n / 10 + 1)) as usize] += 1;
+            }
+            assert!(
+                tenths.iter().all(|&t| (800..1_200).contains(&t)),
+                "seed {seed}: {tenths:?}"
+            );
+        }
     }
 
     #[test]

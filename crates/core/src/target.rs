@@ -504,6 +504,24 @@ mod tests {
             })
     }
 
+    /// `http(s)://` + IDN labels + a public suffix + a path and query that
+    /// may hold non-ASCII letters.
+    fn idn_url() -> impl Strategy<Value = String> {
+        (
+            any::<bool>(),
+            proptest::collection::vec("[a-z0-9äöüßéñ]{1,10}", 1..3),
+            prop::sample::select(vec!["com", "org", "de", "io", "net", "ch"]),
+            proptest::collection::vec("[a-zA-Z0-9äöüé._~-]{0,8}", 0..3),
+            proptest::option::of("[a-z0-9=&äöü]{1,10}"),
+        )
+            .prop_map(|(tls, labels, tld, segments, query)| {
+                let scheme = if tls { "https" } else { "http" };
+                let path: String = segments.iter().map(|s| format!("/{s}")).collect();
+                let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+                format!("{scheme}://{}.{tld}{path}{query}", labels.join("."))
+            })
+    }
+
     proptest! {
         #[test]
         fn canonical_urls_round_trip_byte_equal(input in canonical_url()) {
@@ -511,12 +529,24 @@ mod tests {
             prop_assert_eq!(out, input);
         }
 
+        /// Valid URLs with IDN hosts and non-ASCII paths: every one is
+        /// accepted, comes out ASCII, and is a fixed point.
         #[test]
-        fn accepted_urls_are_ascii_and_stable(input in "https?://[a-zA-Z0-9äöüß.-]{1,20}\\.[a-z]{2,3}(/[^\\s\\\\]{0,20})?") {
+        fn valid_urls_come_out_ascii_and_stable(input in idn_url()) {
+            let out = check(&input);
+            prop_assert!(out.is_ok(), "{} refused: {:?}", input, out);
+            let out = out.unwrap_or_default();
+            prop_assert!(out.is_ascii());
+            prop_assert_eq!(check(&out), Ok(out));
+        }
+
+        /// Arbitrary text never panics, and whatever is accepted is ASCII
+        /// and stable.
+        #[test]
+        fn any_text_is_refused_or_normalised_for_good(input in "https?://\\PC{0,40}") {
             if let Ok(out) = check(&input) {
                 prop_assert!(out.is_ascii());
-                let again = check(&out);
-                prop_assert_eq!(again, Ok(out));
+                prop_assert_eq!(check(&out), Ok(out));
             }
         }
     }

@@ -3,15 +3,18 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
 use kurz_core::account::{Principal, Role};
+use kurz_core::clock::{Clock, SystemClock};
 use kurz_core::service::{CreateLink, Created};
+use kurz_store::Database;
 
 use crate::config::{Config, Overrides, Switch};
-use crate::secret::BoundedHasher;
+use crate::startup::Services;
 use crate::{accounts, startup, telemetry};
 
 /// kurz: a self-hostable short-link service.
@@ -146,7 +149,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(_) => serve(config).await,
         Command::Migrate => {
-            let db = startup::open_store(&config).await?;
+            let db = startup::open_store(&config, Arc::new(SystemClock)).await?;
             db.close().await;
             eprintln!(
                 "migrations applied to {}",
@@ -195,12 +198,24 @@ fn read_password() -> anyhow::Result<String> {
     }
 }
 
+/// The store and the use cases over it, for one command.
+async fn open(config: &Config) -> anyhow::Result<(Database, Services)> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let db = startup::open_store(config, clock.clone()).await?;
+    let bound = config
+        .listen
+        .parse()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let base = startup::base_url(config, bound);
+    let services = startup::services(config, &db, clock, &base);
+    Ok((db, services))
+}
+
 async fn add_user(config: &Config, name: &str, role: &str) -> anyhow::Result<()> {
     let role = Role::parse(role).context("the role is admin or user")?;
     let password = read_password()?;
-    let db = startup::open_store(config).await?;
-    let hasher = BoundedHasher::new(config.hash_concurrency(), config.limits.password_hash_queue);
-    let user = accounts::create_user(db.accounts.as_ref(), &hasher, name, password, role).await;
+    let (db, services) = open(config).await?;
+    let user = services.accounts.create_user(name, password, role).await;
     db.close().await;
     let user = user?;
     eprintln!("created {} user {}", user.role.as_str(), user.username);
@@ -214,15 +229,15 @@ async fn create_key(
     name: Option<String>,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    let db = startup::open_store(config).await?;
+    let (db, services) = open(config).await?;
     let result = async {
-        let user = db
+        let user = services
             .accounts
             .user_by_name(username)
             .await?
             .with_context(|| format!("there is no user {username}"))?;
         let (key, secret) =
-            accounts::create_key(db.accounts.as_ref(), user.id, name, read_only).await?;
+            accounts::create_key(&services.accounts, user.id, name, read_only).await?;
         anyhow::Ok((user, key, secret))
     }
     .await;
@@ -246,11 +261,11 @@ async fn create_key(
 }
 
 async fn shorten(config: &Config, args: ShortenArgs) -> anyhow::Result<()> {
-    let db = startup::open_store(config).await?;
+    let (db, services) = open(config).await?;
     let result = async {
         let owner = match &args.user {
             Some(name) => {
-                let user = db
+                let user = services
                     .accounts
                     .user_by_name(name)
                     .await?
@@ -265,30 +280,28 @@ async fn shorten(config: &Config, args: ShortenArgs) -> anyhow::Result<()> {
             }
             None => None,
         };
-        let bound = config
-            .listen
-            .parse()
-            .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
-        let base = startup::base_url(config, bound);
-        let links = startup::link_service(config, &db, &base);
         let request = CreateLink {
             url: args.url,
             alias: args.alias,
             ..CreateLink::default()
         };
-        let link = match links.create(owner.as_ref(), request).await? {
+        let link = match services.links.create(owner.as_ref(), request).await? {
             Created::New(l) | Created::Existing(l) => l,
         };
-        anyhow::Ok(format!("{base}/{}", link.slug))
+        anyhow::Ok(link.slug)
     }
     .await;
     db.close().await;
-    println!("{}", result?);
+    let bound = config
+        .listen
+        .parse()
+        .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
+    println!("{}/{}", startup::base_url(config, bound), result?);
     Ok(())
 }
 
 async fn export(config: &Config, output: Option<PathBuf>) -> anyhow::Result<()> {
-    let db = startup::open_store(config).await?;
+    let db = startup::open_store(config, Arc::new(SystemClock)).await?;
     let mut out: Box<dyn std::io::Write + Send> = match &output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -302,7 +315,7 @@ async fn export(config: &Config, output: Option<PathBuf>) -> anyhow::Result<()> 
 }
 
 async fn import(config: &Config, input: Option<PathBuf>) -> anyhow::Result<()> {
-    let db = startup::open_store(config).await?;
+    let db = startup::open_store(config, Arc::new(SystemClock)).await?;
     let mut reader: Box<dyn BufRead + Send> = match &input {
         Some(path) => Box::new(std::io::BufReader::new(
             std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use kurz_core::error::StoreError;
-use kurz_core::ports::{ClickSink, LinkRepo};
+use kurz_core::ports::{ClickSink, VisitStore};
 
 /// Shards keep concurrent redirects of different links off one lock.
 const SHARDS: usize = 16;
@@ -73,12 +73,12 @@ impl ClickSink for ClickCounter {
 #[derive(Debug, Clone)]
 pub struct ClickFlusher {
     counter: Arc<ClickCounter>,
-    repo: Arc<dyn LinkRepo>,
+    visits: Arc<dyn VisitStore>,
 }
 
 impl ClickFlusher {
-    pub fn new(counter: Arc<ClickCounter>, repo: Arc<dyn LinkRepo>) -> Self {
-        Self { counter, repo }
+    pub fn new(counter: Arc<ClickCounter>, visits: Arc<dyn VisitStore>) -> Self {
+        Self { counter, visits }
     }
 
     /// One flush; the number of links written. On failure the counts go
@@ -88,7 +88,7 @@ impl ClickFlusher {
         if batch.is_empty() {
             return Ok(0);
         }
-        match self.repo.add_visits(&batch).await {
+        match self.visits.add_visits(&batch).await {
             Ok(()) => Ok(batch.len()),
             Err(e) => {
                 self.counter.restore(&batch);

@@ -33,6 +33,10 @@ pub enum SyncMode {
     Normal,
 }
 
+/// The most password hashes that may run at once: 1,024 × 19 MiB is already
+/// 19 GiB.
+const MAX_HASH_SLOTS: usize = 1024;
+
 /// The keys `KURZ_*` variables may set. Other `KURZ_` variables (a test's
 /// database URL, say) are none of the configuration's business.
 const TOP_LEVEL_KEYS: &[&str] = &[
@@ -109,6 +113,9 @@ pub struct HttpConfig {
     /// Longest time a client may take to send a request body; past it the
     /// request answers 408 (40801).
     pub body_timeout_secs: u64,
+    /// Longest a write to a client may stay blocked (it stopped reading);
+    /// past it the connection is closed.
+    pub write_timeout_secs: u64,
     /// Most connections open at once. At the cap, new connections wait in
     /// the kernel's backlog until one closes. Lowered at start to fit the
     /// open-file limit.
@@ -163,6 +170,8 @@ pub struct LimitsConfig {
     pub redirect_per_second: u32,
     /// Password attempts per minute on one protected link from one client.
     pub password_attempts_per_minute: u32,
+    /// Password attempts per minute from one client, over all links.
+    pub password_attempts_per_client_per_minute: u32,
     /// IPv6 clients are limited per network of this prefix length (one
     /// holder of a /64 has 2^64 addresses).
     pub ipv6_prefix: u8,
@@ -196,6 +205,7 @@ impl Default for Config {
             http: HttpConfig {
                 header_timeout_secs: 10,
                 body_timeout_secs: 10,
+                write_timeout_secs: 10,
                 max_connections: 10_000,
             },
             pool: PoolConfig {
@@ -222,6 +232,7 @@ impl Default for Config {
                 api_per_minute: 1200,
                 redirect_per_second: 300,
                 password_attempts_per_minute: 10,
+                password_attempts_per_client_per_minute: 30,
                 ipv6_prefix: 64,
                 password_hash_concurrency: 0,
                 password_hash_queue: 32,
@@ -304,6 +315,7 @@ impl Config {
             self.limits.api_per_minute,
             self.limits.redirect_per_second,
             self.limits.password_attempts_per_minute,
+            self.limits.password_attempts_per_client_per_minute,
         ];
         if limits.contains(&0) {
             return bad(
@@ -314,11 +326,26 @@ impl Config {
         if !(1..=128).contains(&self.limits.ipv6_prefix) {
             return bad("limits.ipv6_prefix", "must be between 1 and 128");
         }
-        if self.http.header_timeout_secs == 0 || self.http.body_timeout_secs == 0 {
+        if self.http.header_timeout_secs == 0
+            || self.http.body_timeout_secs == 0
+            || self.http.write_timeout_secs == 0
+        {
             return bad("http", "time-outs must be at least 1 second");
         }
         if self.http.max_connections == 0 {
             return bad("http.max_connections", "must be at least 1");
+        }
+        if self.limits.password_hash_concurrency > MAX_HASH_SLOTS {
+            return bad(
+                "limits.password_hash_concurrency",
+                &format!("must be at most {MAX_HASH_SLOTS} (each hash takes 19 MiB)"),
+            );
+        }
+        if self.limits.password_hash_queue > MAX_HASH_SLOTS * 10 {
+            return bad(
+                "limits.password_hash_queue",
+                &format!("must be at most {}", MAX_HASH_SLOTS * 10),
+            );
         }
         if let Some(entry) = self
             .links

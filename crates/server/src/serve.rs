@@ -2,10 +2,13 @@
 //! does not set. Every connection runs under a header time-out, which hyper
 //! also applies to a kept-alive connection waiting for its next request, so
 //! a client that sends nothing, sends headers slowly or idles is closed
-//! after it; open connections are capped, and at the cap new ones wait in
-//! the kernel's backlog instead of taking file descriptors. Graceful
-//! shutdown stops accepting, closes idle connections and lets requests in
-//! flight finish. HTTP/2 is left to the proxy in front (ADR 0010).
+//! after it; under a write time-out, so a client that stops reading its
+//! answers (a full socket buffer, pipelined requests piling up) is closed
+//! too; with a small read buffer, so a slow connection holds little memory.
+//! Open connections are capped, and at the cap new ones wait in the
+//! kernel's backlog instead of taking file descriptors. Graceful shutdown
+//! stops accepting, closes idle connections and lets requests in flight
+//! finish. HTTP/2 is left to the proxy in front (ADR 0010).
 
 use std::future::Future;
 use std::io;
@@ -20,7 +23,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
+
+/// The most bytes of a request head (and of body reads) hyper buffers per
+/// connection.
+const MAX_HEAD_BUFFER: usize = 64 * 1024;
 
 /// The bounds of one listener.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +36,8 @@ pub struct ConnectionLimits {
     /// Longest wait for a request's headers, idle time between requests
     /// included.
     pub header_timeout: Duration,
+    /// Longest a write to the client may stay blocked.
+    pub write_timeout: Duration,
     /// Most connections open at once.
     pub max_connections: usize,
     /// How long shutdown waits for requests in flight.
@@ -45,7 +55,10 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout);
+        .header_read_timeout(limits.header_timeout)
+        // Request line and headers, buffered: hyper's default lets each
+        // connection hold about 400 KiB (431 past this).
+        .max_buf_size(MAX_HEAD_BUFFER);
     let mut at_cap = false;
     tokio::pin!(shutdown);
     loop {
@@ -65,6 +78,9 @@ pub async fn serve(
         };
         // Small answers (redirects) must not wait for Nagle.
         let _ = stream.set_nodelay(true);
+        let mut stream = TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.write_timeout));
+        let stream = Box::pin(stream);
         let router = router.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));

@@ -11,8 +11,13 @@ use axum::http::HeaderValue;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use kurz_core::clock::{Clock, SystemClock};
 use kurz_core::link::RedirectCode;
-use kurz_core::service::{LinkService, LinkSettings, Redirector};
+use kurz_core::ports::PasswordHasher;
+use kurz_core::service::{
+    AccountService, LinkPorts, LinkService, LinkSettings, RedirectPorts, RedirectSettings,
+    Redirector,
+};
 use kurz_core::slug::KeywordPolicy;
 use kurz_core::target::UrlPolicy;
 use kurz_store::Database;
@@ -26,8 +31,8 @@ use crate::serve::{self, ConnectionLimits};
 
 /// Opens the store named by the configuration and applies its migrations;
 /// fails when the database does not answer. For the CLI and tests.
-pub async fn open_store(config: &Config) -> anyhow::Result<Database> {
-    let db = kurz_store::open(&config.db_options())?;
+pub async fn open_store(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Database> {
+    let db = kurz_store::open(&config.db_options(), clock)?;
     db.ensure_ready()
         .await
         .with_context(|| format!("opening the store at {}", redacted(&config.database)))?;
@@ -71,15 +76,22 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
-/// The link use cases over an open store.
-pub fn link_service(config: &Config, db: &Database, base_url: &str) -> LinkService {
+/// The use cases over an open store, as the server and the CLI use them.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub links: Arc<LinkService>,
+    pub accounts: Arc<AccountService>,
+    /// The one bound on password hashing of this process.
+    pub hasher: Arc<dyn PasswordHasher>,
+}
+
+pub fn services(config: &Config, db: &Database, clock: Arc<dyn Clock>, base_url: &str) -> Services {
     let own_host = url::Url::parse(base_url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
     let settings = LinkSettings {
         slug_length: config.links.slug_length,
-        default_redirect: RedirectCode::new(config.links.default_redirect)
-            .unwrap_or(RedirectCode::FOUND),
+        default_redirect: default_redirect(config),
         url_policy: UrlPolicy {
             max_len: config.links.max_url_length,
             allow_private: config.links.allow_private_targets,
@@ -91,7 +103,28 @@ pub fn link_service(config: &Config, db: &Database, base_url: &str) -> LinkServi
             &config.links.review_keywords,
         ),
     };
-    LinkService::new(db.links.clone(), settings)
+    let hasher: Arc<dyn PasswordHasher> = Arc::new(BoundedHasher::new(
+        config.hash_concurrency(),
+        config.limits.password_hash_queue,
+    ));
+    let links = LinkService::new(
+        LinkPorts {
+            links: db.links(),
+            ids: db.ids(),
+            hasher: hasher.clone(),
+            clock: clock.clone(),
+        },
+        settings,
+    );
+    Services {
+        links: Arc::new(links),
+        accounts: Arc::new(AccountService::new(db.accounts(), hasher.clone(), clock)),
+        hasher,
+    }
+}
+
+fn default_redirect(config: &Config) -> RedirectCode {
+    RedirectCode::new(config.links.default_redirect).unwrap_or(RedirectCode::FOUND)
 }
 
 /// The origin of short URLs: configured, or the address actually bound.
@@ -117,6 +150,11 @@ pub struct App {
 }
 
 pub async fn build(config: Config) -> anyhow::Result<App> {
+    build_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`build`] with a clock of the caller's (tests move a manual one).
+pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
     if config.redis.is_some() {
         bail!(
             "--redis / KURZ_REDIS is not supported by this version yet; \
@@ -130,11 +168,25 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let bound = listener.local_addr().context("reading the bound address")?;
     let base_url = base_url(&config, bound);
 
-    let db = kurz_store::open(&config.db_options())?;
+    let db = kurz_store::open(&config.db_options(), clock.clone())?;
     prepare_in_background(db.clone());
-    let links = Arc::new(link_service(&config, &db, &base_url));
+    let services = services(&config, &db, clock.clone(), &base_url);
     let counter = Arc::new(ClickCounter::default());
-    let flusher = ClickFlusher::new(counter.clone(), db.links.clone());
+    let flusher = ClickFlusher::new(counter.clone(), db.visits());
+    let redirector = Redirector::new(
+        RedirectPorts {
+            lookup: db.lookup(),
+            links: db.links(),
+            visits: db.visits(),
+            clicks: counter,
+            hasher: services.hasher.clone(),
+            clock: clock.clone(),
+        },
+        RedirectSettings {
+            default_status: default_redirect(&config),
+            cache_max_age: config.links.cache_max_age,
+        },
+    );
 
     let limits = (config.rate_limits == Switch::On).then(|| Arc::new(Limits::new(&config.limits)));
     if let Some(l) = &limits {
@@ -143,27 +195,28 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
     let cache_control =
         HeaderValue::from_str(&format!("private, max-age={}", config.links.cache_max_age))
             .context("building the Cache-Control header")?;
-    let hasher = BoundedHasher::new(config.hash_concurrency(), config.limits.password_hash_queue);
     let connections = ConnectionLimits {
         header_timeout: Duration::from_secs(config.http.header_timeout_secs),
+        write_timeout: Duration::from_secs(config.http.write_timeout_secs),
         max_connections: connection_cap(config.http.max_connections, fd_limit),
         drain_timeout: config.request_timeout(),
     };
     let state = AppState {
-        redirector: Redirector::new(db.links.clone(), counter),
-        accounts: db.accounts.clone(),
-        store: db.links.clone(),
+        links: services.links,
+        redirector: Arc::new(redirector),
+        accounts: services.accounts,
+        health: db.health(),
+        clock,
         site: Arc::new(Site {
             base_url: base_url.clone(),
             cache_control,
-            default_redirect: links.settings().default_redirect,
+            cache_max_age: config.links.cache_max_age,
+            default_redirect: default_redirect(&config),
             allow_anonymous: config.links.allow_anonymous,
             request_timeout: config.request_timeout(),
             body_timeout: Duration::from_secs(config.http.body_timeout_secs),
         }),
-        links,
         limits,
-        hasher,
     };
     Ok(App {
         listener,
@@ -247,4 +300,17 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down: finishing requests and flushing clicks");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_fits_the_open_file_limit() {
+        assert_eq!(connection_cap(10_000, Some(1_048_576)), 10_000);
+        assert_eq!(connection_cap(10_000, Some(1_024)), 1_024 - 256);
+        assert_eq!(connection_cap(10_000, Some(100)), 1, "never zero");
+        assert_eq!(connection_cap(500, None), 500);
+    }
 }

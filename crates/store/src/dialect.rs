@@ -18,6 +18,8 @@ pub(crate) struct Queries {
     pub(crate) link_by_slug: String,
     pub(crate) link_by_owner_url: String,
     pub(crate) link_by_null_owner_url: String,
+    pub(crate) lookup: String,
+    pub(crate) password_hash: String,
     pub(crate) insert_link: String,
     pub(crate) lease_ids: String,
     pub(crate) read_next_id: String,
@@ -62,6 +64,14 @@ impl Queries {
                 "{select_links} where l.owner_id is null and l.url_hash = ? and l.url = ? \
                  and l.deleted_at is null order by l.created_at desc, l.id desc limit ?"
             )),
+            // The hot path's one query: a point lookup on the unique slug
+            // index, no join, no JSON, and no password hash.
+            lookup: q(
+                "select id, url, created_at, expires_at, max_visits, visits, redirect_status, \
+                 forward_query, password_hash is not null as has_password, disabled, pending \
+                 from links where slug = ? and deleted_at is null",
+            ),
+            password_hash: q("select password_hash from links where id = ? and deleted_at is null"),
             insert_link: q(
                 "insert into links (id, slug, url, url_hash, owner_id, created_at, \
                  updated_at, expires_at, max_visits, tags, title, redirect_status, forward_query, \
@@ -139,6 +149,16 @@ impl Dialect {
             }
         }
         out
+    }
+
+    /// Appends the placeholder of the `n`th argument (from 1).
+    pub(crate) fn push_placeholder(self, sql: &mut String, n: usize) {
+        if self == Self::Postgres {
+            sql.push('$');
+            sql.push_str(&n.to_string());
+        } else {
+            sql.push('?');
+        }
     }
 
     /// A column of a binary-collated text type, read as text. MySQL marks

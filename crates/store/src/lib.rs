@@ -5,32 +5,40 @@
 //! # Layout
 //!
 //! - [`open`] picks the backend from the URL's scheme (`sqlite://`,
-//!   `mysql://` or `mariadb://`, `postgres://`) and builds lazy pools; the
-//!   migrations of `migrations/<backend>/` run on first use or through
-//!   [`Database::ensure_ready`].
-//! - `sql` — the repositories, written once for all backends; `dialect` —
-//!   the SQL that differs between them.
-//! - `segment` — the segment ID allocator.
-//! - [`transfer`] — the export / import format.
-//! - `error` — sqlx errors turned into domain errors.
+//!   `mysql://` or `mariadb://`, `postgres://`) and builds lazy pools.
+//! - `store` — [`SqlStore`](store::SqlStore), shared by the repositories:
+//!   `links` (the redirect lookup and the API's links), `accounts`,
+//!   `visits`, `ids` (segment IDs and the slug secret), [`transfer`]
+//!   (export / import).
+//! - `db` — the three sqlx drivers behind one set of enums; `dialect` — the
+//!   statement text, and what differs between backends.
+//! - `migrate` — the migrations of `migrations/<backend>/`, one process at
+//!   a time.
+//! - `segment` — the segment ID allocator; `error` — sqlx errors in domain
+//!   words.
 
+mod accounts;
+mod db;
 mod dialect;
 mod error;
+mod ids;
+mod links;
+mod migrate;
 mod open;
 mod segment;
-mod sql;
+mod store;
 pub mod transfer;
+mod visits;
 
-use std::fmt::Debug;
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-
+use kurz_core::clock::Clock;
 use kurz_core::error::StoreError;
-use kurz_core::ports::{AccountRepo, LinkRepo};
+use kurz_core::ports::{AccountStore, Health, IdSource, LinkLookup, LinkStore, VisitStore};
 
+use self::store::SqlStore;
 use self::transfer::{TransferError, TransferStats};
 
 /// The backends kurz speaks, chosen by the scheme of the database URL.
@@ -108,37 +116,46 @@ pub enum OpenError {
     MixedReplicas,
 }
 
-/// Store operations that are not the core's business: readiness, shutdown,
-/// and moving data between backends.
-#[async_trait]
-pub(crate) trait Admin: Send + Sync + Debug {
-    async fn ensure_ready(&self) -> Result<(), StoreError>;
-    async fn close(&self);
-    async fn export(&self, out: &mut (dyn Write + Send)) -> Result<TransferStats, TransferError>;
-    async fn import(
-        &self,
-        input: &mut (dyn BufRead + Send),
-    ) -> Result<TransferStats, TransferError>;
-}
-
 /// An open store: the repositories behind the core's ports.
 #[derive(Debug, Clone)]
 pub struct Database {
-    pub links: Arc<dyn LinkRepo>,
-    pub accounts: Arc<dyn AccountRepo>,
-    admin: Arc<dyn Admin>,
+    store: Arc<SqlStore>,
 }
 
 impl Database {
+    pub fn lookup(&self) -> Arc<dyn LinkLookup> {
+        self.store.clone()
+    }
+
+    pub fn links(&self) -> Arc<dyn LinkStore> {
+        self.store.clone()
+    }
+
+    pub fn ids(&self) -> Arc<dyn IdSource> {
+        self.store.clone()
+    }
+
+    pub fn visits(&self) -> Arc<dyn VisitStore> {
+        self.store.clone()
+    }
+
+    pub fn accounts(&self) -> Arc<dyn AccountStore> {
+        self.store.clone()
+    }
+
+    pub fn health(&self) -> Arc<dyn Health> {
+        self.store.clone()
+    }
+
     /// Applies the migrations and reads the slug secret, if not done yet.
     /// Fails with [`StoreError::Unavailable`] while the database is away.
     pub async fn ensure_ready(&self) -> Result<(), StoreError> {
-        self.admin.ensure_ready().await
+        self.store.ready().await.map(|_| ())
     }
 
     /// Closes the pools, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        self.admin.close().await;
+        self.store.close().await;
     }
 
     /// Writes every user, key and link in the format of [`transfer`].
@@ -146,51 +163,23 @@ impl Database {
         &self,
         out: &mut (dyn Write + Send),
     ) -> Result<TransferStats, TransferError> {
-        self.admin.export(out).await
+        self.store.export(out).await
     }
 
-    /// Reads an export into this (empty) database.
+    /// Reads an export into this (empty) database, in one transaction.
     pub async fn import(
         &self,
         input: &mut (dyn BufRead + Send),
     ) -> Result<TransferStats, TransferError> {
-        self.admin.import(input).await
+        self.store.import(input).await
     }
 }
 
 /// Builds the pools for `options.url` without connecting: the first use (or
-/// [`Database::ensure_ready`]) connects and migrates.
-pub fn open(options: &DbOptions) -> Result<Database, OpenError> {
-    let kind = DbKind::from_url(&options.url)?;
-    for r in &options.replicas {
-        if DbKind::from_url(r)? != kind {
-            return Err(OpenError::MixedReplicas);
-        }
-    }
-    Ok(match kind {
-        DbKind::Sqlite => {
-            let s = open::sqlite(options)?;
-            Database {
-                links: s.clone(),
-                accounts: s.clone(),
-                admin: s,
-            }
-        }
-        DbKind::MySql => {
-            let s = open::mysql(options)?;
-            Database {
-                links: s.clone(),
-                accounts: s.clone(),
-                admin: s,
-            }
-        }
-        DbKind::Postgres => {
-            let s = open::postgres(options)?;
-            Database {
-                links: s.clone(),
-                accounts: s.clone(),
-                admin: s,
-            }
-        }
+/// [`Database::ensure_ready`]) connects and migrates. `clock` stamps the
+/// store's own rows (the secret, an export's date).
+pub fn open(options: &DbOptions, clock: Arc<dyn Clock>) -> Result<Database, OpenError> {
+    Ok(Database {
+        store: Arc::new(open::store(options, clock)?),
     })
 }

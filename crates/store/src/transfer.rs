@@ -15,14 +15,22 @@
 //! Timestamps inside records are integer milliseconds since the Unix epoch,
 //! as stored. Users get new numeric IDs on import (records refer to them by
 //! name); link IDs, slugs, the secret and the counter move unchanged.
+//!
+//! An import runs in one transaction: one that fails half-way (a bad line,
+//! a lost connection) leaves the database as it was, so it can be retried.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::io;
+use std::io::{self, BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 use sqlx::FromRow;
 
 use kurz_core::error::StoreError;
+
+use crate::db::{Arg, SqlBuilder, Tx};
+use crate::links::url_hash;
+use crate::store::{parse_secret, SqlStore};
 
 pub const FORMAT: &str = "kurz-export";
 pub const VERSION: u32 = 1;
@@ -146,288 +154,306 @@ impl TransferError {
     }
 }
 
-pub(crate) fn write_record(out: &mut (dyn io::Write + Send), record: &Record) -> io::Result<()> {
+fn write_record(out: &mut (dyn Write + Send), record: &Record) -> io::Result<()> {
     serde_json::to_writer(&mut *out, record)?;
     out.write_all(b"\n")
 }
 
-/// Implements `crate::Admin` (readiness, close, export, import) for
-/// `SqlStore<$db>`.
-macro_rules! transfer_impl {
-    ($db:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::Admin for $crate::sql::SqlStore<$db> {
-            async fn ensure_ready(&self) -> Result<(), StoreError> {
-                self.ready_secret().await.map(|_| ())
+impl SqlStore {
+    pub(crate) async fn export(
+        &self,
+        out: &mut (dyn Write + Send),
+    ) -> Result<TransferStats, TransferError> {
+        let secret = self.ready().await?.clone();
+        let (next_id,): (i64,) = self
+            .timed(self.primary.fetch_one(&self.q.read_next_id, &[]))
+            .await?;
+        write_record(
+            out,
+            &Record::Header {
+                format: FORMAT.to_owned(),
+                version: VERSION,
+                exported_at: self
+                    .clock
+                    .now()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default(),
+                slug_secret: hex::encode(secret.as_bytes()),
+                next_id,
+            },
+        )?;
+        let mut stats = TransferStats::default();
+        let text = |c| self.q.dialect.text(c);
+        let users: Vec<UserRecord> = self
+            .timed(self.primary.fetch_all(
+                &format!(
+                    "select {} as username, password_hash, role, created_at from users order by id",
+                    text("username")
+                ),
+                &[],
+            ))
+            .await?;
+        for u in users {
+            write_record(out, &Record::User(u))?;
+            stats.users += 1;
+        }
+        let keys: Vec<KeyRecord> = self
+            .timed(self.primary.fetch_all(
+                &format!(
+                    "select {} as username, k.name, {} as key_hash, k.read_only, k.created_at, \
+                     k.revoked_at from api_keys k join users u on u.id = k.user_id order by k.id",
+                    text("u.username"),
+                    text("k.key_hash")
+                ),
+                &[],
+            ))
+            .await?;
+        for k in keys {
+            write_record(out, &Record::Key(k))?;
+            stats.keys += 1;
+        }
+        let page_sql = self.q.dialect.placeholders(&format!(
+            "select l.id, {} as slug, l.url, {} as owner, l.created_at, l.updated_at, \
+             l.expires_at, l.max_visits, l.visits, l.tags, l.title, l.redirect_status, \
+             l.forward_query, l.password_hash, l.disabled, l.pending, l.deleted_at \
+             from links l left join users u on u.id = l.owner_id \
+             where l.id > ? order by l.id limit ?",
+            text("l.slug"),
+            text("u.username")
+        ));
+        let mut after = i64::MIN;
+        loop {
+            let page: Vec<LinkRecord> = self
+                .timed(
+                    self.primary
+                        .fetch_all(&page_sql, &[Arg::Int(after), Arg::Int(EXPORT_PAGE)]),
+                )
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            for l in page {
+                write_record(out, &Record::Link(l))?;
+                stats.links += 1;
             }
+        }
+        out.flush()?;
+        Ok(stats)
+    }
 
-            async fn close(&self) {
-                self.primary.close().await;
-                for r in &self.replicas {
-                    r.close().await;
+    pub(crate) async fn import(
+        &self,
+        input: &mut (dyn BufRead + Send),
+    ) -> Result<TransferStats, TransferError> {
+        self.ready().await?;
+        let mut tx = self.timed(self.primary.begin()).await?;
+        // A write first, so SQLite takes its write lock now rather than
+        // failing busy at the first insert after these reads.
+        self.timed(tx.exec().execute(
+            "update id_counters set next_id = next_id where name = 'link'",
+            &[],
+        ))
+        .await?;
+        let (users,): (i64,) = self
+            .timed(tx.exec().fetch_one("select count(*) from users", &[]))
+            .await?;
+        let (links,): (i64,) = self
+            .timed(tx.exec().fetch_one("select count(*) from links", &[]))
+            .await?;
+        if users > 0 || links > 0 {
+            return Err(TransferError::NotEmpty);
+        }
+        let stats = self.import_records(&mut tx, input).await?;
+        self.timed(tx.commit()).await?;
+        Ok(stats)
+    }
+
+    /// Reads the whole export into `tx`; nothing is kept unless the caller
+    /// commits.
+    async fn import_records(
+        &self,
+        tx: &mut Tx,
+        input: &mut (dyn BufRead + Send),
+    ) -> Result<TransferStats, TransferError> {
+        let mut stats = TransferStats::default();
+        let mut header: Option<(String, i64)> = None;
+        let mut owners: HashMap<String, i64> = HashMap::new();
+        let mut batch: Vec<LinkRecord> = Vec::with_capacity(IMPORT_BATCH);
+        let mut max_id = 0i64;
+        let mut line_no = 0u64;
+        let mut line = String::new();
+        let user_id = self
+            .q
+            .dialect
+            .placeholders("select id from users where username = ?");
+        let insert_key = self.q.dialect.placeholders(
+            "insert into api_keys (user_id, name, key_hash, read_only, created_at, revoked_at) \
+             values (?, ?, ?, ?, ?, ?)",
+        );
+        loop {
+            line.clear();
+            if input.read_line(&mut line)? == 0 {
+                break;
+            }
+            line_no += 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record: Record =
+                serde_json::from_str(&line).map_err(|e| TransferError::format(line_no, e))?;
+            match record {
+                Record::Header {
+                    format,
+                    version,
+                    slug_secret,
+                    next_id,
+                    ..
+                } => {
+                    if line_no != 1 {
+                        return Err(TransferError::format(line_no, "a second header"));
+                    }
+                    if format != FORMAT || version != VERSION {
+                        return Err(TransferError::format(
+                            line_no,
+                            format!("unsupported format {format} version {version}"),
+                        ));
+                    }
+                    parse_secret(&slug_secret).map_err(|e| TransferError::format(line_no, e))?;
+                    header = Some((slug_secret, next_id));
                 }
-            }
-
-            async fn export(
-                &self,
-                out: &mut (dyn std::io::Write + Send),
-            ) -> Result<$crate::transfer::TransferStats, $crate::transfer::TransferError> {
-                use $crate::transfer::{write_record, KeyRecord, LinkRecord, Record, UserRecord};
-                let secret = self.ready_secret().await?.clone();
-                let next_id: i64 = self
-                    .timed(sqlx::query_scalar(&self.q.read_next_id).fetch_one(&self.primary))
-                    .await?;
-                write_record(
-                    out,
-                    &Record::Header {
-                        format: $crate::transfer::FORMAT.to_owned(),
-                        version: $crate::transfer::VERSION,
-                        exported_at: kurz_core::link::now()
-                            .format(&time::format_description::well_known::Rfc3339)
-                            .unwrap_or_default(),
-                        slug_secret: hex::encode(secret.as_bytes()),
-                        next_id,
-                    },
-                )?;
-                let mut stats = $crate::transfer::TransferStats::default();
-                let users: Vec<UserRecord> = self
-                    .timed(
-                        sqlx::query_as(&format!(
-                            "select {} as username, password_hash, role, created_at \
-                             from users order by id",
-                            self.q.dialect.text("username")
-                        ))
-                        .fetch_all(&self.primary),
-                    )
-                    .await?;
-                for u in users {
-                    write_record(out, &Record::User(u))?;
+                _ if header.is_none() => {
+                    return Err(TransferError::format(line_no, "the header must come first"));
+                }
+                Record::User(u) => {
+                    let args = [
+                        Arg::Text(&u.username),
+                        Arg::Text(&u.password_hash),
+                        Arg::Text(&u.role),
+                        Arg::Int(u.created_at),
+                    ];
+                    self.timed(tx.exec().execute(&self.q.insert_user, &args))
+                        .await?;
+                    let (id,): (i64,) = self
+                        .timed(tx.exec().fetch_one(&user_id, &[Arg::Text(&u.username)]))
+                        .await?;
+                    owners.insert(u.username, id);
                     stats.users += 1;
                 }
-                let keys: Vec<KeyRecord> = self
-                    .timed(
-                        sqlx::query_as(&format!(
-                            "select {} as username, k.name, {} as key_hash, k.read_only, \
-                             k.created_at, k.revoked_at from api_keys k \
-                             join users u on u.id = k.user_id order by k.id",
-                            self.q.dialect.text("u.username"),
-                            self.q.dialect.text("k.key_hash")
-                        ))
-                        .fetch_all(&self.primary),
-                    )
-                    .await?;
-                for k in keys {
-                    write_record(out, &Record::Key(k))?;
+                Record::Key(k) => {
+                    let user_id = *owners.get(&k.username).ok_or_else(|| {
+                        TransferError::format(line_no, format!("unknown user {}", k.username))
+                    })?;
+                    let args = [
+                        Arg::Int(user_id),
+                        Arg::OptText(k.name.as_deref()),
+                        Arg::Text(&k.key_hash),
+                        Arg::Bool(k.read_only),
+                        Arg::Int(k.created_at),
+                        Arg::OptInt(k.revoked_at),
+                    ];
+                    self.timed(tx.exec().execute(&insert_key, &args)).await?;
                     stats.keys += 1;
                 }
-                let page_sql = self.q.dialect.placeholders(&format!(
-                    "select l.id, {} as slug, l.url, {} as owner, l.created_at, l.updated_at, \
-                     l.expires_at, l.max_visits, l.visits, l.tags, l.title, l.redirect_status, \
-                     l.forward_query, l.password_hash, l.disabled, l.pending, l.deleted_at \
-                     from links l left join users u on u.id = l.owner_id \
-                     where l.id > ? order by l.id limit ?",
-                    self.q.dialect.text("l.slug"),
-                    self.q.dialect.text("u.username")
-                ));
-                let mut after = i64::MIN;
-                loop {
-                    let page: Vec<LinkRecord> = self
-                        .timed(
-                            sqlx::query_as(&page_sql)
-                                .bind(after)
-                                .bind($crate::transfer::EXPORT_PAGE)
-                                .fetch_all(&self.primary),
-                        )
-                        .await?;
-                    let Some(last) = page.last() else { break };
-                    after = last.id;
-                    for l in page {
-                        write_record(out, &Record::Link(l))?;
-                        stats.links += 1;
+                Record::Link(l) => {
+                    if let Some(owner) = &l.owner {
+                        if !owners.contains_key(owner) {
+                            return Err(TransferError::format(
+                                line_no,
+                                format!("unknown owner {owner}"),
+                            ));
+                        }
+                    }
+                    max_id = max_id.max(l.id);
+                    batch.push(l);
+                    if batch.len() == IMPORT_BATCH {
+                        stats.links += self.insert_links(tx, &batch, &owners).await?;
+                        batch.clear();
                     }
                 }
-                out.flush()?;
-                Ok(stats)
-            }
-
-            async fn import(
-                &self,
-                input: &mut (dyn std::io::BufRead + Send),
-            ) -> Result<$crate::transfer::TransferStats, $crate::transfer::TransferError> {
-                use $crate::transfer::{LinkRecord, Record, TransferError, IMPORT_BATCH};
-                self.ready_secret().await?;
-                let users: i64 = self
-                    .timed(sqlx::query_scalar("select count(*) from users").fetch_one(&self.primary))
-                    .await?;
-                let links: i64 = self
-                    .timed(sqlx::query_scalar("select count(*) from links").fetch_one(&self.primary))
-                    .await?;
-                if users > 0 || links > 0 {
-                    return Err(TransferError::NotEmpty);
-                }
-
-                let mut stats = $crate::transfer::TransferStats::default();
-                let mut header: Option<(String, i64)> = None;
-                let mut owners: std::collections::HashMap<String, i64> =
-                    std::collections::HashMap::new();
-                let mut batch: Vec<LinkRecord> = Vec::with_capacity(IMPORT_BATCH);
-                let mut max_id = 0i64;
-                let mut line_no = 0u64;
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if input.read_line(&mut line)? == 0 {
-                        break;
-                    }
-                    line_no += 1;
-                    if line.trim().is_empty() {
-                        continue;
-                    }
-                    let record: Record = serde_json::from_str(&line)
-                        .map_err(|e| TransferError::format(line_no, e))?;
-                    match record {
-                        Record::Header { format, version, slug_secret, next_id, .. } => {
-                            if line_no != 1 {
-                                return Err(TransferError::format(line_no, "a second header"));
-                            }
-                            if format != $crate::transfer::FORMAT
-                                || version != $crate::transfer::VERSION
-                            {
-                                return Err(TransferError::format(
-                                    line_no,
-                                    format!("unsupported format {format} version {version}"),
-                                ));
-                            }
-                            $crate::sql::parse_secret(&slug_secret)
-                                .map_err(|e| TransferError::format(line_no, e))?;
-                            header = Some((slug_secret, next_id));
-                        }
-                        _ if header.is_none() => {
-                            return Err(TransferError::format(line_no, "the header must come first"));
-                        }
-                        Record::User(u) => {
-                            self.timed(
-                                sqlx::query(&self.q.insert_user)
-                                    .bind(&u.username)
-                                    .bind(&u.password_hash)
-                                    .bind(&u.role)
-                                    .bind(u.created_at)
-                                    .execute(&self.primary),
-                            )
-                            .await?;
-                            let id: i64 = self
-                                .timed(
-                                    sqlx::query_scalar(&self.q.dialect.placeholders(
-                                        "select id from users where username = ?",
-                                    ))
-                                    .bind(&u.username)
-                                    .fetch_one(&self.primary),
-                                )
-                                .await?;
-                            owners.insert(u.username, id);
-                            stats.users += 1;
-                        }
-                        Record::Key(k) => {
-                            let user_id = *owners.get(&k.username).ok_or_else(|| {
-                                TransferError::format(line_no, format!("unknown user {}", k.username))
-                            })?;
-                            self.timed(
-                                sqlx::query(&self.q.dialect.placeholders(
-                                    "insert into api_keys (user_id, name, key_hash, read_only, \
-                                     created_at, revoked_at) values (?, ?, ?, ?, ?, ?)",
-                                ))
-                                .bind(user_id)
-                                .bind(&k.name)
-                                .bind(&k.key_hash)
-                                .bind(k.read_only)
-                                .bind(k.created_at)
-                                .bind(k.revoked_at)
-                                .execute(&self.primary),
-                            )
-                            .await?;
-                            stats.keys += 1;
-                        }
-                        Record::Link(l) => {
-                            if let Some(owner) = &l.owner {
-                                if !owners.contains_key(owner) {
-                                    return Err(TransferError::format(
-                                        line_no,
-                                        format!("unknown owner {owner}"),
-                                    ));
-                                }
-                            }
-                            max_id = max_id.max(l.id);
-                            batch.push(l);
-                            if batch.len() == IMPORT_BATCH {
-                                stats.links += self.insert_links(&batch, &owners).await?;
-                                batch.clear();
-                            }
-                        }
-                    }
-                }
-                let Some((secret, next_id)) = header else {
-                    return Err(TransferError::format(0, "the export is empty"));
-                };
-                stats.links += self.insert_links(&batch, &owners).await?;
-                self.timed(
-                    sqlx::query(&self.q.dialect.placeholders(
-                        "update id_counters set next_id = ? where name = 'link'",
-                    ))
-                    .bind(next_id.max(max_id.saturating_add(1)))
-                    .execute(&self.primary),
-                )
-                .await?;
-                self.timed(
-                    sqlx::query(&self.q.dialect.placeholders(
-                        "update settings set value = ? where name = 'slug_secret'",
-                    ))
-                    .bind(secret)
-                    .execute(&self.primary),
-                )
-                .await?;
-                Ok(stats)
             }
         }
+        let Some((secret, next_id)) = header else {
+            return Err(TransferError::format(0, "the export is empty"));
+        };
+        stats.links += self.insert_links(tx, &batch, &owners).await?;
+        let counter = self
+            .q
+            .dialect
+            .placeholders("update id_counters set next_id = ? where name = 'link'");
+        let next = Arg::Int(next_id.max(max_id.saturating_add(1)));
+        self.timed(tx.exec().execute(&counter, &[next])).await?;
+        let secret_sql = self
+            .q
+            .dialect
+            .placeholders("update settings set value = ? where name = 'slug_secret'");
+        self.timed(tx.exec().execute(&secret_sql, &[Arg::Text(&secret)]))
+            .await?;
+        Ok(stats)
+    }
 
-        impl $crate::sql::SqlStore<$db> {
-            async fn insert_links(
-                &self,
-                batch: &[$crate::transfer::LinkRecord],
-                owners: &std::collections::HashMap<String, i64>,
-            ) -> Result<u64, StoreError> {
-                if batch.is_empty() {
-                    return Ok(0);
-                }
-                let mut qb = sqlx::QueryBuilder::<$db>::new(
-                    "insert into links (id, slug, url, url_hash, owner_id, created_at, updated_at, \
-                     expires_at, max_visits, visits, tags, title, redirect_status, forward_query, \
-                     password_hash, disabled, pending, deleted_at) ",
-                );
-                qb.push_values(batch, |mut row, l| {
-                    row.push_bind(l.id)
-                        .push_bind(l.slug.clone())
-                        .push_bind(l.url.clone())
-                        .push_bind(if l.deleted_at.is_some() { 0 } else { $crate::sql::url_hash(&l.url) })
-                        .push_bind(l.owner.as_ref().and_then(|o| owners.get(o).copied()))
-                        .push_bind(l.created_at)
-                        .push_bind(l.updated_at)
-                        .push_bind(l.expires_at)
-                        .push_bind(l.max_visits)
-                        .push_bind(l.visits)
-                        .push_bind(l.tags.clone())
-                        .push_bind(l.title.clone())
-                        .push_bind(l.redirect_status)
-                        .push_bind(l.forward_query)
-                        .push_bind(l.password_hash.clone())
-                        .push_bind(l.disabled)
-                        .push_bind(l.pending)
-                        .push_bind(l.deleted_at);
-                });
-                let done = self.timed(qb.build().execute(&self.primary)).await?;
-                Ok(done.rows_affected())
-            }
+    async fn insert_links(
+        &self,
+        tx: &mut Tx,
+        batch: &[LinkRecord],
+        owners: &HashMap<String, i64>,
+    ) -> Result<u64, StoreError> {
+        if batch.is_empty() {
+            return Ok(0);
         }
-    };
+        let mut b = SqlBuilder::new(
+            self.q.dialect,
+            "insert into links (id, slug, url, url_hash, owner_id, created_at, updated_at, \
+             expires_at, max_visits, visits, tags, title, redirect_status, forward_query, \
+             password_hash, disabled, pending, deleted_at) values ",
+        );
+        for (i, l) in batch.iter().enumerate() {
+            if i > 0 {
+                b.push(", ");
+            }
+            let hash = if l.deleted_at.is_some() {
+                0
+            } else {
+                url_hash(&l.url)
+            };
+            b.push("(")
+                .bind(Arg::Int(l.id))
+                .push(", ")
+                .bind(Arg::Text(&l.slug))
+                .push(", ")
+                .bind(Arg::Text(&l.url))
+                .push(", ")
+                .bind(Arg::Int(hash))
+                .push(", ")
+                .bind(Arg::OptInt(
+                    l.owner.as_ref().and_then(|o| owners.get(o).copied()),
+                ))
+                .push(", ")
+                .bind(Arg::Int(l.created_at))
+                .push(", ")
+                .bind(Arg::Int(l.updated_at))
+                .push(", ")
+                .bind(Arg::OptInt(l.expires_at))
+                .push(", ")
+                .bind(Arg::OptInt(l.max_visits))
+                .push(", ")
+                .bind(Arg::Int(l.visits))
+                .push(", ")
+                .bind(Arg::Text(&l.tags))
+                .push(", ")
+                .bind(Arg::OptText(l.title.as_deref()))
+                .push(", ")
+                .bind(Arg::OptInt(l.redirect_status))
+                .push(", ")
+                .bind(Arg::Bool(l.forward_query))
+                .push(", ")
+                .bind(Arg::OptText(l.password_hash.as_deref()))
+                .push(", ")
+                .bind(Arg::Bool(l.disabled))
+                .push(", ")
+                .bind(Arg::Bool(l.pending))
+                .push(", ")
+                .bind(Arg::OptInt(l.deleted_at))
+                .push(")");
+        }
+        self.timed(tx.exec().execute(b.sql(), b.args())).await
+    }
 }
-
-pub(crate) use transfer_impl;

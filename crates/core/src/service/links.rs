@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::account::Principal;
-use crate::error::{InsertError, LinkError};
-use crate::link::{self, Cursor, Link, LinkChanges, LinkStatus, ListQuery, NewLink, RedirectCode};
-use crate::ports::LinkRepo;
-use crate::slug::{is_reserved, KeywordPolicy, KeywordVerdict, Slug, SlugCodec};
+use crate::account::{Principal, MAX_PASSWORD_LEN};
+use crate::clock::{self, Clock};
+use crate::error::{Field, InsertError, LinkError, NoFreeCode};
+use crate::link::{Cursor, Link, LinkChanges, LinkStatus, ListQuery, NewLink, RedirectCode};
+use crate::ports::{IdSource, LinkStore, PasswordHasher};
+use crate::slug::{is_reserved, AliasError, KeywordPolicy, KeywordVerdict, Slug, SlugCodec};
 use crate::target::{TargetUrl, UrlPolicy};
 
 /// Most tags on one link, longest tag, longest title, longest search.
@@ -35,15 +36,15 @@ pub struct LinkSettings {
     pub keywords: KeywordPolicy,
 }
 
-/// A create request, with raw fields still to check. The password, if any,
-/// is already hashed: hashing is CPU work the caller schedules.
+/// A create request, with raw fields still to check.
 #[derive(Debug, Clone, Default)]
 pub struct CreateLink {
     pub url: String,
     pub alias: Option<String>,
     pub expires_at: Option<OffsetDateTime>,
     pub max_visits: Option<i64>,
-    pub password_hash: Option<String>,
+    /// In the clear; hashed here, after every other check.
+    pub password: Option<String>,
     pub tags: Vec<String>,
     pub title: Option<String>,
     pub redirect_status: Option<u16>,
@@ -57,7 +58,8 @@ pub struct UpdateLink {
     pub url: Option<String>,
     pub expires_at: Option<Option<OffsetDateTime>>,
     pub max_visits: Option<Option<i64>>,
-    pub password_hash: Option<Option<String>>,
+    /// In the clear; `Some(None)` removes the password.
+    pub password: Option<Option<String>>,
     pub tags: Option<Vec<String>>,
     pub title: Option<Option<String>>,
     pub redirect_status: Option<Option<u16>>,
@@ -81,15 +83,33 @@ pub struct LinkPage {
     pub next: Option<Cursor>,
 }
 
+/// The ports a [`LinkService`] works through.
+#[derive(Debug, Clone)]
+pub struct LinkPorts {
+    pub links: Arc<dyn LinkStore>,
+    pub ids: Arc<dyn IdSource>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub clock: Arc<dyn Clock>,
+}
+
 #[derive(Debug)]
 pub struct LinkService {
-    repo: Arc<dyn LinkRepo>,
+    links: Arc<dyn LinkStore>,
+    ids: Arc<dyn IdSource>,
+    hasher: Arc<dyn PasswordHasher>,
+    clock: Arc<dyn Clock>,
     settings: LinkSettings,
 }
 
 impl LinkService {
-    pub fn new(repo: Arc<dyn LinkRepo>, settings: LinkSettings) -> Self {
-        Self { repo, settings }
+    pub fn new(ports: LinkPorts, settings: LinkSettings) -> Self {
+        Self {
+            links: ports.links,
+            ids: ports.ids,
+            hasher: ports.hasher,
+            clock: ports.clock,
+            settings,
+        }
     }
 
     pub fn settings(&self) -> &LinkSettings {
@@ -107,11 +127,11 @@ impl LinkService {
         }
         let owner_id = owner.map(|p| p.user_id);
         let url = TargetUrl::parse(&req.url, &self.settings.url_policy)?;
-        let now = link::now();
+        let now = self.clock.now();
         let alias = req.alias.as_deref().map(Slug::parse_alias).transpose()?;
         let pending = match &alias {
             Some(a) => match self.settings.keywords.judge(a.as_str()) {
-                KeywordVerdict::Blocked => return Err(crate::slug::AliasError::Blocked.into()),
+                KeywordVerdict::Blocked => return Err(AliasError::Blocked.into()),
                 KeywordVerdict::NeedsReview => true,
                 KeywordVerdict::Clean => false,
             },
@@ -122,16 +142,24 @@ impl LinkService {
         let tags = check_tags(req.tags)?;
         let title = check_title(req.title)?;
         check_redirect_status(req.redirect_status)?;
-
-        if req.reuse && req.password_hash.is_some() {
+        if let Some(p) = &req.password {
+            check_password(p)?;
+        }
+        if req.reuse && req.password.is_some() {
             // A password is stored salted and hashed, so an existing link's
             // cannot be compared with this one: reusing would hand back a
             // link whose password the caller did not just set.
-            return Err(LinkError::field(
-                "password",
+            return Err(LinkError::invalid(
+                Field::Password,
                 "reuse cannot be combined with password: leave out one of them",
             ));
         }
+        // Last: hashing is the expensive step, spent only on a request that
+        // is otherwise valid.
+        let password_hash = match req.password {
+            Some(p) => Some(self.hasher.hash(p).await?),
+            None => None,
+        };
 
         let template = NewLink {
             id: 0,
@@ -145,13 +173,13 @@ impl LinkService {
             title,
             redirect_status: req.redirect_status,
             forward_query: req.forward_query,
-            password_hash: req.password_hash,
+            password_hash,
             pending,
         };
 
         if req.reuse {
             let candidates = self
-                .repo
+                .links
                 .by_owner_and_url(owner_id, template.url.as_str())
                 .await?;
             let wanted = Reuse {
@@ -164,13 +192,13 @@ impl LinkService {
         }
 
         if let Some(alias) = alias {
-            let id = self.repo.next_id().await?;
+            let id = self.ids.next_id().await?;
             let new = NewLink {
                 id: to_i64(id),
                 slug: alias.into_string(),
                 ..template
             };
-            return match self.repo.insert(new).await {
+            return match self.links.insert(new).await {
                 Ok(link) => Ok(Created::New(link)),
                 Err(InsertError::SlugTaken) => Err(LinkError::SlugTaken),
                 Err(InsertError::Store(e)) => Err(e.into()),
@@ -179,10 +207,12 @@ impl LinkService {
 
         // The secret is the store's; building the codec from it costs a few
         // integer operations.
-        let codec = SlugCodec::new(&self.repo.slug_secret().await?, self.settings.slug_length);
+        let codec = SlugCodec::new(&self.ids.slug_secret().await?, self.settings.slug_length);
         for _ in 0..MAX_SKIPS {
-            let id = self.repo.next_id().await?;
-            let code = codec.encode(id)?;
+            let id = self.ids.next_id().await?;
+            let code = codec
+                .encode(id)
+                .map_err(|e| LinkError::NoFreeCode(NoFreeCode::Exhausted(e)))?;
             if is_reserved(&code) || self.settings.keywords.judge(&code) != KeywordVerdict::Clean {
                 continue;
             }
@@ -191,16 +221,14 @@ impl LinkService {
                 slug: code,
                 ..template.clone()
             };
-            match self.repo.insert(new).await {
+            match self.links.insert(new).await {
                 Ok(link) => return Ok(Created::New(link)),
                 // An alias already holds this code: move on to the next ID.
                 Err(InsertError::SlugTaken) => continue,
                 Err(InsertError::Store(e)) => return Err(e.into()),
             }
         }
-        Err(LinkError::Store(crate::error::StoreError::Other(
-            "too many generated codes in a row were already taken".into(),
-        )))
+        Err(LinkError::NoFreeCode(NoFreeCode::Skipped(MAX_SKIPS)))
     }
 
     /// A link the caller may read.
@@ -222,8 +250,8 @@ impl LinkService {
     ) -> Result<LinkPage, LinkError> {
         let limit = limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(LinkError::field(
-                "limit",
+            return Err(LinkError::invalid(
+                Field::Limit,
                 format!("limit must be between 1 and {MAX_PAGE}"),
             ));
         }
@@ -231,7 +259,20 @@ impl LinkService {
         if q.as_ref()
             .is_some_and(|q| q.chars().count() > MAX_QUERY_LEN)
         {
-            return Err(LinkError::field("q", "the search text is too long"));
+            return Err(LinkError::invalid(
+                Field::Query,
+                "the search text is too long",
+            ));
+        }
+        let tag = tag.filter(|t| !t.is_empty());
+        if tag
+            .as_ref()
+            .is_some_and(|t| t.chars().count() > MAX_TAG_LEN)
+        {
+            return Err(LinkError::invalid(
+                Field::Tag,
+                format!("a tag is at most {MAX_TAG_LEN} characters"),
+            ));
         }
         let query = ListQuery {
             owner_id: if who.is_admin() {
@@ -242,13 +283,13 @@ impl LinkService {
             limit: limit + 1,
             after,
             q,
-            tag: tag.filter(|t| !t.is_empty()),
+            tag,
         };
-        let mut items = self.repo.list(&query).await?;
+        let mut items = self.links.list(&query).await?;
         let next = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|l| Cursor {
-                created_at_ms: link::to_millis(l.created_at),
+                created_at_ms: clock::to_millis(l.created_at),
                 id: l.id,
             })
         } else {
@@ -270,7 +311,7 @@ impl LinkService {
         if req.approved.is_some() && !who.is_admin() {
             return Err(LinkError::Forbidden);
         }
-        let now = link::now();
+        let now = self.clock.now();
         if let Some(expires) = req.expires_at {
             check_expiry(expires, now)?;
         }
@@ -280,22 +321,33 @@ impl LinkService {
         if let Some(code) = req.redirect_status {
             check_redirect_status(code)?;
         }
+        if let Some(Some(p)) = &req.password {
+            check_password(p)?;
+        }
+        let url = req
+            .url
+            .map(|u| TargetUrl::parse(&u, &self.settings.url_policy))
+            .transpose()?;
+        let tags = req.tags.map(check_tags).transpose()?;
+        let title = req.title.map(check_title).transpose()?;
+        let password_hash = match req.password {
+            Some(Some(p)) => Some(Some(self.hasher.hash(p).await?)),
+            Some(None) => Some(None),
+            None => None,
+        };
         let changes = LinkChanges {
-            url: req
-                .url
-                .map(|u| TargetUrl::parse(&u, &self.settings.url_policy))
-                .transpose()?,
+            url,
             expires_at: req.expires_at,
             max_visits: req.max_visits,
-            password_hash: req.password_hash,
-            tags: req.tags.map(check_tags).transpose()?,
-            title: req.title.map(check_title).transpose()?,
+            password_hash,
+            tags,
+            title,
             redirect_status: req.redirect_status,
             forward_query: req.forward_query,
             disabled: req.disabled,
             pending: req.approved.map(|a| !a),
         };
-        self.repo
+        self.links
             .update(link.id, &changes, now)
             .await?
             .ok_or(LinkError::NotFound)
@@ -306,15 +358,20 @@ impl LinkService {
         if !who.may_write(link.owner_id) {
             return Err(LinkError::Forbidden);
         }
-        if self.repo.delete(link.id, link::now()).await? {
+        if self.links.delete(link.id, self.clock.now()).await? {
             Ok(())
         } else {
             Err(LinkError::NotFound)
         }
     }
 
+    /// The status a link shows now.
+    pub fn status(&self, link: &Link) -> LinkStatus {
+        link.status(self.clock.now())
+    }
+
     async fn find(&self, slug: &str) -> Result<Link, LinkError> {
-        self.repo.by_slug(slug).await?.ok_or(LinkError::NotFound)
+        self.links.by_slug(slug).await?.ok_or(LinkError::NotFound)
     }
 }
 
@@ -326,8 +383,8 @@ fn to_i64(id: u64) -> i64 {
 
 fn check_expiry(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Result<(), LinkError> {
     match expires_at {
-        Some(at) if at <= now => Err(LinkError::field(
-            "expires_at",
+        Some(at) if at <= now => Err(LinkError::invalid(
+            Field::ExpiresAt,
             "expires_at must be in the future",
         )),
         _ => Ok(()),
@@ -336,8 +393,8 @@ fn check_expiry(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Resu
 
 fn check_max_visits(max: Option<i64>) -> Result<(), LinkError> {
     match max {
-        Some(m) if m < 1 => Err(LinkError::field(
-            "max_visits",
+        Some(m) if m < 1 => Err(LinkError::invalid(
+            Field::MaxVisits,
             "max_visits must be at least 1",
         )),
         _ => Ok(()),
@@ -346,18 +403,19 @@ fn check_max_visits(max: Option<i64>) -> Result<(), LinkError> {
 
 fn check_redirect_status(code: Option<u16>) -> Result<(), LinkError> {
     match code {
-        Some(c) if RedirectCode::new(c).is_none() => Err(LinkError::field(
-            "redirect_status",
+        Some(c) if RedirectCode::new(c).is_none() => Err(LinkError::invalid(
+            Field::RedirectStatus,
             "redirect_status must be 301, 302, 307 or 308",
         )),
         _ => Ok(()),
     }
 }
 
-/// What a `reuse` request asks of an existing link: every option the
-/// request sets must be the link's too, and the link must still redirect.
-/// Options the request leaves out do not matter, as in Shlink's
-/// `findIfExists`.
+/// What a `reuse` request asks of an existing link. It must still redirect
+/// and behave exactly as asked: the same expiry, visit limit, redirect
+/// status and query forwarding, and no password (a request that leaves out
+/// `max_visits` does not want a one-time link back). Labels are looser: a
+/// title, if given, must match, and the link must carry the tags asked for.
 struct Reuse<'a> {
     slug: Option<&'a str>,
     link: &'a NewLink,
@@ -369,20 +427,14 @@ impl Reuse<'_> {
         existing.status(now) == LinkStatus::Active
             && existing.password_hash.is_none()
             && self.slug.is_none_or(|s| s == existing.slug)
-            && want
-                .expires_at
-                .is_none_or(|_| want.expires_at == existing.expires_at)
-            && want
-                .max_visits
-                .is_none_or(|_| want.max_visits == existing.max_visits)
+            && want.expires_at == existing.expires_at
+            && want.max_visits == existing.max_visits
+            && want.redirect_status == existing.redirect_status
+            && want.forward_query == existing.forward_query
             && want
                 .title
                 .as_ref()
                 .is_none_or(|_| want.title == existing.title)
-            && want
-                .redirect_status
-                .is_none_or(|_| want.redirect_status == existing.redirect_status)
-            && want.forward_query == existing.forward_query
             && want.tags.iter().all(|t| existing.tags.contains(t))
     }
 }
@@ -398,8 +450,8 @@ fn check_tags(tags: Vec<String>) -> Result<Vec<String>, LinkError> {
             || tag.chars().count() > MAX_TAG_LEN
             || tag.chars().any(|c| c.is_control());
         if bad {
-            return Err(LinkError::field(
-                "tags",
+            return Err(LinkError::invalid(
+                Field::Tags,
                 format!("each tag is 1 to {MAX_TAG_LEN} printable characters"),
             ));
         }
@@ -414,15 +466,26 @@ fn check_tags(tags: Vec<String>) -> Result<Vec<String>, LinkError> {
 }
 
 /// The error for a request with more than [`MAX_TAGS`] distinct tags.
-pub fn too_many_tags() -> LinkError {
-    LinkError::field("tags", format!("a link has at most {MAX_TAGS} tags"))
+fn too_many_tags() -> LinkError {
+    LinkError::invalid(Field::Tags, format!("a link has at most {MAX_TAGS} tags"))
+}
+
+fn check_password(password: &str) -> Result<(), LinkError> {
+    let chars = password.chars().count();
+    if chars == 0 || chars > MAX_PASSWORD_LEN {
+        return Err(LinkError::invalid(
+            Field::Password,
+            format!("a link password is 1 to {MAX_PASSWORD_LEN} characters long"),
+        ));
+    }
+    Ok(())
 }
 
 fn check_title(title: Option<String>) -> Result<Option<String>, LinkError> {
     match title {
         Some(t) if t.chars().count() > MAX_TITLE_LEN || t.chars().any(|c| c.is_control()) => {
-            Err(LinkError::field(
-                "title",
+            Err(LinkError::invalid(
+                Field::Title,
                 format!("the title is at most {MAX_TITLE_LEN} printable characters"),
             ))
         }
@@ -431,41 +494,4 @@ fn check_title(title: Option<String>) -> Result<Option<String>, LinkError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tags_are_trimmed_and_deduplicated() {
-        let tags = check_tags(vec![" a ".into(), "a".into(), "b".into()]).expect("valid");
-        assert_eq!(tags, vec!["a", "b"]);
-    }
-
-    #[test]
-    fn bad_fields_name_themselves() {
-        let field_of = |e: LinkError| match e {
-            LinkError::Field { field, .. } => field,
-            other => panic!("unexpected {other:?}"),
-        };
-        assert_eq!(
-            field_of(check_tags(vec![String::new()]).unwrap_err()),
-            "tags"
-        );
-        assert_eq!(
-            field_of(check_max_visits(Some(0)).unwrap_err()),
-            "max_visits"
-        );
-        assert_eq!(
-            field_of(check_redirect_status(Some(303)).unwrap_err()),
-            "redirect_status"
-        );
-        let past = OffsetDateTime::UNIX_EPOCH;
-        assert_eq!(
-            field_of(check_expiry(Some(past), link::now()).unwrap_err()),
-            "expires_at"
-        );
-        assert_eq!(
-            field_of(check_title(Some("a\nb".into())).unwrap_err()),
-            "title"
-        );
-    }
-}
+mod tests;

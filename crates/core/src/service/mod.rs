@@ -1,8 +1,13 @@
 //! Use cases. Each takes parsed or raw input, checks it, and talks only to
 //! the ports.
 
+pub mod accounts;
 pub mod links;
 pub mod redirect;
 
-pub use links::{CreateLink, Created, LinkPage, LinkService, LinkSettings, UpdateLink};
-pub use redirect::{Redirector, Resolution};
+pub use accounts::AccountService;
+pub use links::{CreateLink, Created, LinkPage, LinkPorts, LinkService, LinkSettings, UpdateLink};
+pub use redirect::{
+    CachePolicy, Hidden, Outcome, Preview, Previewed, Redirect, RedirectPorts, RedirectSettings,
+    Redirector, Unlock, UnlockError, Visit,
+};

@@ -1,60 +1,266 @@
-//! Following a link: the use case behind `GET /{slug}`.
+//! Following a link: the use case behind `GET /{slug}`, its password form
+//! and its preview. It decides everything a redirect is: where to, with
+//! which status and cache policy, whether a visit counts; the HTTP edge
+//! only maps the [`Outcome`] to an answer, so a second API surface cannot
+//! drift from these rules.
 
 use std::sync::Arc;
 
-use crate::error::StoreError;
-use crate::link::{self, Link, LinkStatus};
-use crate::ports::{ClickSink, LinkRepo};
+use crate::clock::Clock;
+use crate::error::{HashError, StoreError};
+use crate::link::{self, LinkStatus, RedirectCode, RedirectRecord};
+use crate::ports::{ClickSink, LinkLookup, LinkStore, PasswordHasher, VisitStore};
 use crate::slug::MAX_ALIAS_LEN;
 
-/// What a slug leads to.
-#[derive(Debug)]
-pub enum Resolution {
+/// The instance settings redirects follow.
+#[derive(Debug, Clone, Copy)]
+pub struct RedirectSettings {
+    /// For links that do not set their own status.
+    pub default_status: RedirectCode,
+    /// `max-age` of redirects browsers may cache.
+    pub cache_max_age: u32,
+}
+
+/// How a redirect may be cached by the browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// `private, max-age=N`.
+    MaxAge(u32),
+    /// Links that count each visit against a limit, or sit behind a
+    /// password, must reach the server every time.
+    NoStore,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redirect {
+    pub location: Arc<str>,
+    pub status: u16,
+    pub cache: CachePolicy,
+}
+
+/// What a visit to a slug leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Redirect(Redirect),
     NotFound,
     /// Expired, disabled, pending review or at its visit limit.
     Gone,
-    /// Needs the link's password before it redirects.
-    Protected(Link),
-    Redirect(Link),
+    /// The link answers a password form first.
+    PasswordRequired,
+    /// `HEAD` of a visit-limited link: it exists and redirects, but where
+    /// to is seen only by a visit that counts (ADR 0009).
+    Withheld,
+}
+
+/// What a password submitted for a slug leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unlock {
+    /// Always 303: the browser follows with a GET, whatever the link's
+    /// own status.
+    Redirect(Redirect),
+    WrongPassword,
+    /// The link has a password and the request brought none it could read.
+    PasswordMissing,
+    NotFound,
+    Gone,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UnlockError {
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// One request for a slug.
+#[derive(Debug, Clone, Copy)]
+pub struct Visit<'a> {
+    /// `HEAD` asks without visiting: no click, no visit taken.
+    pub counted: bool,
+    /// The visitor's query string, forwarded when the link says so.
+    pub query: Option<&'a str>,
+}
+
+/// Why a preview does not show its target (ADR 0009).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hidden {
+    Password,
+    VisitLimit,
+}
+
+/// What `/{slug}+` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub target: Result<Arc<str>, Hidden>,
+    pub created_at: time::OffsetDateTime,
+    pub visits: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Previewed {
+    Found(Preview),
+    NotFound,
+    Gone,
 }
 
 #[derive(Debug, Clone)]
 pub struct Redirector {
-    repo: Arc<dyn LinkRepo>,
+    lookup: Arc<dyn LinkLookup>,
+    links: Arc<dyn LinkStore>,
+    visits: Arc<dyn VisitStore>,
     clicks: Arc<dyn ClickSink>,
+    hasher: Arc<dyn PasswordHasher>,
+    clock: Arc<dyn Clock>,
+    settings: RedirectSettings,
+}
+
+/// The ports a [`Redirector`] works through.
+#[derive(Debug, Clone)]
+pub struct RedirectPorts {
+    pub lookup: Arc<dyn LinkLookup>,
+    pub links: Arc<dyn LinkStore>,
+    pub visits: Arc<dyn VisitStore>,
+    pub clicks: Arc<dyn ClickSink>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Redirector {
-    pub fn new(repo: Arc<dyn LinkRepo>, clicks: Arc<dyn ClickSink>) -> Self {
-        Self { repo, clicks }
+    pub fn new(ports: RedirectPorts, settings: RedirectSettings) -> Self {
+        Self {
+            lookup: ports.lookup,
+            links: ports.links,
+            visits: ports.visits,
+            clicks: ports.clicks,
+            hasher: ports.hasher,
+            clock: ports.clock,
+            settings,
+        }
     }
 
-    /// Looks a slug up without counting anything.
-    pub async fn resolve(&self, slug: &str) -> Result<Resolution, StoreError> {
-        // Text that can never be a slug costs no store query.
-        if !could_be_slug(slug) {
-            return Ok(Resolution::NotFound);
-        }
-        let Some(link) = self.repo.resolve(slug).await? else {
-            return Ok(Resolution::NotFound);
+    /// `GET` or `HEAD /{slug}`.
+    pub async fn follow(&self, slug: &str, visit: Visit<'_>) -> Result<Outcome, StoreError> {
+        let record = match self.active(slug).await? {
+            Ok(record) => record,
+            Err(outcome) => return Ok(outcome),
         };
-        Ok(match link.status(link::now()) {
-            LinkStatus::Active if link.password_hash.is_some() => Resolution::Protected(link),
-            LinkStatus::Active => Resolution::Redirect(link),
-            LinkStatus::Pending | LinkStatus::Disabled | LinkStatus::Expired => Resolution::Gone,
+        if record.has_password {
+            return Ok(Outcome::PasswordRequired);
+        }
+        if !visit.counted && record.max_visits.is_some() {
+            return Ok(Outcome::Withheld);
+        }
+        if visit.counted && !self.count(&record).await? {
+            return Ok(Outcome::Gone);
+        }
+        let status = record
+            .redirect_status
+            .and_then(RedirectCode::new)
+            .unwrap_or(self.settings.default_status)
+            .get();
+        Ok(Outcome::Redirect(self.redirect(
+            &record,
+            status,
+            visit.query,
+        )))
+    }
+
+    /// `POST /{slug}` with a password. The right one counts the visit and
+    /// redirects; a link without a password just redirects, whatever was
+    /// sent.
+    pub async fn unlock(
+        &self,
+        slug: &str,
+        password: Option<String>,
+        query: Option<&str>,
+    ) -> Result<Unlock, UnlockError> {
+        let record = match self.active(slug).await? {
+            Ok(record) => record,
+            Err(Outcome::NotFound) => return Ok(Unlock::NotFound),
+            Err(_) => return Ok(Unlock::Gone),
+        };
+        if record.has_password {
+            let Some(password) = password else {
+                return Ok(Unlock::PasswordMissing);
+            };
+            // The lookup never carries the hash; only this check reads it.
+            let Some(hash) = self.links.password_hash(record.id).await? else {
+                return Ok(Unlock::Gone);
+            };
+            if !self.hasher.verify(hash, password).await? {
+                return Ok(Unlock::WrongPassword);
+            }
+        }
+        if !self.count(&record).await? {
+            return Ok(Unlock::Gone);
+        }
+        Ok(Unlock::Redirect(self.redirect(&record, 303, query)))
+    }
+
+    /// `GET /{slug}+`: where a link goes, without going or counting.
+    pub async fn preview(&self, slug: &str) -> Result<Previewed, StoreError> {
+        let record = match self.active(slug).await? {
+            Ok(record) => record,
+            Err(Outcome::NotFound) => return Ok(Previewed::NotFound),
+            Err(_) => return Ok(Previewed::Gone),
+        };
+        let target = if record.has_password {
+            Err(Hidden::Password)
+        } else if record.max_visits.is_some() {
+            Err(Hidden::VisitLimit)
+        } else {
+            Ok(record.url.clone())
+        };
+        Ok(Previewed::Found(Preview {
+            target,
+            created_at: record.created_at,
+            visits: record.visits,
+        }))
+    }
+
+    /// The record of a slug that may redirect, or the outcome that says
+    /// why not.
+    async fn active(&self, slug: &str) -> Result<Result<Arc<RedirectRecord>, Outcome>, StoreError> {
+        // Text that can never be a slug costs no lookup.
+        if !could_be_slug(slug) {
+            return Ok(Err(Outcome::NotFound));
+        }
+        let Some(record) = self.lookup.lookup(slug).await? else {
+            return Ok(Err(Outcome::NotFound));
+        };
+        Ok(match record.status(self.clock.now()) {
+            LinkStatus::Active => Ok(record),
+            LinkStatus::Pending | LinkStatus::Disabled | LinkStatus::Expired => Err(Outcome::Gone),
         })
     }
 
-    /// Counts one visit. For a link with a visit limit this is an atomic
-    /// conditional increment in the store and `false` means the limit was
-    /// reached by someone else first; other links are counted in the
-    /// background and never wait.
-    pub async fn count_visit(&self, link: &Link) -> Result<bool, StoreError> {
-        if link.max_visits.is_some() {
-            self.repo.take_visit(link.id).await
+    /// Counts one visit. A link with a visit limit takes it atomically in
+    /// the store (`false`: someone else took the last one); other links are
+    /// counted in the background and never wait.
+    async fn count(&self, record: &RedirectRecord) -> Result<bool, StoreError> {
+        if record.max_visits.is_some() {
+            self.visits.take_visit(record.id).await
         } else {
-            self.clicks.record(link.id);
+            self.clicks.record(record.id);
             Ok(true)
+        }
+    }
+
+    fn redirect(&self, record: &RedirectRecord, status: u16, query: Option<&str>) -> Redirect {
+        let location = match query.filter(|q| record.forward_query && !q.is_empty()) {
+            Some(q) => Arc::from(link::with_forwarded_query(&record.url, q)),
+            None => record.url.clone(),
+        };
+        let cache = if record.max_visits.is_some() || record.has_password {
+            CachePolicy::NoStore
+        } else {
+            CachePolicy::MaxAge(self.settings.cache_max_age)
+        };
+        Redirect {
+            location,
+            status,
+            cache,
         }
     }
 }
@@ -65,4 +271,297 @@ pub fn could_be_slug(s: &str) -> bool {
         && s.len() <= MAX_ALIAS_LEN
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use time::{Duration, OffsetDateTime};
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::fake::{FakeClicks, FakeHasher, FakeStore};
+    use crate::link::NewLink;
+    use crate::ports::IdSource;
+    use crate::target::{TargetUrl, UrlPolicy};
+
+    struct World {
+        store: Arc<FakeStore>,
+        clicks: Arc<FakeClicks>,
+        hasher: Arc<FakeHasher>,
+        clock: Arc<ManualClock>,
+        redirector: Redirector,
+    }
+
+    fn world() -> World {
+        let store = FakeStore::new();
+        let clicks = Arc::new(FakeClicks::default());
+        let hasher = Arc::new(FakeHasher::default());
+        let clock = Arc::new(ManualClock::new(
+            OffsetDateTime::UNIX_EPOCH + Duration::days(20_000),
+        ));
+        let redirector = Redirector::new(
+            RedirectPorts {
+                lookup: store.clone(),
+                links: store.clone(),
+                visits: store.clone(),
+                clicks: clicks.clone(),
+                hasher: hasher.clone(),
+                clock: clock.clone(),
+            },
+            RedirectSettings {
+                default_status: RedirectCode::FOUND,
+                cache_max_age: 90,
+            },
+        );
+        World {
+            store,
+            clicks,
+            hasher,
+            clock,
+            redirector,
+        }
+    }
+
+    impl World {
+        async fn add(&self, slug: &str, adjust: impl FnOnce(&mut NewLink)) -> i64 {
+            let id = i64::try_from(self.store.next_id().await.expect("an ID")).expect("small");
+            let mut link = NewLink {
+                id,
+                slug: slug.into(),
+                url: TargetUrl::parse("https://example.com/a?x=1#top", &UrlPolicy::default())
+                    .expect("valid"),
+                owner_id: None,
+                created_at: self.clock.now(),
+                expires_at: None,
+                max_visits: None,
+                tags: Vec::new(),
+                title: None,
+                redirect_status: None,
+                forward_query: false,
+                password_hash: None,
+                pending: false,
+            };
+            adjust(&mut link);
+            self.store.insert(link).await.expect("insert");
+            id
+        }
+
+        async fn get(&self, slug: &str) -> Outcome {
+            let visit = Visit {
+                counted: true,
+                query: None,
+            };
+            self.redirector.follow(slug, visit).await.expect("follow")
+        }
+    }
+
+    fn redirect(outcome: Outcome) -> Redirect {
+        match outcome {
+            Outcome::Redirect(r) => r,
+            other => panic!("expected a redirect, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_plain_link_redirects_with_the_default_status_and_counts_a_click() {
+        let w = world();
+        let id = w.add("plain", |_| {}).await;
+        let r = redirect(w.get("plain").await);
+        assert_eq!(&*r.location, "https://example.com/a?x=1#top");
+        assert_eq!(r.status, 302);
+        assert_eq!(r.cache, CachePolicy::MaxAge(90));
+        assert_eq!(w.clicks.recorded(), vec![id]);
+    }
+
+    #[tokio::test]
+    async fn head_asks_without_counting() {
+        let w = world();
+        w.add("plain", |_| {}).await;
+        w.add("once", |l| l.max_visits = Some(1)).await;
+        let head = Visit {
+            counted: false,
+            query: None,
+        };
+        let outcome = w.redirector.follow("plain", head).await.expect("follow");
+        assert!(matches!(outcome, Outcome::Redirect(_)));
+        // A visit-limited link's target is seen only by a visit that counts.
+        for _ in 0..2 {
+            let outcome = w.redirector.follow("once", head).await.expect("follow");
+            assert_eq!(outcome, Outcome::Withheld);
+        }
+        assert!(w.clicks.recorded().is_empty());
+        assert_eq!(w.store.get("once").expect("stored").visits, 0);
+    }
+
+    #[tokio::test]
+    async fn a_links_own_status_and_forwarded_query_are_used() {
+        let w = world();
+        w.add("own", |l| {
+            l.redirect_status = Some(308);
+            l.forward_query = true;
+        })
+        .await;
+        let visit = Visit {
+            counted: true,
+            query: Some("utm=\u{fc}"),
+        };
+        let r = redirect(w.redirector.follow("own", visit).await.expect("follow"));
+        assert_eq!(r.status, 308);
+        assert_eq!(&*r.location, "https://example.com/a?x=1&utm=%C3%BC#top");
+    }
+
+    #[tokio::test]
+    async fn unknown_and_impossible_slugs_are_not_found_and_the_latter_cost_no_lookup() {
+        let w = world();
+        assert_eq!(w.get("nope").await, Outcome::NotFound);
+        assert_eq!(w.store.lookups.load(Ordering::SeqCst), 1);
+        for text in ["", "a.b", "a/b", &"x".repeat(65)] {
+            assert_eq!(w.get(text).await, Outcome::NotFound, "{text}");
+        }
+        assert_eq!(w.store.lookups.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn expired_disabled_and_pending_links_are_gone() {
+        let w = world();
+        let soon = w.clock.now() + Duration::seconds(10);
+        w.add("expiring", |l| l.expires_at = Some(soon)).await;
+        w.add("pending", |l| l.pending = true).await;
+        w.add("disabled", |_| {}).await;
+        w.store.edit("disabled", |l| l.disabled = true);
+        assert!(matches!(w.get("expiring").await, Outcome::Redirect(_)));
+        w.clock.advance(Duration::seconds(10));
+        for slug in ["expiring", "pending", "disabled"] {
+            assert_eq!(w.get(slug).await, Outcome::Gone, "{slug}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_visit_limited_link_takes_its_visits_in_the_store_and_is_not_cached() {
+        let w = world();
+        w.add("twice", |l| l.max_visits = Some(2)).await;
+        for _ in 0..2 {
+            let r = redirect(w.get("twice").await);
+            assert_eq!(r.cache, CachePolicy::NoStore);
+        }
+        assert_eq!(w.get("twice").await, Outcome::Gone);
+        assert_eq!(w.store.get("twice").expect("stored").visits, 2);
+        assert!(w.clicks.recorded().is_empty(), "counted once, in the store");
+    }
+
+    #[tokio::test]
+    async fn a_protected_link_asks_for_its_password_and_the_right_one_redirects() {
+        let w = world();
+        w.add("locked", |l| l.password_hash = Some("fake$sesame".into()))
+            .await;
+        assert_eq!(w.get("locked").await, Outcome::PasswordRequired);
+        let wrong = w
+            .redirector
+            .unlock("locked", Some("guess".into()), None)
+            .await
+            .expect("unlock");
+        assert_eq!(wrong, Unlock::WrongPassword);
+        let missing = w
+            .redirector
+            .unlock("locked", None, None)
+            .await
+            .expect("unlock");
+        assert_eq!(missing, Unlock::PasswordMissing);
+        assert!(w.clicks.recorded().is_empty());
+        let right = w
+            .redirector
+            .unlock("locked", Some("sesame".into()), None)
+            .await
+            .expect("unlock");
+        let Unlock::Redirect(r) = right else {
+            panic!("expected a redirect, got {right:?}");
+        };
+        assert_eq!((r.status, r.cache), (303, CachePolicy::NoStore));
+        assert_eq!(w.clicks.recorded().len(), 1);
+
+        w.hasher.busy.store(true, Ordering::SeqCst);
+        let busy = w
+            .redirector
+            .unlock("locked", Some("sesame".into()), None)
+            .await;
+        assert!(matches!(busy, Err(UnlockError::Hash(HashError::Busy))));
+        assert_eq!(
+            w.redirector
+                .unlock("nope", Some("x".into()), None)
+                .await
+                .expect("unlock"),
+            Unlock::NotFound
+        );
+    }
+
+    #[tokio::test]
+    async fn the_last_visit_of_a_protected_one_time_link_is_taken_once() {
+        let w = world();
+        w.add("once", |l| {
+            l.password_hash = Some("fake$sesame".into());
+            l.max_visits = Some(1);
+        })
+        .await;
+        let first = w
+            .redirector
+            .unlock("once", Some("sesame".into()), None)
+            .await;
+        assert!(matches!(first, Ok(Unlock::Redirect(_))));
+        let second = w
+            .redirector
+            .unlock("once", Some("sesame".into()), None)
+            .await;
+        assert!(matches!(second, Ok(Unlock::Gone)));
+    }
+
+    #[tokio::test]
+    async fn previews_show_targets_except_where_seeing_it_is_what_is_guarded() {
+        let w = world();
+        w.add("open", |_| {}).await;
+        w.add("locked", |l| l.password_hash = Some("fake$x".into()))
+            .await;
+        w.add("once", |l| l.max_visits = Some(1)).await;
+        w.add("pending", |l| l.pending = true).await;
+        let target = |slug: &'static str| {
+            let r = &w.redirector;
+            async move {
+                match r.preview(slug).await.expect("preview") {
+                    Previewed::Found(p) => p.target,
+                    other => panic!("{slug}: {other:?}"),
+                }
+            }
+        };
+        assert_eq!(
+            target("open").await.as_deref(),
+            Ok("https://example.com/a?x=1#top")
+        );
+        assert_eq!(target("locked").await, Err(Hidden::Password));
+        assert_eq!(target("once").await, Err(Hidden::VisitLimit));
+        assert_eq!(
+            w.redirector.preview("pending").await.expect("preview"),
+            Previewed::Gone
+        );
+        assert_eq!(
+            w.redirector.preview("nope").await.expect("preview"),
+            Previewed::NotFound
+        );
+        assert!(w.clicks.recorded().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_store_that_is_away_is_an_error_never_a_not_found() {
+        let w = world();
+        w.add("plain", |_| {}).await;
+        w.store.down.store(true, Ordering::SeqCst);
+        let visit = Visit {
+            counted: true,
+            query: None,
+        };
+        assert!(matches!(
+            w.redirector.follow("plain", visit).await,
+            Err(StoreError::Unavailable(_))
+        ));
+    }
 }

@@ -1,7 +1,7 @@
 //! Extractors whose rejections are `ApiError`s, so a bad body, query or path
 //! gets the API's error JSON instead of axum's plain text.
 
-use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -23,10 +23,6 @@ pub struct ApiQuery<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Form), rejection(ApiError))]
-pub struct ApiForm<T>(pub T);
-
 fn body_rejection(status: StatusCode, text: String) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         // Bodies are read (and their size checked) by `body::buffer` before
@@ -39,12 +35,6 @@ fn body_rejection(status: StatusCode, text: String) -> ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
-        body_rejection(r.status(), r.body_text())
-    }
-}
-
-impl From<FormRejection> for ApiError {
-    fn from(r: FormRejection) -> Self {
         body_rejection(r.status(), r.body_text())
     }
 }

@@ -10,6 +10,8 @@
 //! shares the balancer's address, so raise the limits there or turn them off
 //! and limit at the balancer.
 
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -38,8 +40,13 @@ pub struct Limits {
     create: DefaultKeyedRateLimiter<Client>,
     api: DefaultKeyedRateLimiter<Client>,
     redirect: DefaultKeyedRateLimiter<Client>,
-    /// Per protected link and client network.
-    password: DefaultKeyedRateLimiter<(i64, IpAddr)>,
+    /// Per slug (hashed: the key stays small whatever the path) and client
+    /// network.
+    password: DefaultKeyedRateLimiter<(u64, IpAddr)>,
+    /// Per client network across all links: guessing on many links at once
+    /// must not take every hashing slot.
+    password_client: DefaultKeyedRateLimiter<IpAddr>,
+    slug_hasher: RandomState,
     ipv6_prefix: u8,
     clock: DefaultClock,
 }
@@ -57,6 +64,10 @@ impl Limits {
             password: RateLimiter::keyed(Quota::per_minute(nonzero(
                 config.password_attempts_per_minute,
             ))),
+            password_client: RateLimiter::keyed(Quota::per_minute(nonzero(
+                config.password_attempts_per_client_per_minute,
+            ))),
+            slug_hasher: RandomState::new(),
             ipv6_prefix: config.ipv6_prefix.clamp(1, 128),
             clock: DefaultClock::default(),
         }
@@ -71,6 +82,8 @@ impl Limits {
         }
         self.password.retain_recent();
         self.password.shrink_to_fit();
+        self.password_client.retain_recent();
+        self.password_client.shrink_to_fit();
     }
 
     /// The address a client is limited by: IPv4 as is, IPv6 cut to its
@@ -89,13 +102,14 @@ impl Limits {
         }
     }
 
-    /// One password attempt on link `link_id` from `ip`. Every attempt
-    /// counts: the right password redirects the visitor away, so only
-    /// guessing comes back for more.
-    pub fn check_password_attempt(&self, link_id: i64, ip: IpAddr) -> Result<(), ApiError> {
-        self.password
-            .check_key(&(link_id, self.client(ip)))
-            .map_err(|not_until| ApiError::RateLimited(not_until.wait_time_from(self.clock.now())))
+    /// One password attempt on `slug` from `ip`, before any hashing. Every
+    /// attempt counts: the right password redirects the visitor away, so
+    /// only guessing comes back for more.
+    pub fn check_password_attempt(&self, slug: &str, ip: IpAddr) -> Result<(), ApiError> {
+        let client = self.client(ip);
+        self.check(&self.password_client, &client)?;
+        let slug = self.slug_hasher.hash_one(slug);
+        self.check(&self.password, &(slug, client))
     }
 
     fn check<K: Clone + Eq + std::hash::Hash>(
@@ -187,23 +201,45 @@ mod tests {
     }
 
     #[test]
+    fn password_attempts_are_limited_per_client_across_links() {
+        let mut config = Config::default().limits;
+        config.password_attempts_per_client_per_minute = 4;
+        let limits = Limits::new(&config);
+        let ip: IpAddr = "192.0.2.7".parse().expect("ip");
+        for slug in ["a", "b", "c", "d"] {
+            limits
+                .check_password_attempt(slug, ip)
+                .expect("within budget");
+        }
+        assert!(matches!(
+            limits.check_password_attempt("e", ip),
+            Err(ApiError::RateLimited(_))
+        ));
+        limits
+            .check_password_attempt("e", "192.0.2.8".parse().expect("ip"))
+            .expect("another client has its own budget");
+    }
+
+    #[test]
     fn password_attempts_are_limited_per_link_and_client() {
         let mut config = Config::default().limits;
         config.password_attempts_per_minute = 3;
         let limits = Limits::new(&config);
         let ip: IpAddr = "192.0.2.7".parse().expect("ip");
         for _ in 0..3 {
-            limits.check_password_attempt(1, ip).expect("within budget");
+            limits
+                .check_password_attempt("a", ip)
+                .expect("within budget");
         }
         assert!(matches!(
-            limits.check_password_attempt(1, ip),
+            limits.check_password_attempt("a", ip),
             Err(ApiError::RateLimited(_))
         ));
         limits
-            .check_password_attempt(2, ip)
+            .check_password_attempt("b", ip)
             .expect("another link has its own budget");
         limits
-            .check_password_attempt(1, "192.0.2.8".parse().expect("ip"))
+            .check_password_attempt("a", "192.0.2.8".parse().expect("ip"))
             .expect("another client has its own budget");
     }
 }

@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod ops;
 pub mod pages;
 pub mod redirect;
+pub mod render;
 pub mod trace;
 
 use std::any::Any;
@@ -27,13 +28,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
+use kurz_core::clock::Clock;
 use kurz_core::link::RedirectCode;
-use kurz_core::ports::{AccountRepo, LinkRepo};
-use kurz_core::service::{LinkService, Redirector};
+use kurz_core::ports::Health;
+use kurz_core::service::{AccountService, LinkService, Redirector};
 
 use self::error::ApiError;
 use self::limit::Limits;
-use crate::secret::BoundedHasher;
 
 /// Largest request body the API reads.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -43,8 +44,10 @@ pub const MAX_BODY: usize = 1024 * 1024;
 pub struct Site {
     /// The origin short URLs start with, without a trailing slash.
     pub base_url: String,
-    /// `Cache-Control` of redirects.
+    /// `Cache-Control` of redirects that may be cached, made once.
     pub cache_control: HeaderValue,
+    /// The `max-age` in [`Self::cache_control`].
+    pub cache_max_age: u32,
     pub default_redirect: RedirectCode,
     /// Whether requests without an API key may create links.
     pub allow_anonymous: bool,
@@ -59,19 +62,20 @@ impl Site {
     }
 }
 
-/// Everything a handler can reach: cheap to clone, all behind `Arc`s.
+/// Everything a handler can reach: the use cases and the instance's facts,
+/// cheap to clone, all behind `Arc`s. No repository: handlers reach the
+/// store only through the core's use cases.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub links: Arc<LinkService>,
-    pub redirector: Redirector,
-    pub accounts: Arc<dyn AccountRepo>,
-    /// For readiness checks.
-    pub store: Arc<dyn LinkRepo>,
+    pub redirector: Arc<Redirector>,
+    pub accounts: Arc<AccountService>,
+    /// Readiness.
+    pub health: Arc<dyn Health>,
+    pub clock: Arc<dyn Clock>,
     pub site: Arc<Site>,
     /// `None` when rate limits are off.
     pub limits: Option<Arc<Limits>>,
-    /// Bounds argon2 work for every password check and hash.
-    pub hasher: BoundedHasher,
 }
 
 /// The whole application router.

@@ -31,7 +31,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
         (status = 503, description = "The store does not answer (50301)"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
+    match state.health.ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }

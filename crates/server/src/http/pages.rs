@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
+use kurz_core::service::Hidden;
+
 use super::error::ApiError;
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -90,13 +92,6 @@ pub fn password_form(slug: &str, status: StatusCode, wrong: bool) -> Response {
     page_with_policy(status, "Protected link", &body, CSP_PASSWORD)
 }
 
-/// Why a preview does not show its target.
-#[derive(Debug, Clone, Copy)]
-pub enum Hidden {
-    Password,
-    VisitLimit,
-}
-
 /// What `/{slug}+` shows instead of redirecting.
 pub fn preview(
     short_url: &str,
@@ -131,7 +126,7 @@ pub fn error(err: ApiError, headers: &HeaderMap) -> Response {
     if !wants_html(headers) {
         return err.into_response();
     }
-    let (status, code) = err.status_and_code();
+    let (status, code) = (err.status(), super::render::code(&err));
     err.log();
     let body = format!(
         "<h1>{status}</h1><p>{message}</p><p><small>error {code}</small></p>",
@@ -139,7 +134,11 @@ pub fn error(err: ApiError, headers: &HeaderMap) -> Response {
         message = escape(&err.to_string()),
     );
     let title = status.canonical_reason().unwrap_or("Error");
-    page(status, title, &body)
+    let mut response = page(status, title, &body);
+    if let Some(wait) = err.retry_after() {
+        super::render::set_retry_after(&mut response, wait);
+    }
+    response
 }
 
 /// True when the client prefers HTML (a browser).

@@ -1,8 +1,11 @@
 //! The hot path: `GET /{slug}` redirects, plus the pages that live beside it
-//! (API.md, "Redirects and pages"). No body-parsing layers here, and nothing
-//! that waits on analytics.
+//! (API.md, "Redirects and pages"). The core's [`Redirector`] decides every
+//! outcome; these handlers only map it to HTTP. No body-parsing layers
+//! here, and nothing that waits on analytics.
+//!
+//! [`Redirector`]: kurz_core::service::Redirector
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -10,8 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
-use kurz_core::link::{self, Link};
-use kurz_core::service::Resolution;
+use kurz_core::service::{CachePolicy, Outcome, Previewed, Redirect, Unlock, Visit};
 
 use super::api::rfc3339;
 use super::error::ApiError;
@@ -51,24 +53,18 @@ pub async fn follow_link(
     if let Some(slug) = slug.strip_suffix('+') {
         return preview(&state, slug, &headers).await;
     }
-    let link = match state.redirector.resolve(&slug).await {
-        Ok(Resolution::Redirect(link)) => link,
-        Ok(Resolution::Protected(_)) => {
-            return pages::password_form(&slug, StatusCode::OK, false);
-        }
-        Ok(Resolution::NotFound) => return pages::error(ApiError::NotFound, &headers),
-        Ok(Resolution::Gone) => return pages::error(ApiError::Gone, &headers),
-        Err(e) => return pages::error(e.into(), &headers),
+    let visit = Visit {
+        counted: method != Method::HEAD,
+        query: uri.query(),
     };
-    if method != Method::HEAD {
-        match state.redirector.count_visit(&link).await {
-            Ok(true) => {}
-            Ok(false) => return pages::error(ApiError::Gone, &headers),
-            Err(e) => return pages::error(e.into(), &headers),
-        }
+    match state.redirector.follow(&slug, visit).await {
+        Ok(Outcome::Redirect(r)) => redirect(&state, &r),
+        Ok(Outcome::PasswordRequired) => pages::password_form(&slug, StatusCode::OK, false),
+        Ok(Outcome::Withheld) => withheld(),
+        Ok(Outcome::NotFound) => pages::error(ApiError::NotFound, &headers),
+        Ok(Outcome::Gone) => pages::error(ApiError::Gone, &headers),
+        Err(e) => pages::error(e.into(), &headers),
     }
-    let status = link.redirect_code(state.site.default_redirect).get();
-    redirect(&state, &link, status, uri.query())
 }
 
 /// Largest password form accepted: a 1,024-character password, encoded.
@@ -116,88 +112,88 @@ pub async fn unlock_link(
 ) -> Response {
     let headers = req.headers().clone();
     let query = req.uri().query().map(str::to_owned);
-    let link = match state.redirector.resolve(&slug).await {
-        Ok(Resolution::Redirect(link) | Resolution::Protected(link)) => link,
-        Ok(Resolution::NotFound) => return pages::error(ApiError::NotFound, &headers),
-        Ok(Resolution::Gone) => return pages::error(ApiError::Gone, &headers),
-        Err(e) => return pages::error(e.into(), &headers),
-    };
-    if let Some(hash) = link.password_hash.clone() {
-        if let (Some(limits), Some(ip)) = (state.limits.as_deref(), limit::peer_ip(&req)) {
-            if let Err(e) = limits.check_password_attempt(link.id, ip) {
-                return pages::error(e, &headers);
-            }
-        }
-        let form = match read_form(&state, req).await {
-            Ok(f) => f,
-            Err(e) => return pages::error(e, &headers),
-        };
-        match state.hasher.verify(hash, form.password).await {
-            Ok(true) => {}
-            Ok(false) if pages::wants_html(&headers) => {
-                return pages::password_form(&slug, StatusCode::UNAUTHORIZED, true);
-            }
-            Ok(false) => return ApiError::WrongPassword.into_response(),
-            Err(e) => return pages::error(e.into(), &headers),
+    if let (Some(limits), Some(ip)) = (state.limits.as_deref(), limit::peer_ip(&req)) {
+        if let Err(e) = limits.check_password_attempt(&slug, ip) {
+            return pages::error(e, &headers);
         }
     }
-    match state.redirector.count_visit(&link).await {
-        Ok(true) => redirect(
-            &state,
-            &link,
-            StatusCode::SEE_OTHER.as_u16(),
-            query.as_deref(),
+    // A link without a password redirects whatever was sent; only a
+    // protected one needs the form, and then its faults are the answer.
+    let (password, form_error) = match read_form(&state, req).await {
+        Ok(form) => (Some(form.password), None),
+        Err(e) => (None, Some(e)),
+    };
+    match state
+        .redirector
+        .unlock(&slug, password, query.as_deref())
+        .await
+    {
+        Ok(Unlock::PasswordMissing) => pages::error(
+            form_error.unwrap_or_else(|| ApiError::BadRequest("a password is required".into())),
+            &headers,
         ),
-        Ok(false) => pages::error(ApiError::Gone, &headers),
+        Ok(Unlock::Redirect(r)) => redirect(&state, &r),
+        Ok(Unlock::WrongPassword) if pages::wants_html(&headers) => {
+            pages::password_form(&slug, StatusCode::UNAUTHORIZED, true)
+        }
+        Ok(Unlock::WrongPassword) => ApiError::WrongPassword.into_response(),
+        Ok(Unlock::NotFound) => pages::error(ApiError::NotFound, &headers),
+        Ok(Unlock::Gone) => pages::error(ApiError::Gone, &headers),
         Err(e) => pages::error(e.into(), &headers),
     }
 }
 
-/// The preview shows where a link goes, except when seeing it is what the
-/// link guards: behind a password, or on a visit-limited link, whose target
-/// would otherwise be readable without using up a visit (ADR 0009).
 async fn preview(state: &AppState, slug: &str, headers: &HeaderMap) -> Response {
-    let link = match state.redirector.resolve(slug).await {
-        Ok(Resolution::Redirect(link) | Resolution::Protected(link)) => link,
-        Ok(Resolution::NotFound) => return pages::error(ApiError::NotFound, headers),
-        Ok(Resolution::Gone) => return pages::error(ApiError::Gone, headers),
-        Err(e) => return pages::error(e.into(), headers),
-    };
-    let target = if link.password_hash.is_some() {
-        Err(pages::Hidden::Password)
-    } else if link.max_visits.is_some() {
-        Err(pages::Hidden::VisitLimit)
-    } else {
-        Ok(link.url.as_str())
-    };
-    pages::preview(
-        &state.site.short_url(&link.slug),
-        target,
-        &rfc3339(link.created_at),
-        link.visits,
-    )
+    match state.redirector.preview(slug).await {
+        Ok(Previewed::Found(p)) => pages::preview(
+            &state.site.short_url(slug),
+            p.target.as_deref().map_err(|h| *h),
+            &rfc3339(p.created_at),
+            p.visits,
+        ),
+        Ok(Previewed::NotFound) => pages::error(ApiError::NotFound, headers),
+        Ok(Previewed::Gone) => pages::error(ApiError::Gone, headers),
+        Err(e) => pages::error(e.into(), headers),
+    }
 }
 
-/// The redirect itself. Links that count each visit against a limit or sit
-/// behind a password must not be cached by the browser; the rest get the
-/// configured `Cache-Control`.
-fn redirect(state: &AppState, link: &Link, status: u16, query: Option<&str>) -> Response {
-    let location = match query.filter(|q| link.forward_query && !q.is_empty()) {
-        Some(q) => HeaderValue::try_from(link::with_forwarded_query(&link.url, q)),
-        None => HeaderValue::try_from(link.url.as_str()),
-    };
-    let Ok(location) = location else {
+/// The answer to a redirect outcome: status, `Location` (the target's
+/// bytes, shared, not copied) and `Cache-Control`.
+fn redirect(state: &AppState, r: &Redirect) -> Response {
+    let location = Bytes::from_owner(ArcStr(r.location.clone()));
+    let Ok(location) = HeaderValue::from_maybe_shared(location) else {
         return ApiError::internal("a stored target is not a valid header value").into_response();
     };
-    let cache = if link.max_visits.is_some() || link.password_hash.is_some() {
-        HeaderValue::from_static("no-store")
-    } else {
-        state.site.cache_control.clone()
+    let cache = match r.cache {
+        CachePolicy::MaxAge(age) if age == state.site.cache_max_age => {
+            state.site.cache_control.clone()
+        }
+        CachePolicy::MaxAge(age) => HeaderValue::from_str(&format!("private, max-age={age}"))
+            .unwrap_or_else(|_| HeaderValue::from_static("no-store")),
+        CachePolicy::NoStore => HeaderValue::from_static("no-store"),
     };
     let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
+    *response.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::FOUND);
     let h = response.headers_mut();
     h.insert(header::LOCATION, location);
     h.insert(header::CACHE_CONTROL, cache);
     response
+}
+
+/// `HEAD` of a visit-limited link: it is there, but not where it leads.
+fn withheld() -> Response {
+    let mut response = Response::new(Body::empty());
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// An `Arc<str>` as the owner of a `Bytes`.
+struct ArcStr(std::sync::Arc<str>);
+
+impl AsRef<[u8]> for ArcStr {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
 }

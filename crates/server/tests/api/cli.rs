@@ -316,18 +316,33 @@ async fn export_and_import_move_an_instance_from_the_command_line() {
 /// Many processes starting at once on a new database: each takes the
 /// migration lock in turn, and none trips over tables another just made.
 async fn processes_starting_together_migrate_one_at_a_time(backend: Backend) {
-    for round in 0..3 {
+    for round in 0..5 {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = backend.fresh_database(&dir).await;
+        // Each process waits for the same file to appear, so all eight
+        // reach their migrations at the same moment (the race needs them
+        // close together; spawning one by one spreads them out).
+        let go = dir.path().join("go");
         let children: Vec<_> = (0..8)
             .map(|_| {
-                kurz(&db)
-                    .arg("migrate")
+                Command::new("bash")
+                    .args([
+                        "-c",
+                        r#"while [ ! -e "$1" ]; do sleep 0.001; done; exec "$2" --database "$3" migrate"#,
+                        "wait-for-go",
+                    ])
+                    .arg(&go)
+                    .arg(KURZ)
+                    .arg(&db)
+                    .env_remove("KURZ_CONFIG")
+                    .env("RUST_LOG", "warn")
                     .stderr(Stdio::piped())
                     .spawn()
                     .expect("spawn")
             })
             .collect();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        std::fs::write(&go, b"").expect("go");
         for child in children {
             let out = child.wait_with_output().expect("wait");
             assert!(

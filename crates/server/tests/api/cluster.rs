@@ -2,7 +2,8 @@
 
 use std::collections::HashSet;
 
-use kurz_core::link::{now, NewLink};
+use kurz_core::clock::{Clock, SystemClock};
+use kurz_core::link::NewLink;
 use kurz_core::target::{TargetUrl, UrlPolicy};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -78,7 +79,8 @@ async fn max_visits_is_exact_across_two_nodes(backend: Backend) {
 async fn replica_misses_are_checked_on_the_primary(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
     let replica_url = backend.fresh_database(&dir).await;
-    let replica = kurz_store::open(&kurz_store::DbOptions::new(replica_url.clone())).expect("open");
+    let options = kurz_store::DbOptions::new(replica_url.clone());
+    let replica = kurz_store::open(&options, std::sync::Arc::new(SystemClock)).expect("open");
     replica.ensure_ready().await.expect("replica migrated");
     let app = spawn_with(backend, |c| c.database_replicas = vec![replica_url.clone()]).await;
 
@@ -93,13 +95,13 @@ async fn replica_misses_are_checked_on_the_primary(backend: Backend) {
     let target =
         TargetUrl::parse("https://example.com/replica", &UrlPolicy::default()).expect("url");
     replica
-        .links
+        .links()
         .insert(NewLink {
             id: 9_000_000,
             slug: "on-replica".into(),
             url: target,
             owner_id: None,
-            created_at: now(),
+            created_at: SystemClock.now(),
             expires_at: None,
             max_visits: None,
             tags: Vec::new(),

@@ -194,6 +194,33 @@ async fn wrong_passwords_are_hashed_a_few_at_a_time_and_the_rest_refused_at_once
     }
     assert!(wrong >= 1, "{wrong} checked");
     assert!(busy >= 1, "none of 16 concurrent attempts was turned away");
+    // The API's hashing goes through the same bound.
+    let creates: Vec<_> = (0..8)
+        .map(|i| {
+            let request = app.post(
+                "/api/v1/links",
+                &app.admin_key,
+                json!({"url": "https://example.com/", "password": format!("secret {i}")}),
+            );
+            tokio::spawn(request.send())
+        })
+        .collect();
+    let mut turned_away = 0;
+    for create in creates {
+        let r = create.await.expect("join").expect("send");
+        match r.status() {
+            StatusCode::CREATED => {}
+            StatusCode::TOO_MANY_REQUESTS => {
+                expect_error(r, StatusCode::TOO_MANY_REQUESTS, 42901, None).await;
+                turned_away += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        turned_away >= 1,
+        "8 concurrent creates with a password, 1 slot"
+    );
     let r = app.unlock(&slug, "open sesame").await;
     assert_eq!(
         r.status(),
@@ -254,6 +281,52 @@ async fn silent_slow_and_idle_connections_are_closed() {
     let held = wait_for_close(&mut idle, Duration::from_secs(5)).await;
     eprintln!("an idle kept-alive connection was held for {held:?}");
     assert!(held.is_some(), "an idle kept-alive connection stays open");
+}
+
+/// A client that pipelines requests and never reads the answers: once the
+/// server's writes stay blocked for the write time-out, it hangs up, instead
+/// of holding the connection (and a slot of the cap) for ever.
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected() {
+    const REQUESTS: usize = 2_000;
+    let app = spawn_with(Backend::Sqlite, |c| {
+        c.http.write_timeout_secs = 1;
+    })
+    .await;
+    let answer_len = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("send")
+        .bytes()
+        .await
+        .expect("body")
+        .len();
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("small buffer");
+    let mut stream = socket
+        .connect(addr(&app).parse().expect("addr"))
+        .await
+        .expect("connect");
+    let requests = b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(REQUESTS);
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(&requests)).await;
+    // Not reading, for longer than the write time-out.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut received = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break true,
+            Ok(Ok(n)) => received += n,
+            Err(_) => break false,
+        }
+    };
+    assert!(closed, "the connection stayed open");
+    assert!(
+        received < REQUESTS * answer_len / 2,
+        "{received} bytes: the server kept answering a client that did not read"
+    );
 }
 
 #[tokio::test]
@@ -351,6 +424,10 @@ async fn password_guessing_is_limited_per_link_and_client(backend: Backend) {
     let r = app.unlock(&a, "guess").await;
     assert!(r.headers().contains_key("retry-after"));
     expect_error(r, StatusCode::TOO_MANY_REQUESTS, 42901, None).await;
+    // A browser is told when to come back too.
+    let r = app.unlock_as_page(&a, "guess").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
     let r = app.unlock(&b, "open sesame").await;
     assert_eq!(
         r.status(),
@@ -461,22 +538,26 @@ async fn reuse_returns_only_a_link_with_the_options_asked_for(backend: Backend) 
                 .expect("send")
         }
     };
-    // The same options, or fewer: the existing link.
+    // The same behaviour (tags may be fewer): the existing link.
     for body in [
         json!({"url": url, "reuse": true, "max_visits": 5}),
-        json!({"url": url, "reuse": true, "tags": ["b"]}),
+        json!({"url": url, "reuse": true, "max_visits": 5, "tags": ["b"]}),
     ] {
         let again = expect_json(reuse(body).await, StatusCode::OK).await;
         assert_eq!(again["slug"], limited["slug"]);
     }
-    // Other options: a new link that has them, never the old one without.
-    let other = expect_json(
-        reuse(json!({"url": url, "reuse": true, "max_visits": 1})).await,
-        StatusCode::CREATED,
-    )
-    .await;
-    assert_ne!(other["slug"], limited["slug"]);
-    assert_eq!(other["max_visits"], 1);
+    // Another limit, or none: a new link that has it, never the old one.
+    for (body, max) in [
+        (
+            json!({"url": url, "reuse": true, "max_visits": 1}),
+            json!(1),
+        ),
+        (json!({"url": url, "reuse": true}), Value::Null),
+    ] {
+        let other = expect_json(reuse(body).await, StatusCode::CREATED).await;
+        assert_ne!(other["slug"], limited["slug"]);
+        assert_eq!(other["max_visits"], max);
+    }
     // A password cannot be compared with a stored hash: said, not dropped.
     expect_error(
         reuse(json!({"url": url, "reuse": true, "password": "sesame"})).await,
@@ -581,7 +662,34 @@ async fn the_preview_of_a_visit_limited_link_keeps_its_target_hidden() {
         .expect("body");
     assert!(!page.contains("once-only"), "{page}");
     assert!(page.contains("limited number of times"), "{page}");
+    // HEAD counts no visit, so it does not tell where the link goes either.
+    let r = app
+        .client
+        .head(app.url(&format!("/{slug}")))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("location").is_none());
+    assert_eq!(r.headers()["cache-control"], "no-store");
     assert_eq!(app.link(slug).await["visits"], 0);
+    // A visit that counts does.
+    let r = app.follow(slug).await;
+    assert_eq!(r.headers()["location"], "https://example.com/once-only");
+}
+
+#[tokio::test]
+async fn a_tag_filter_is_as_long_as_a_tag_at_most() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let r = app
+        .get(
+            &format!("/api/v1/links?tag={}", "t".repeat(65)),
+            &app.admin_key,
+        )
+        .send()
+        .await
+        .expect("send");
+    expect_error(r, StatusCode::BAD_REQUEST, 40030, Some("tag")).await;
 }
 
 backend_tests!(

@@ -1,9 +1,11 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use kurz_core::account::Role;
+use kurz_core::clock::ManualClock;
+use kurz_core::service::AccountService;
 use kurz_server::config::{AnalyticsConfig, Config, Switch};
-use kurz_server::secret::BoundedHasher;
-use kurz_server::{accounts, startup};
+use kurz_server::startup;
 use kurz_store::Database;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::{json, Value};
@@ -19,7 +21,10 @@ pub(crate) struct TestApp {
     pub(crate) admin_key: String,
     /// A second handle on the same database, to set up users directly.
     pub(crate) db: Database,
+    pub(crate) accounts: Arc<AccountService>,
     pub(crate) db_url: String,
+    /// The app's clock; tests move it instead of sleeping.
+    pub(crate) clock: Arc<ManualClock>,
     stop: Option<oneshot::Sender<()>>,
     _dir: TempDir,
 }
@@ -55,11 +60,12 @@ impl Backend {
         self == Self::Sqlite || self.server_url().is_some()
     }
 
-    pub(crate) fn skip_note(self) {
-        eprintln!(
-            "{self:?} not tested here: set {} to a server URL",
-            self.env().unwrap_or_default()
-        );
+    fn label(self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::MySql => "MariaDB/MySQL",
+            Self::Postgres => "PostgreSQL",
+        }
     }
 
     /// A new, empty database of this backend and its URL.
@@ -108,16 +114,34 @@ pub(crate) fn with_database(url: &str, name: &str) -> String {
     u.to_string()
 }
 
+/// Says, past the test harness's capture, how many tests of `module` did
+/// not run for want of a server URL: a passing run without the servers is
+/// not coverage of them, and the count should not read as if it were.
+pub(crate) fn note_backends_not_run(module: &str, tests: usize) {
+    use std::io::Write;
+    for backend in [Backend::MySql, Backend::Postgres] {
+        if !backend.enabled() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: {tests} {} tests of {module} did not run: set {}",
+                backend.label(),
+                backend.env().unwrap_or_default()
+            );
+        }
+    }
+}
+
 /// One test module per backend: `mod $module { fn name() }` for each name,
-/// calling `super::name(Backend::$backend)`, or noting the skip when that
-/// backend's server URL is not set.
+/// calling `super::name(Backend::$backend)`; a backend whose server URL is
+/// not set passes without running (counted by `note_backends_not_run`).
 macro_rules! backend_mod {
     ($module:ident, $backend:ident, $($name:ident),*) => {
         mod $module {
             $(#[tokio::test] async fn $name() {
                 let b = crate::helpers::Backend::$backend;
-                if !b.enabled() { return b.skip_note(); }
-                super::$name(b).await
+                if b.enabled() {
+                    super::$name(b).await
+                }
             })*
         }
     };
@@ -129,6 +153,13 @@ macro_rules! server_tests {
     ($($name:ident),* $(,)?) => {
         backend_mod!(mysql, MySql, $($name),*);
         backend_mod!(postgres, Postgres, $($name),*);
+        #[test]
+        fn backend_tests_not_run_here() {
+            crate::helpers::note_backends_not_run(
+                module_path!(),
+                [$(stringify!($name)),*].len(),
+            );
+        }
     };
 }
 
@@ -160,11 +191,6 @@ pub(crate) fn test_config(database: String) -> Config {
     }
 }
 
-/// Password hashing for setting up users directly in the store.
-pub(crate) fn hasher() -> BoundedHasher {
-    BoundedHasher::new(2, 64)
-}
-
 pub(crate) fn client() -> Client {
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -186,29 +212,29 @@ pub(crate) async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config
 
 /// Starts an app on a configured (existing) database, with an admin.
 pub(crate) async fn spawn_on(config: Config, dir: TempDir) -> TestApp {
-    let db = startup::open_store(&config).await.expect("store");
+    let clock = Arc::new(ManualClock::starting_now());
+    let db = startup::open_store(&config, clock.clone())
+        .await
+        .expect("store");
+    let accounts = startup::services(&config, &db, clock.clone(), "http://unused").accounts;
     // A second node, or a database filled by an import, has its admin already.
-    if db
-        .accounts
+    if accounts
         .user_by_name(ADMIN)
         .await
         .expect("lookup")
         .is_none()
     {
-        accounts::create_user(
-            db.accounts.as_ref(),
-            &hasher(),
-            ADMIN,
-            "admin-password".into(),
-            Role::Admin,
-        )
-        .await
-        .expect("admin");
+        accounts
+            .create_user(ADMIN, "admin-password".into(), Role::Admin)
+            .await
+            .expect("admin");
     }
-    let admin_key = key_for(&db, ADMIN, false).await;
+    let admin_key = key_for(&accounts, ADMIN, false).await;
 
     let config_url = config.database.clone();
-    let app = startup::build(config).await.expect("build");
+    let app = startup::build_with_clock(config, clock.clone())
+        .await
+        .expect("build");
     let addr = app.local_addr().expect("addr");
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
@@ -220,19 +246,20 @@ pub(crate) async fn spawn_on(config: Config, dir: TempDir) -> TestApp {
         admin_key,
         db_url: config_url,
         db,
+        accounts,
+        clock,
         stop: Some(stop),
         _dir: dir,
     }
 }
 
-pub(crate) async fn key_for(db: &Database, username: &str, read_only: bool) -> String {
-    let user = db
-        .accounts
+pub(crate) async fn key_for(accounts: &AccountService, username: &str, read_only: bool) -> String {
+    let user = accounts
         .user_by_name(username)
         .await
         .expect("lookup")
         .expect("user exists");
-    accounts::create_key(db.accounts.as_ref(), user.id, None, read_only)
+    kurz_server::accounts::create_key(accounts, user.id, None, read_only)
         .await
         .expect("key")
         .1
@@ -245,16 +272,11 @@ impl TestApp {
 
     /// A new user with the `user` role, and a key of theirs.
     pub(crate) async fn user(&self, name: &str) -> String {
-        accounts::create_user(
-            self.db.accounts.as_ref(),
-            &hasher(),
-            name,
-            "user-password".into(),
-            Role::User,
-        )
-        .await
-        .expect("user");
-        key_for(&self.db, name, false).await
+        self.accounts
+            .create_user(name, "user-password".into(), Role::User)
+            .await
+            .expect("user");
+        key_for(&self.accounts, name, false).await
     }
 
     pub(crate) fn get(&self, path: &str, key: &str) -> RequestBuilder {
@@ -306,6 +328,17 @@ impl TestApp {
     pub(crate) async fn unlock(&self, slug: &str, password: &str) -> Response {
         self.client
             .post(self.url(&format!("/{slug}")))
+            .form(&[("password", password)])
+            .send()
+            .await
+            .expect("send")
+    }
+
+    /// Submits the password form as a browser does (`Accept: text/html`).
+    pub(crate) async fn unlock_as_page(&self, slug: &str, password: &str) -> Response {
+        self.client
+            .post(self.url(&format!("/{slug}")))
+            .header("accept", "text/html")
             .form(&[("password", password)])
             .send()
             .await

@@ -451,7 +451,7 @@ async fn users_see_and_change_only_their_own_links(backend: Backend) {
 async fn read_only_keys_read_but_do_not_write(backend: Backend) {
     let app = spawn_app(backend).await;
     let slug = app.shorten("https://example.com/").await;
-    let ro = crate::helpers::key_for(&app.db, crate::helpers::ADMIN, true).await;
+    let ro = crate::helpers::key_for(&app.accounts, crate::helpers::ADMIN, true).await;
     let r = app
         .get(&format!("/api/v1/links/{slug}"), &ro)
         .send()

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use kurz_core::clock::Clock;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -73,7 +74,7 @@ async fn get_counts_a_click_and_head_does_not(backend: Backend) {
 
 async fn expired_links_answer_410(backend: Backend) {
     let app = spawn_app(backend).await;
-    let soon = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(1500);
+    let soon = app.clock.now() + time::Duration::seconds(60);
     let soon = soon
         .format(&time::format_description::well_known::Rfc3339)
         .expect("format");
@@ -82,7 +83,9 @@ async fn expired_links_answer_410(backend: Backend) {
         .await;
     let slug = link["slug"].as_str().expect("slug");
     assert_eq!(app.follow(slug).await.status(), StatusCode::FOUND);
-    tokio::time::sleep(Duration::from_millis(1700)).await;
+    app.clock.advance(time::Duration::seconds(59));
+    assert_eq!(app.follow(slug).await.status(), StatusCode::FOUND);
+    app.clock.advance(time::Duration::seconds(1));
     expect_error(app.follow(slug).await, StatusCode::GONE, 41001, None).await;
     assert_eq!(app.link(slug).await["status"], "expired");
 }
@@ -155,14 +158,7 @@ async fn password_protected_links_ask_for_the_password(backend: Backend) {
 
     let r = app.unlock(slug, "wrong").await;
     expect_error(r, StatusCode::UNAUTHORIZED, 40102, Some("password")).await;
-    let r = app
-        .client
-        .post(app.url(&format!("/{slug}")))
-        .header("accept", "text/html")
-        .form(&[("password", "wrong")])
-        .send()
-        .await
-        .expect("send");
+    let r = app.unlock_as_page(slug, "wrong").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(r.text().await.expect("body").contains("Wrong password"));
 

@@ -46,7 +46,8 @@ async fn export_then_import_keeps_every_slug(target: Backend) {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let url = target.fresh_database(&dir).await;
-    let dst_db = kurz_store::open(&kurz_store::DbOptions::new(url.clone())).expect("open");
+    let clock = std::sync::Arc::new(kurz_core::clock::SystemClock);
+    let dst_db = kurz_store::open(&kurz_store::DbOptions::new(url.clone()), clock).expect("open");
     let imported = dst_db.import(&mut dump.as_slice()).await.expect("import");
     assert_eq!(imported, stats);
     let again = dst_db.import(&mut dump.as_slice()).await;
@@ -99,4 +100,48 @@ async fn export_then_import_keeps_every_slug(target: Backend) {
     assert_ne!(fresh, limited);
 }
 
-backend_tests!(export_then_import_keeps_every_slug);
+/// An import that fails half-way (after users, keys and links went in)
+/// leaves the target as it was, so it can simply be run again.
+async fn a_failed_import_leaves_the_target_as_it_was(target: Backend) {
+    let src = spawn_app(Backend::Sqlite).await;
+    src.user("bob").await;
+    for i in 0..3 {
+        src.shorten(&format!("https://example.com/{i}")).await;
+    }
+    let mut dump = Vec::new();
+    src.db.export(&mut dump).await.expect("export");
+    let text = String::from_utf8(dump.clone()).expect("utf-8");
+    let last_link = text
+        .lines()
+        .rev()
+        .find(|l| l.contains(r#""type":"link""#))
+        .expect("a link line");
+    // The same link again: the unique slug index refuses it, after every
+    // other record of the file went in.
+    let broken = format!("{text}{last_link}\n");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = target.fresh_database(&dir).await;
+    let clock = std::sync::Arc::new(kurz_core::clock::SystemClock);
+    let dst_db = kurz_store::open(&kurz_store::DbOptions::new(url.clone()), clock).expect("open");
+    let failed = dst_db.import(&mut broken.as_bytes()).await;
+    assert!(failed.is_err(), "a duplicate slug fails the import");
+    let bad_json = format!("{text}{{not json\n");
+    let failed = dst_db.import(&mut bad_json.as_bytes()).await;
+    assert!(matches!(
+        failed,
+        Err(kurz_store::transfer::TransferError::Format { .. })
+    ));
+    // Nothing of either attempt stayed: the same import now succeeds.
+    let stats = dst_db
+        .import(&mut dump.as_slice())
+        .await
+        .expect("the retry finds an empty database");
+    assert_eq!((stats.users, stats.keys, stats.links), (2, 2, 3));
+    dst_db.close().await;
+}
+
+backend_tests!(
+    export_then_import_keeps_every_slug,
+    a_failed_import_leaves_the_target_as_it_was
+);

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use kurz_core::account::{ApiKey, Role};
+use kurz_core::error::Field;
 
 use super::rfc3339;
-use crate::accounts::{self, CreateError};
+use crate::accounts;
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, Auth};
 use crate::http::AppState;
@@ -72,15 +73,6 @@ impl KeyResponse {
     }
 }
 
-impl From<CreateError> for ApiError {
-    fn from(err: CreateError) -> Self {
-        match err {
-            CreateError::Account(e) => e.into(),
-            CreateError::Secret(e) => e.into(),
-        }
-    }
-}
-
 /// Create a user (admins only).
 #[utoipa::path(post, path = "/api/v1/users", tag = "accounts",
     request_body = CreateUserRequest,
@@ -102,16 +94,12 @@ pub async fn create_user(
     let role = match req.role.as_deref() {
         None => Role::User,
         Some(r) => Role::parse(r)
-            .ok_or_else(|| ApiError::field("role", "role must be \"admin\" or \"user\""))?,
+            .ok_or_else(|| ApiError::invalid(Field::Role, "role must be \"admin\" or \"user\""))?,
     };
-    let user = accounts::create_user(
-        state.accounts.as_ref(),
-        &state.hasher,
-        &req.username,
-        req.password,
-        role,
-    )
-    .await?;
+    let user = state
+        .accounts
+        .create_user(&req.username, req.password, role)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(UserResponse {
@@ -140,13 +128,8 @@ pub async fn create_key(
     if who.read_only {
         return Err(ApiError::Forbidden);
     }
-    let (key, secret) = accounts::create_key(
-        state.accounts.as_ref(),
-        who.user_id,
-        req.name,
-        req.read_only,
-    )
-    .await?;
+    let (key, secret) =
+        accounts::create_key(&state.accounts, who.user_id, req.name, req.read_only).await?;
     // The only answer that ever carries the key: no cache may keep it.
     Ok((
         StatusCode::CREATED,
@@ -163,7 +146,7 @@ pub async fn list_keys(
     State(state): State<AppState>,
     Auth(who): Auth,
 ) -> Result<Json<Vec<KeyResponse>>, ApiError> {
-    let keys = state.accounts.keys_of(who.user_id).await?;
+    let keys = state.accounts.keys_of(&who).await?;
     Ok(Json(
         keys.into_iter()
             .map(|k| KeyResponse::new(k, None))
@@ -188,7 +171,7 @@ pub async fn revoke_key(
     if who.read_only {
         return Err(ApiError::Forbidden);
     }
-    if state.accounts.revoke_key(who.user_id, id).await? {
+    if state.accounts.revoke_key(&who, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound)

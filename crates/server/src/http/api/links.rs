@@ -12,15 +12,17 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use kurz_core::link::{self, Cursor, Link};
-use kurz_core::service::links::{too_many_tags, MAX_TAGS};
+use kurz_core::clock::{from_millis, to_millis};
+use kurz_core::error::Field;
+use kurz_core::link::{Cursor, Link};
+use kurz_core::service::links::MAX_TAGS;
 use kurz_core::service::{CreateLink, Created, UpdateLink};
 
 use super::{nullable, rfc3339, Capped};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, MaybeAuth};
+use crate::http::render::field_name;
 use crate::http::AppState;
-use crate::secret::{BoundedHasher, MAX_PASSWORD_LEN};
 
 /// Most tags read from one request. Repeats are allowed (the core keeps
 /// each tag once, at most [`MAX_TAGS`]), but not without end.
@@ -29,7 +31,12 @@ const RAW_TAGS: usize = MAX_TAGS * 4;
 type Tags = Capped<String, RAW_TAGS>;
 
 fn tags(raw: Tags) -> Result<Vec<String>, ApiError> {
-    raw.into_inner().ok_or_else(|| too_many_tags().into())
+    raw.into_inner().ok_or_else(|| {
+        ApiError::invalid(
+            Field::Tags,
+            format!("a link has at most {MAX_TAGS} tags, and a request lists at most {RAW_TAGS}"),
+        )
+    })
 }
 
 pub fn router() -> Router<AppState> {
@@ -66,7 +73,7 @@ impl LinkResponse {
     pub(crate) fn new(link: Link, state: &AppState) -> Self {
         Self {
             short_url: state.site.short_url(&link.slug),
-            status: link.status(link::now()).as_str(),
+            status: state.links.status(&link).as_str(),
             created_at: rfc3339(link.created_at),
             updated_at: rfc3339(link.updated_at),
             expires_at: link.expires_at.map(rfc3339),
@@ -158,21 +165,15 @@ pub struct LinkList {
     next_cursor: Option<String>,
 }
 
-fn parse_time(field: &'static str, value: &str) -> Result<OffsetDateTime, ApiError> {
+fn parse_time(field: Field, value: &str) -> Result<OffsetDateTime, ApiError> {
     OffsetDateTime::parse(value, &Rfc3339)
-        .map(|t| link::from_millis(link::to_millis(t)))
-        .map_err(|_| ApiError::field(field, format!("{field} must be an RFC 3339 timestamp")))
-}
-
-async fn hash_link_password(hasher: &BoundedHasher, password: String) -> Result<String, ApiError> {
-    let chars = password.chars().count();
-    if chars == 0 || chars > MAX_PASSWORD_LEN {
-        return Err(ApiError::field(
-            "password",
-            format!("a link password is 1 to {MAX_PASSWORD_LEN} characters long"),
-        ));
-    }
-    Ok(hasher.hash(password).await?)
+        .map(|t| from_millis(to_millis(t)))
+        .map_err(|_| {
+            ApiError::invalid(
+                field,
+                format!("{} must be an RFC 3339 timestamp", field_name(field)),
+            )
+        })
 }
 
 fn encode_cursor(c: Cursor) -> String {
@@ -180,7 +181,7 @@ fn encode_cursor(c: Cursor) -> String {
 }
 
 fn decode_cursor(text: &str) -> Result<Cursor, ApiError> {
-    let bad = || ApiError::field("cursor", "the cursor is not one this service gave out");
+    let bad = || ApiError::invalid(Field::Cursor, "the cursor is not one this service gave out");
     let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
     let raw = String::from_utf8(raw).map_err(|_| bad())?;
     let (at, id) = raw.split_once('.').ok_or_else(bad)?;
@@ -210,28 +211,18 @@ pub async fn create_link(
     if who.is_none() && !state.site.allow_anonymous {
         return Err(ApiError::Unauthenticated);
     }
-    // The core refuses read-only keys too; refusing here first spares the
-    // argon2 hash of a password the request would never store.
-    if who.as_ref().is_some_and(|p| p.read_only) {
-        return Err(ApiError::Forbidden);
-    }
     let expires_at = req
         .expires_at
         .as_deref()
-        .map(|t| parse_time("expires_at", t))
+        .map(|t| parse_time(Field::ExpiresAt, t))
         .transpose()?;
-    let tags = tags(req.tags)?;
-    let password_hash = match req.password {
-        Some(p) => Some(hash_link_password(&state.hasher, p).await?),
-        None => None,
-    };
     let input = CreateLink {
         url: req.url.unwrap_or_default(),
         alias: req.alias,
         expires_at,
         max_visits: req.max_visits,
-        password_hash,
-        tags,
+        password: req.password,
+        tags: tags(req.tags)?,
         title: req.title,
         redirect_status: req.redirect_status,
         forward_query: req.forward_query,
@@ -307,18 +298,8 @@ pub async fn update_link(
     ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<UpdateLinkRequest>,
 ) -> Result<Json<LinkResponse>, ApiError> {
-    // As in create_link: refuse before hashing a password.
-    if who.read_only {
-        return Err(ApiError::Forbidden);
-    }
     let expires_at = match req.expires_at {
-        Some(Some(t)) => Some(Some(parse_time("expires_at", &t)?)),
-        Some(None) => Some(None),
-        None => None,
-    };
-    let tags = req.tags.map(tags).transpose()?;
-    let password_hash = match req.password {
-        Some(Some(p)) => Some(Some(hash_link_password(&state.hasher, p).await?)),
+        Some(Some(t)) => Some(Some(parse_time(Field::ExpiresAt, &t)?)),
         Some(None) => Some(None),
         None => None,
     };
@@ -326,8 +307,8 @@ pub async fn update_link(
         url: req.url,
         expires_at,
         max_visits: req.max_visits,
-        password_hash,
-        tags,
+        password: req.password,
+        tags: req.tags.map(tags).transpose()?,
         title: req.title,
         redirect_status: req.redirect_status,
         forward_query: req.forward_query,

@@ -1,0 +1,445 @@
+//! In-memory fakes of the ports, for unit tests of the use cases (here, and
+//! elsewhere with the `fakes` feature). Each keeps its state behind one
+//! mutex and counts the calls a test may want to check. They stand in for
+//! pure logic tests only: the real adapters are tested against real
+//! databases.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::account::{ApiKey, NewApiKey, NewUser, Principal, User};
+use crate::error::{AccountError, HashError, InsertError, StoreError};
+use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
+use crate::ports::{
+    AccountStore, ClickSink, Health, IdSource, LinkLookup, LinkStore, PasswordHasher, VisitStore,
+};
+use crate::slug::SlugSecret;
+
+#[derive(Debug, Default)]
+struct State {
+    /// Live and deleted links by slug; a deleted link keeps its slug.
+    links: HashMap<String, (Link, bool)>,
+    users: Vec<(User, String)>,
+    keys: Vec<(ApiKey, String, bool)>,
+}
+
+/// Every store port over one in-memory state.
+#[derive(Debug)]
+pub struct FakeStore {
+    state: Mutex<State>,
+    next_id: AtomicU64,
+    secret: SlugSecret,
+    /// `lookup` calls so far.
+    pub lookups: AtomicUsize,
+    /// `insert` calls so far.
+    pub inserts: AtomicUsize,
+    /// While set, every call fails as if the store were away.
+    pub down: AtomicBool,
+}
+
+impl Default for FakeStore {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            secret: SlugSecret::from_bytes([7; SlugSecret::LEN]),
+            lookups: AtomicUsize::new(0),
+            inserts: AtomicUsize::new(0),
+            down: AtomicBool::new(false),
+        }
+    }
+}
+
+impl FakeStore {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// The ID the next `next_id` hands out.
+    pub fn set_next_id(&self, id: u64) {
+        self.next_id.store(id, Ordering::SeqCst);
+    }
+
+    pub fn secret(&self) -> SlugSecret {
+        self.secret.clone()
+    }
+
+    /// Changes a stored link in place, as another node would.
+    pub fn edit(&self, slug: &str, change: impl FnOnce(&mut Link)) {
+        if let Some((link, _)) = self.state().links.get_mut(slug) {
+            change(link);
+        }
+    }
+
+    /// A stored link, deleted or not.
+    pub fn get(&self, slug: &str) -> Option<Link> {
+        self.state().links.get(slug).map(|(l, _)| l.clone())
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn check_up(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StoreError::Unavailable("the fake store is down".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn live(&self, slug: &str) -> Option<Link> {
+        match self.state().links.get(slug) {
+            Some((link, false)) => Some(link.clone()),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl LinkLookup for FakeStore {
+    async fn lookup(&self, slug: &str) -> Result<Option<Arc<RedirectRecord>>, StoreError> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        self.check_up()?;
+        Ok(self.live(slug).map(|l| Arc::new(l.redirect_record())))
+    }
+}
+
+#[async_trait]
+impl LinkStore for FakeStore {
+    async fn insert(&self, new: NewLink) -> Result<Link, InsertError> {
+        self.inserts.fetch_add(1, Ordering::SeqCst);
+        self.check_up()?;
+        let mut state = self.state();
+        if state.links.contains_key(&new.slug) {
+            return Err(InsertError::SlugTaken);
+        }
+        let link = Link {
+            id: new.id,
+            slug: new.slug.clone(),
+            url: new.url.into_string(),
+            owner_id: new.owner_id,
+            owner: None,
+            created_at: new.created_at,
+            updated_at: new.created_at,
+            expires_at: new.expires_at,
+            max_visits: new.max_visits,
+            visits: 0,
+            tags: new.tags,
+            title: new.title,
+            redirect_status: new.redirect_status,
+            forward_query: new.forward_query,
+            password_hash: new.password_hash,
+            disabled: false,
+            pending: new.pending,
+        };
+        state.links.insert(new.slug, (link.clone(), false));
+        Ok(link)
+    }
+
+    async fn by_slug(&self, slug: &str) -> Result<Option<Link>, StoreError> {
+        self.check_up()?;
+        Ok(self.live(slug))
+    }
+
+    async fn by_owner_and_url(
+        &self,
+        owner_id: Option<i64>,
+        url: &str,
+    ) -> Result<Vec<Link>, StoreError> {
+        self.check_up()?;
+        let mut found: Vec<Link> = self
+            .state()
+            .links
+            .values()
+            .filter(|(l, deleted)| !deleted && l.owner_id == owner_id && l.url == url)
+            .map(|(l, _)| l.clone())
+            .collect();
+        found.sort_by_key(|l| std::cmp::Reverse((l.created_at, l.id)));
+        Ok(found)
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Link>, StoreError> {
+        self.check_up()?;
+        let mut found: Vec<Link> = self
+            .state()
+            .links
+            .values()
+            .filter(|(l, deleted)| !deleted && query.owner_id.is_none_or(|o| l.owner_id == Some(o)))
+            .map(|(l, _)| l.clone())
+            .collect();
+        found.sort_by_key(|l| std::cmp::Reverse((l.created_at, l.id)));
+        found.truncate(query.limit as usize);
+        Ok(found)
+    }
+
+    async fn update(
+        &self,
+        id: i64,
+        changes: &LinkChanges,
+        at: OffsetDateTime,
+    ) -> Result<Option<Link>, StoreError> {
+        self.check_up()?;
+        let mut state = self.state();
+        let Some((link, _)) = state.links.values_mut().find(|(l, d)| l.id == id && !d) else {
+            return Ok(None);
+        };
+        link.updated_at = at;
+        if let Some(url) = &changes.url {
+            link.url = url.as_str().to_owned();
+        }
+        if let Some(v) = changes.expires_at {
+            link.expires_at = v;
+        }
+        if let Some(v) = changes.max_visits {
+            link.max_visits = v;
+        }
+        if let Some(v) = &changes.password_hash {
+            link.password_hash.clone_from(v);
+        }
+        if let Some(v) = &changes.tags {
+            link.tags.clone_from(v);
+        }
+        if let Some(v) = &changes.title {
+            link.title.clone_from(v);
+        }
+        if let Some(v) = changes.redirect_status {
+            link.redirect_status = v;
+        }
+        if let Some(v) = changes.forward_query {
+            link.forward_query = v;
+        }
+        if let Some(v) = changes.disabled {
+            link.disabled = v;
+        }
+        if let Some(v) = changes.pending {
+            link.pending = v;
+        }
+        Ok(Some(link.clone()))
+    }
+
+    async fn delete(&self, id: i64, at: OffsetDateTime) -> Result<bool, StoreError> {
+        self.check_up()?;
+        let mut state = self.state();
+        match state.links.values_mut().find(|(l, d)| l.id == id && !d) {
+            Some((link, deleted)) => {
+                *deleted = true;
+                link.updated_at = at;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn password_hash(&self, id: i64) -> Result<Option<String>, StoreError> {
+        self.check_up()?;
+        Ok(self
+            .state()
+            .links
+            .values()
+            .find(|(l, d)| l.id == id && !d)
+            .and_then(|(l, _)| l.password_hash.clone()))
+    }
+}
+
+#[async_trait]
+impl IdSource for FakeStore {
+    async fn next_id(&self) -> Result<u64, StoreError> {
+        self.check_up()?;
+        Ok(self.next_id.fetch_add(1, Ordering::SeqCst))
+    }
+
+    async fn slug_secret(&self) -> Result<SlugSecret, StoreError> {
+        self.check_up()?;
+        Ok(self.secret.clone())
+    }
+}
+
+#[async_trait]
+impl VisitStore for FakeStore {
+    async fn take_visit(&self, id: i64) -> Result<bool, StoreError> {
+        self.check_up()?;
+        let mut state = self.state();
+        let Some((link, _)) = state.links.values_mut().find(|(l, d)| l.id == id && !d) else {
+            return Ok(false);
+        };
+        if link.max_visits.is_some_and(|m| link.visits >= m) {
+            return Ok(false);
+        }
+        link.visits += 1;
+        Ok(true)
+    }
+
+    async fn add_visits(&self, counts: &[(i64, u64)]) -> Result<(), StoreError> {
+        self.check_up()?;
+        let mut state = self.state();
+        for &(id, n) in counts {
+            if let Some((link, _)) = state.links.values_mut().find(|(l, _)| l.id == id) {
+                link.visits += i64::try_from(n).unwrap_or(i64::MAX);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AccountStore for FakeStore {
+    async fn create_user(&self, user: NewUser) -> Result<User, AccountError> {
+        self.check_up()?;
+        let mut state = self.state();
+        if state.users.iter().any(|(u, _)| u.username == user.username) {
+            return Err(AccountError::UsernameTaken);
+        }
+        let stored = User {
+            id: state.users.len() as i64 + 1,
+            username: user.username,
+            role: user.role,
+            created_at: user.created_at,
+        };
+        state.users.push((stored.clone(), user.password_hash));
+        Ok(stored)
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        self.check_up()?;
+        Ok(self
+            .state()
+            .users
+            .iter()
+            .find(|(u, _)| u.username == username)
+            .map(|(u, _)| u.clone()))
+    }
+
+    async fn create_key(&self, key: NewApiKey) -> Result<ApiKey, StoreError> {
+        self.check_up()?;
+        let mut state = self.state();
+        let stored = ApiKey {
+            id: state.keys.len() as i64 + 1,
+            user_id: key.user_id,
+            name: key.name,
+            read_only: key.read_only,
+            created_at: key.created_at,
+        };
+        state.keys.push((stored.clone(), key.key_hash, false));
+        Ok(stored)
+    }
+
+    async fn keys_of(&self, user_id: i64) -> Result<Vec<ApiKey>, StoreError> {
+        self.check_up()?;
+        Ok(self
+            .state()
+            .keys
+            .iter()
+            .filter(|(k, _, revoked)| k.user_id == user_id && !revoked)
+            .map(|(k, _, _)| k.clone())
+            .collect())
+    }
+
+    async fn revoke_key(
+        &self,
+        user_id: i64,
+        key_id: i64,
+        _at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.check_up()?;
+        let mut state = self.state();
+        match state
+            .keys
+            .iter_mut()
+            .find(|(k, _, revoked)| k.id == key_id && k.user_id == user_id && !revoked)
+        {
+            Some((_, _, revoked)) => {
+                *revoked = true;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn authenticate(&self, key_hash: &str) -> Result<Option<Principal>, StoreError> {
+        self.check_up()?;
+        let state = self.state();
+        let Some((key, _, _)) = state
+            .keys
+            .iter()
+            .find(|(_, hash, revoked)| hash == key_hash && !revoked)
+        else {
+            return Ok(None);
+        };
+        Ok(state
+            .users
+            .iter()
+            .find(|(u, _)| u.id == key.user_id)
+            .map(|(u, _)| Principal {
+                user_id: u.id,
+                username: u.username.clone(),
+                role: u.role,
+                key_id: key.id,
+                read_only: key.read_only,
+            }))
+    }
+}
+
+#[async_trait]
+impl Health for FakeStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.check_up()
+    }
+}
+
+/// Hashes as `fake$<password>`: tests of the use cases need the port's
+/// behaviour (right, wrong, busy), not argon2.
+#[derive(Debug, Default)]
+pub struct FakeHasher {
+    /// While set, every call answers [`HashError::Busy`].
+    pub busy: AtomicBool,
+    /// Calls so far.
+    pub calls: AtomicUsize,
+}
+
+#[async_trait]
+impl PasswordHasher for FakeHasher {
+    async fn hash(&self, password: String) -> Result<String, HashError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.busy.load(Ordering::SeqCst) {
+            return Err(HashError::Busy);
+        }
+        Ok(format!("fake${password}"))
+    }
+
+    async fn verify(&self, hash: String, password: String) -> Result<bool, HashError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.busy.load(Ordering::SeqCst) {
+            return Err(HashError::Busy);
+        }
+        Ok(hash.strip_prefix("fake$") == Some(password.as_str()))
+    }
+}
+
+/// Remembers every click.
+#[derive(Debug, Default)]
+pub struct FakeClicks {
+    clicks: Mutex<Vec<i64>>,
+}
+
+impl FakeClicks {
+    pub fn recorded(&self) -> Vec<i64> {
+        self.clicks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl ClickSink for FakeClicks {
+    fn record(&self, link_id: i64) {
+        self.clicks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(link_id);
+    }
+}

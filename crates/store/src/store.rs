@@ -1,0 +1,156 @@
+//! [`SqlStore`]: a primary pool, optional replica pools, the backend's
+//! statements, and what every repository call shares (readiness, the query
+//! time-out, the choice of pool). The ports are implemented beside it, one
+//! file per concern: `links`, `accounts`, `visits`, `ids`, `transfer`.
+//!
+//! Every write is a single statement or a transaction whose first statement
+//! writes: on SQLite, a deferred transaction that reads first and writes
+//! later can fail with SQLITE_BUSY without waiting for the lock.
+
+use std::fmt;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::OnceCell;
+
+use kurz_core::clock::{self, Clock};
+use kurz_core::error::StoreError;
+use kurz_core::ports::Health;
+use kurz_core::slug::SlugSecret;
+
+use crate::db::{Arg, Pool};
+use crate::dialect::Queries;
+use crate::error::store_error;
+use crate::segment::SegmentAllocator;
+use crate::DbKind;
+
+pub(crate) struct SqlStore {
+    pub(crate) kind: DbKind,
+    pub(crate) primary: Pool,
+    /// Read replicas for redirect lookups and lists; may be empty.
+    pub(crate) replicas: Vec<Pool>,
+    next_replica: AtomicUsize,
+    pub(crate) q: Queries,
+    pub(crate) ids: SegmentAllocator,
+    /// Set once migrations ran and the secret was read; retried until then,
+    /// so a store that was down at start becomes ready when it comes back.
+    ready: OnceCell<SlugSecret>,
+    /// Upper bound on one store call, on top of the pool's acquire timeout.
+    query_timeout: Duration,
+    /// SQLite: the file whose lock serialises migrations between processes.
+    pub(crate) migration_lock: Option<PathBuf>,
+    /// For the store's own timestamps (the secret's row, an export's date);
+    /// domain timestamps come in with the data.
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("kind", &self.kind)
+            .field("replicas", &self.replicas.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`SqlStore::new`] is built from.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    pub(crate) kind: DbKind,
+    pub(crate) primary: Pool,
+    pub(crate) replicas: Vec<Pool>,
+    pub(crate) id_block: u64,
+    pub(crate) query_timeout: Duration,
+    pub(crate) migration_lock: Option<PathBuf>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl SqlStore {
+    pub(crate) fn new(parts: Parts) -> Self {
+        Self {
+            kind: parts.kind,
+            q: Queries::new(parts.primary.dialect()),
+            primary: parts.primary,
+            replicas: parts.replicas,
+            next_replica: AtomicUsize::new(0),
+            ids: SegmentAllocator::new(parts.id_block),
+            ready: OnceCell::new(),
+            query_timeout: parts.query_timeout,
+            migration_lock: parts.migration_lock,
+            clock: parts.clock,
+        }
+    }
+
+    /// The pool reads may use: replicas round-robin, else the primary.
+    pub(crate) fn reader(&self) -> &Pool {
+        if self.replicas.is_empty() {
+            return &self.primary;
+        }
+        let i = self.next_replica.fetch_add(1, Ordering::Relaxed) % self.replicas.len();
+        &self.replicas[i]
+    }
+
+    /// Runs one store call under the query timeout, in domain errors.
+    pub(crate) async fn timed<T>(
+        &self,
+        call: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.query_timeout, call).await {
+            Ok(result) => result.map_err(|e| store_error(e, self.kind)),
+            Err(_) => Err(StoreError::Unavailable(
+                "the store did not answer in time".into(),
+            )),
+        }
+    }
+
+    /// Applies migrations and reads (or makes) the slug secret, once; every
+    /// call waits for that first.
+    pub(crate) async fn ready(&self) -> Result<&SlugSecret, StoreError> {
+        self.ready
+            .get_or_try_init(|| async {
+                self.migrate().await?;
+                let mut bytes = [0u8; SlugSecret::LEN];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+                let secret = hex::encode(bytes);
+                let now = clock::to_millis(self.clock.now());
+                // The first process to get here decides; the others read it.
+                self.timed(
+                    self.primary
+                        .execute(&self.q.insert_secret, &[Arg::Text(&secret), Arg::Int(now)]),
+                )
+                .await?;
+                let (stored,): (String,) = self
+                    .timed(self.primary.fetch_one(&self.q.select_secret, &[]))
+                    .await?;
+                parse_secret(&stored)
+            })
+            .await
+    }
+
+    pub(crate) async fn close(&self) {
+        self.primary.close().await;
+        for r in &self.replicas {
+            r.close().await;
+        }
+    }
+}
+
+#[async_trait]
+impl Health for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.timed(self.primary.execute("select 1", &[])).await?;
+        self.ready().await.map(|_| ())
+    }
+}
+
+pub(crate) fn parse_secret(stored: &str) -> Result<SlugSecret, StoreError> {
+    hex::decode(stored.trim())
+        .ok()
+        .and_then(|b| <[u8; SlugSecret::LEN]>::try_from(b).ok())
+        .map(SlugSecret::from_bytes)
+        .ok_or_else(|| StoreError::Other("the stored slug secret is corrupt".into()))
+}
