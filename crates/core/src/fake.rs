@@ -15,7 +15,8 @@ use crate::account::{ApiKey, NewApiKey, NewUser, Principal, User};
 use crate::error::{AccountError, HashError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
 use crate::ports::{
-    AccountStore, ClickSink, Health, IdSource, LinkLookup, LinkStore, PasswordHasher, VisitStore,
+    AccountStore, Authenticator, ClickSink, Health, IdSource, Invalidator, LinkLookup, LinkStore,
+    PasswordHasher, VisitStore,
 };
 use crate::slug::SlugSecret;
 
@@ -102,10 +103,10 @@ impl FakeStore {
 
 #[async_trait]
 impl LinkLookup for FakeStore {
-    async fn lookup(&self, slug: &str) -> Result<Option<Arc<RedirectRecord>>, StoreError> {
+    async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         self.check_up()?;
-        Ok(self.live(slug).map(|l| Arc::new(l.redirect_record())))
+        Ok(self.live(slug).map(|l| l.redirect_record()))
     }
 }
 
@@ -359,7 +360,10 @@ impl AccountStore for FakeStore {
             None => Ok(false),
         }
     }
+}
 
+#[async_trait]
+impl Authenticator for FakeStore {
     async fn authenticate(&self, key_hash: &str) -> Result<Option<Principal>, StoreError> {
         self.check_up()?;
         let state = self.state();
@@ -441,5 +445,45 @@ impl ClickSink for FakeClicks {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push(link_id);
+    }
+}
+
+/// Remembers what caches were told.
+#[derive(Debug, Default)]
+pub struct FakeInvalidator {
+    links: Mutex<Vec<String>>,
+    keys: Mutex<Vec<i64>>,
+}
+
+impl FakeInvalidator {
+    pub fn links(&self) -> Vec<String> {
+        self.links
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn keys(&self) -> Vec<i64> {
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait]
+impl Invalidator for FakeInvalidator {
+    async fn link_changed(&self, slug: &str) {
+        self.links
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(slug.to_owned());
+    }
+
+    async fn key_revoked(&self, key_id: i64) {
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(key_id);
     }
 }

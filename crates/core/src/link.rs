@@ -1,7 +1,5 @@
 //! Links as the domain sees them, and the shapes used to make and change them.
 
-use std::sync::Arc;
-
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use time::OffsetDateTime;
 
@@ -77,7 +75,7 @@ impl Link {
     pub fn redirect_record(&self) -> RedirectRecord {
         RedirectRecord {
             id: self.id,
-            url: Arc::from(self.url.as_str()),
+            url: self.url.as_str().into(),
             created_at: self.created_at,
             expires_at: self.expires_at,
             max_visits: self.max_visits,
@@ -135,8 +133,7 @@ fn status(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectRecord {
     pub id: i64,
-    /// Shared, so a redirect's `Location` is a reference count, not a copy.
-    pub url: Arc<str>,
+    pub url: Box<str>,
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
     pub max_visits: Option<i64>,

@@ -5,7 +5,6 @@
 //! [`crate::fake`].
 
 use std::fmt::Debug;
-use std::sync::Arc;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -24,7 +23,7 @@ pub const REUSE_CANDIDATES: i64 = 16;
 pub trait LinkLookup: Send + Sync + Debug {
     /// A live (not deleted) link's redirect record. May read a replica, but
     /// a miss there is checked on the primary before it counts as absent.
-    async fn lookup(&self, slug: &str) -> Result<Option<Arc<RedirectRecord>>, StoreError>;
+    async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError>;
 }
 
 /// Links as the API reads and writes them; always the primary.
@@ -87,7 +86,42 @@ pub trait AccountStore: Send + Sync + Debug {
         key_id: i64,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError>;
+}
+
+/// Who holds an API key: asked on every API call, so it is its own port
+/// (a cache wraps it).
+#[async_trait]
+pub trait Authenticator: Send + Sync + Debug {
+    /// The principal of a live (not revoked) key.
     async fn authenticate(&self, key_hash: &str) -> Result<Option<Principal>, StoreError>;
+}
+
+/// The links most worth having in a cache at start.
+#[async_trait]
+pub trait PopularLinks: Send + Sync + Debug {
+    /// Live links by visit count, most first, with their slugs.
+    async fn most_visited(&self, limit: u32) -> Result<Vec<(String, RedirectRecord)>, StoreError>;
+}
+
+/// Tells every cache of every node that something it may hold changed. The
+/// write is in the store already; implementations must not fail the
+/// request (a cache that cannot be told expires on its own).
+#[async_trait]
+pub trait Invalidator: Send + Sync + Debug {
+    /// A link was created, changed or deleted.
+    async fn link_changed(&self, slug: &str);
+    /// An API key was revoked.
+    async fn key_revoked(&self, key_id: i64);
+}
+
+/// No cache, nothing to tell.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoCache;
+
+#[async_trait]
+impl Invalidator for NoCache {
+    async fn link_changed(&self, _slug: &str) {}
+    async fn key_revoked(&self, _key_id: i64) {}
 }
 
 /// Whether the store answers (readiness).

@@ -207,7 +207,20 @@ async fn open(config: &Config) -> anyhow::Result<(Database, Services)> {
         .parse()
         .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
     let base = startup::base_url(config, bound);
-    let services = startup::services(config, &db, clock, &base);
+    // No in-process cache for one command, but the servers' caches are
+    // told (through Redis, when configured) of what it changes.
+    let mut writes_only = config.clone();
+    writes_only.cache.l1_max_entries = 0;
+    let caches = startup::caches(&writes_only, &db)?;
+    if let Some(redis) = caches.redis() {
+        if !redis.connect().await {
+            eprintln!(
+                "warning: Redis does not answer; running servers learn of this change \
+                 when their cache entries expire"
+            );
+        }
+    }
+    let services = startup::services(config, &db, &caches, clock, &base);
     Ok((db, services))
 }
 

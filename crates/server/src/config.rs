@@ -53,6 +53,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "links",
     "limits",
     "analytics",
+    "cache",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,7 +67,8 @@ pub struct Config {
     /// In the environment, a comma-separated list.
     #[serde(deserialize_with = "list_or_csv")]
     pub database_replicas: Vec<String>,
-    /// Redis URL for the shared cache and limits (not supported yet).
+    /// Redis URL for the shared cache (L2) and the invalidation channel;
+    /// none: in-process cache only.
     pub redis: Option<String>,
     /// The origin used in `short_url`; defaults to `http://<listen address>`.
     pub base_url: Option<String>,
@@ -80,6 +82,7 @@ pub struct Config {
     pub links: LinksConfig,
     pub limits: LimitsConfig,
     pub analytics: AnalyticsConfig,
+    pub cache: CacheSettings,
 }
 
 /// A list, or a comma-separated string (as environment variables give).
@@ -184,6 +187,31 @@ pub struct LimitsConfig {
     pub password_hash_queue: usize,
 }
 
+/// The redirect path's caches (DESIGN.md, "Cache"; ADR 0013).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Most links in the in-process cache; `0` turns it off.
+    pub l1_max_entries: u64,
+    /// Most bytes of in-process entries (both bounds hold).
+    pub l1_max_bytes: u64,
+    /// Lifetime of an in-process entry, ± 10 %: the longest a node can
+    /// serve a stale answer when an invalidation does not reach it.
+    pub l1_ttl_secs: u64,
+    /// Lifetime of a "no such link" entry, in both levels, ± 10 %.
+    pub negative_ttl_secs: u64,
+    /// Lifetime of a link in Redis, ± 10 %.
+    pub l2_ttl_secs: u64,
+    /// The longest one Redis command may take before it counts as failed
+    /// and the lookup goes on to the store.
+    pub redis_timeout_ms: u64,
+    /// Prepended to Redis keys and the channel name.
+    pub redis_prefix: String,
+    /// Links loaded into the in-process cache at start, most visited
+    /// first; `0` skips the warm-up.
+    pub warmup_entries: u32,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsConfig {
@@ -239,6 +267,16 @@ impl Default for Config {
             },
             analytics: AnalyticsConfig {
                 flush_interval_ms: 500,
+            },
+            cache: CacheSettings {
+                l1_max_entries: 1_000_000,
+                l1_max_bytes: 128 * 1024 * 1024,
+                l1_ttl_secs: 300,
+                negative_ttl_secs: 30,
+                l2_ttl_secs: 3600,
+                redis_timeout_ms: 50,
+                redis_prefix: "kurz:".into(),
+                warmup_entries: 100_000,
             },
         }
     }
@@ -347,6 +385,24 @@ impl Config {
                 &format!("must be at most {}", MAX_HASH_SLOTS * 10),
             );
         }
+        let c = &self.cache;
+        if c.l1_ttl_secs == 0 || c.negative_ttl_secs == 0 || c.l2_ttl_secs == 0 {
+            return bad("cache", "every TTL must be at least 1 second");
+        }
+        if c.redis_timeout_ms == 0 {
+            return bad("cache.redis_timeout_ms", "must be at least 1");
+        }
+        if c.l1_max_entries > 0 && c.l1_max_bytes < c.l1_max_entries {
+            return bad(
+                "cache.l1_max_bytes",
+                "must be at least one byte per entry of cache.l1_max_entries",
+            );
+        }
+        if let Some(url) = &self.redis {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return bad("redis", "must be a redis:// or rediss:// URL");
+            }
+        }
         if let Some(entry) = self
             .links
             .blocked_domains
@@ -376,6 +432,29 @@ impl Config {
         match self.limits.password_hash_concurrency {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
+        }
+    }
+
+    /// The cache layers as the store builds them.
+    pub fn cache_config(&self) -> kurz_store::cache::CacheConfig {
+        let c = &self.cache;
+        kurz_store::cache::CacheConfig {
+            l1: kurz_store::cache::L1Config {
+                max_entries: c.l1_max_entries,
+                max_bytes: c.l1_max_bytes,
+                ttl: Duration::from_secs(c.l1_ttl_secs),
+                negative_ttl: Duration::from_secs(c.negative_ttl_secs),
+            },
+            redis: self
+                .redis
+                .as_ref()
+                .map(|url| kurz_store::cache::RedisConfig {
+                    url: url.clone(),
+                    prefix: c.redis_prefix.clone(),
+                    timeout: Duration::from_millis(c.redis_timeout_ms),
+                    ttl: Duration::from_secs(c.l2_ttl_secs),
+                    negative_ttl: Duration::from_secs(c.negative_ttl_secs),
+                }),
         }
     }
 

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use axum::http::HeaderValue;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -15,11 +15,12 @@ use kurz_core::clock::{Clock, SystemClock};
 use kurz_core::link::RedirectCode;
 use kurz_core::ports::PasswordHasher;
 use kurz_core::service::{
-    AccountService, LinkPorts, LinkService, LinkSettings, RedirectPorts, RedirectSettings,
-    Redirector,
+    AccountPorts, AccountService, LinkPorts, LinkService, LinkSettings, RedirectPorts,
+    RedirectSettings, Redirector,
 };
 use kurz_core::slug::KeywordPolicy;
 use kurz_core::target::UrlPolicy;
+use kurz_store::cache::Caches;
 use kurz_store::Database;
 
 use crate::clicks::{ClickCounter, ClickFlusher};
@@ -85,7 +86,15 @@ pub struct Services {
     pub hasher: Arc<dyn PasswordHasher>,
 }
 
-pub fn services(config: &Config, db: &Database, clock: Arc<dyn Clock>, base_url: &str) -> Services {
+/// `caches` wraps the store's ports: give the server's, or a CLI's (which
+/// has no L1 but tells the servers, through Redis, what it changed).
+pub fn services(
+    config: &Config,
+    db: &Database,
+    caches: &Caches,
+    clock: Arc<dyn Clock>,
+    base_url: &str,
+) -> Services {
     let own_host = url::Url::parse(base_url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
@@ -113,15 +122,60 @@ pub fn services(config: &Config, db: &Database, clock: Arc<dyn Clock>, base_url:
             ids: db.ids(),
             hasher: hasher.clone(),
             clock: clock.clone(),
+            invalidator: caches.invalidator(),
         },
         settings,
     );
+    let accounts = AccountService::new(AccountPorts {
+        store: db.accounts(),
+        authenticator: caches.authenticator(),
+        hasher: hasher.clone(),
+        clock,
+        invalidator: caches.invalidator(),
+    });
     Services {
         links: Arc::new(links),
-        accounts: Arc::new(AccountService::new(db.accounts(), hasher.clone(), clock)),
+        accounts: Arc::new(accounts),
         hasher,
     }
 }
+
+/// The caches around `db`'s ports, as `config` asks.
+pub fn caches(config: &Config, db: &Database) -> anyhow::Result<Caches> {
+    Ok(Caches::new(
+        &config.cache_config(),
+        db.lookup(),
+        db.authenticator(),
+    )?)
+}
+
+/// Loads the most-visited links into L1 once the store answers, in the
+/// background; the server listens meanwhile.
+fn warm_up_in_background(config: &Config, db: Database, caches: Caches) {
+    let limit = u32::try_from(config.cache.l1_max_entries)
+        .unwrap_or(u32::MAX)
+        .min(config.cache.warmup_entries);
+    if limit == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        while db.ensure_ready().await.is_err() {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let started = std::time::Instant::now();
+        let loaded = caches
+            .warm_up(db.popular().as_ref(), limit, WARM_UP_DEADLINE)
+            .await;
+        tracing::info!(
+            links = loaded,
+            millis = started.elapsed().as_millis() as u64,
+            "warm-up: most-visited links loaded into the in-process cache"
+        );
+    });
+}
+
+/// The longest the warm-up query may take.
+const WARM_UP_DEADLINE: Duration = Duration::from_secs(30);
 
 fn default_redirect(config: &Config) -> RedirectCode {
     RedirectCode::new(config.links.default_redirect).unwrap_or(RedirectCode::FOUND)
@@ -155,12 +209,6 @@ pub async fn build(config: Config) -> anyhow::Result<App> {
 
 /// [`build`] with a clock of the caller's (tests move a manual one).
 pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
-    if config.redis.is_some() {
-        bail!(
-            "--redis / KURZ_REDIS is not supported by this version yet; \
-             start without it (the in-process cache and limits are used)"
-        );
-    }
     let fd_limit = serve::raise_fd_limit();
     let listener = TcpListener::bind(&config.listen)
         .await
@@ -170,12 +218,15 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
 
     let db = kurz_store::open(&config.db_options(), clock.clone())?;
     prepare_in_background(db.clone());
-    let services = services(&config, &db, clock.clone(), &base_url);
+    let caches = caches(&config, &db)?;
+    caches.start();
+    warm_up_in_background(&config, db.clone(), caches.clone());
+    let services = services(&config, &db, &caches, clock.clone(), &base_url);
     let counter = Arc::new(ClickCounter::default());
     let flusher = ClickFlusher::new(counter.clone(), db.visits());
     let redirector = Redirector::new(
         RedirectPorts {
-            lookup: db.lookup(),
+            lookup: caches.lookup(),
             links: db.links(),
             visits: db.visits(),
             clicks: counter,
@@ -206,6 +257,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         redirector: Arc::new(redirector),
         accounts: services.accounts,
         health: db.health(),
+        redis: caches.redis().cloned(),
         clock,
         site: Arc::new(Site {
             base_url: base_url.clone(),

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use kurz_core::account::{ApiKey, NewApiKey, NewUser, Principal, Role, User};
 use kurz_core::clock::{from_millis, to_millis};
 use kurz_core::error::{AccountError, StoreError};
-use kurz_core::ports::AccountStore;
+use kurz_core::ports::{AccountStore, Authenticator};
 
 use crate::db::Arg;
 use crate::error::is_unique_violation;
@@ -135,7 +135,10 @@ impl AccountStore for SqlStore {
             .await?;
         Ok(revoked == 1)
     }
+}
 
+#[async_trait]
+impl Authenticator for SqlStore {
     async fn authenticate(&self, key_hash: &str) -> Result<Option<Principal>, StoreError> {
         self.ready().await?;
         let row: Option<(i64, bool, i64, String, String)> = self

@@ -19,6 +19,7 @@ pub(crate) struct Queries {
     pub(crate) link_by_owner_url: String,
     pub(crate) link_by_null_owner_url: String,
     pub(crate) lookup: String,
+    pub(crate) most_visited: String,
     pub(crate) password_hash: String,
     pub(crate) insert_link: String,
     pub(crate) lease_ids: String,
@@ -71,6 +72,15 @@ impl Queries {
                  forward_query, password_hash is not null as has_password, disabled, pending \
                  from links where slug = ? and deleted_at is null",
             ),
+            // Warm-up reads this once at start; an index on visits would
+            // cost every click flush more than this scan costs once.
+            most_visited: q(&format!(
+                "select {}, id, url, created_at, expires_at, max_visits, visits, \
+                 redirect_status, forward_query, password_hash is not null as has_password, \
+                 disabled, pending from links where deleted_at is null and visits > 0 \
+                 order by visits desc limit ?",
+                dialect.text("slug")
+            )),
             password_hash: q("select password_hash from links where id = ? and deleted_at is null"),
             insert_link: q(
                 "insert into links (id, slug, url, url_hash, owner_id, created_at, \

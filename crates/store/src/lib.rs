@@ -16,8 +16,11 @@
 //!   a time.
 //! - `segment` — the segment ID allocator; `error` — sqlx errors in domain
 //!   words.
+//! - [`cache`] — the two-level cache around the lookup port (L1 in
+//!   process, Redis as L2), and the API key cache.
 
 mod accounts;
+pub mod cache;
 mod db;
 mod dialect;
 mod error;
@@ -36,7 +39,9 @@ use std::time::Duration;
 
 use kurz_core::clock::Clock;
 use kurz_core::error::StoreError;
-use kurz_core::ports::{AccountStore, Health, IdSource, LinkLookup, LinkStore, VisitStore};
+use kurz_core::ports::{
+    AccountStore, Authenticator, Health, IdSource, LinkLookup, LinkStore, PopularLinks, VisitStore,
+};
 
 use self::store::SqlStore;
 use self::transfer::{TransferError, TransferStats};
@@ -144,6 +149,14 @@ impl Database {
     }
 
     pub fn health(&self) -> Arc<dyn Health> {
+        self.store.clone()
+    }
+
+    pub fn authenticator(&self) -> Arc<dyn Authenticator> {
+        self.store.clone()
+    }
+
+    pub fn popular(&self) -> Arc<dyn PopularLinks> {
         self.store.clone()
     }
 

@@ -1,8 +1,6 @@
 //! Links: the redirect lookup ([`LinkLookup`]) and the API's reads and
 //! writes ([`LinkStore`]).
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use sqlx::FromRow;
@@ -11,7 +9,7 @@ use time::OffsetDateTime;
 use kurz_core::clock::{from_millis, to_millis};
 use kurz_core::error::{InsertError, StoreError};
 use kurz_core::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
-use kurz_core::ports::{LinkLookup, LinkStore, REUSE_CANDIDATES};
+use kurz_core::ports::{LinkLookup, LinkStore, PopularLinks, REUSE_CANDIDATES};
 
 use crate::db::{Arg, Pool, SqlBuilder};
 use crate::dialect::like_pattern;
@@ -79,7 +77,7 @@ impl LinkRow {
     }
 }
 
-/// What `Queries::lookup` reads.
+/// What `Queries::lookup` reads (and `most_visited`, with the slug).
 #[derive(Debug, FromRow)]
 struct RecordRow {
     id: i64,
@@ -99,7 +97,7 @@ impl From<RecordRow> for RedirectRecord {
     fn from(r: RecordRow) -> Self {
         Self {
             id: r.id,
-            url: Arc::from(r.url),
+            url: r.url.into_boxed_str(),
             created_at: from_millis(r.created_at),
             expires_at: r.expires_at.map(from_millis),
             max_visits: r.max_visits,
@@ -122,11 +120,11 @@ impl SqlStore {
         &self,
         pool: &Pool,
         slug: &str,
-    ) -> Result<Option<Arc<RedirectRecord>>, StoreError> {
+    ) -> Result<Option<RedirectRecord>, StoreError> {
         let row: Option<RecordRow> = self
             .timed(pool.fetch_optional(&self.q.lookup, &[Arg::Text(slug)]))
             .await?;
-        Ok(row.map(|r| Arc::new(r.into())))
+        Ok(row.map(RedirectRecord::from))
     }
 
     async fn link_by_id(&self, id: i64) -> Result<Option<Link>, StoreError> {
@@ -142,7 +140,7 @@ impl SqlStore {
 
 #[async_trait]
 impl LinkLookup for SqlStore {
-    async fn lookup(&self, slug: &str) -> Result<Option<Arc<RedirectRecord>>, StoreError> {
+    async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
         self.ready().await?;
         if self.replicas.is_empty() {
             return self.lookup_on(&self.primary, slug).await;
@@ -357,5 +355,29 @@ impl LinkStore for SqlStore {
             )
             .await?;
         Ok(row.and_then(|(hash,)| hash))
+    }
+}
+
+#[derive(Debug, FromRow)]
+struct PopularRow {
+    slug: String,
+    #[sqlx(flatten)]
+    record: RecordRow,
+}
+
+#[async_trait]
+impl PopularLinks for SqlStore {
+    async fn most_visited(&self, limit: u32) -> Result<Vec<(String, RedirectRecord)>, StoreError> {
+        self.ready().await?;
+        let rows: Vec<PopularRow> = self
+            .timed(
+                self.reader()
+                    .fetch_all(&self.q.most_visited, &[Arg::Int(i64::from(limit))]),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.slug, r.record.into()))
+            .collect())
     }
 }

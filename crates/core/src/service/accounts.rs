@@ -10,25 +10,36 @@ use crate::account::{
 };
 use crate::clock::Clock;
 use crate::error::{AccountError, Field, StoreError};
-use crate::ports::{AccountStore, PasswordHasher};
+use crate::ports::{AccountStore, Authenticator, Invalidator, PasswordHasher};
+
+/// The ports an [`AccountService`] works through.
+#[derive(Debug, Clone)]
+pub struct AccountPorts {
+    pub store: Arc<dyn AccountStore>,
+    pub authenticator: Arc<dyn Authenticator>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub clock: Arc<dyn Clock>,
+    /// Told when a key is revoked, so no cache keeps it alive.
+    pub invalidator: Arc<dyn Invalidator>,
+}
 
 #[derive(Debug, Clone)]
 pub struct AccountService {
     store: Arc<dyn AccountStore>,
+    authenticator: Arc<dyn Authenticator>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
+    invalidator: Arc<dyn Invalidator>,
 }
 
 impl AccountService {
-    pub fn new(
-        store: Arc<dyn AccountStore>,
-        hasher: Arc<dyn PasswordHasher>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(ports: AccountPorts) -> Self {
         Self {
-            store,
-            hasher,
-            clock,
+            store: ports.store,
+            authenticator: ports.authenticator,
+            hasher: ports.hasher,
+            clock: ports.clock,
+            invalidator: ports.invalidator,
         }
     }
 
@@ -99,14 +110,20 @@ impl AccountService {
         self.store.keys_of(who.user_id).await
     }
 
-    /// `false` when the caller has no such key.
+    /// `false` when the caller has no such key. A revoked key stops
+    /// working at once on every node: caches are told.
     pub async fn revoke_key(&self, who: &Principal, key_id: i64) -> Result<bool, StoreError> {
-        self.store
+        let revoked = self
+            .store
             .revoke_key(who.user_id, key_id, self.clock.now())
-            .await
+            .await?;
+        if revoked {
+            self.invalidator.key_revoked(key_id).await;
+        }
+        Ok(revoked)
     }
 
     pub async fn authenticate(&self, key_hash: &str) -> Result<Option<Principal>, StoreError> {
-        self.store.authenticate(key_hash).await
+        self.authenticator.authenticate(key_hash).await
     }
 }

@@ -9,7 +9,7 @@ use crate::account::{Principal, MAX_PASSWORD_LEN};
 use crate::clock::{self, Clock};
 use crate::error::{Field, InsertError, LinkError, NoFreeCode};
 use crate::link::{Cursor, Link, LinkChanges, LinkStatus, ListQuery, NewLink, RedirectCode};
-use crate::ports::{IdSource, LinkStore, PasswordHasher};
+use crate::ports::{IdSource, Invalidator, LinkStore, PasswordHasher};
 use crate::slug::{is_reserved, AliasError, KeywordPolicy, KeywordVerdict, Slug, SlugCodec};
 use crate::target::{TargetUrl, UrlPolicy};
 
@@ -90,6 +90,8 @@ pub struct LinkPorts {
     pub ids: Arc<dyn IdSource>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub clock: Arc<dyn Clock>,
+    /// Told of every write, after it is in the store.
+    pub invalidator: Arc<dyn Invalidator>,
 }
 
 #[derive(Debug)]
@@ -98,6 +100,7 @@ pub struct LinkService {
     ids: Arc<dyn IdSource>,
     hasher: Arc<dyn PasswordHasher>,
     clock: Arc<dyn Clock>,
+    invalidator: Arc<dyn Invalidator>,
     settings: LinkSettings,
 }
 
@@ -108,6 +111,7 @@ impl LinkService {
             ids: ports.ids,
             hasher: ports.hasher,
             clock: ports.clock,
+            invalidator: ports.invalidator,
             settings,
         }
     }
@@ -199,7 +203,7 @@ impl LinkService {
                 ..template
             };
             return match self.links.insert(new).await {
-                Ok(link) => Ok(Created::New(link)),
+                Ok(link) => Ok(self.created(link).await),
                 Err(InsertError::SlugTaken) => Err(LinkError::SlugTaken),
                 Err(InsertError::Store(e)) => Err(e.into()),
             };
@@ -222,7 +226,7 @@ impl LinkService {
                 ..template.clone()
             };
             match self.links.insert(new).await {
-                Ok(link) => return Ok(Created::New(link)),
+                Ok(link) => return Ok(self.created(link).await),
                 // An alias already holds this code: move on to the next ID.
                 Err(InsertError::SlugTaken) => continue,
                 Err(InsertError::Store(e)) => return Err(e.into()),
@@ -347,10 +351,13 @@ impl LinkService {
             disabled: req.disabled,
             pending: req.approved.map(|a| !a),
         };
-        self.links
+        let changed = self
+            .links
             .update(link.id, &changes, now)
             .await?
-            .ok_or(LinkError::NotFound)
+            .ok_or(LinkError::NotFound)?;
+        self.invalidator.link_changed(&changed.slug).await;
+        Ok(changed)
     }
 
     pub async fn delete(&self, who: &Principal, slug: &str) -> Result<(), LinkError> {
@@ -359,10 +366,18 @@ impl LinkService {
             return Err(LinkError::Forbidden);
         }
         if self.links.delete(link.id, self.clock.now()).await? {
+            self.invalidator.link_changed(&link.slug).await;
             Ok(())
         } else {
             Err(LinkError::NotFound)
         }
+    }
+
+    /// A new link's slug may sit in a cache as "no such link" (someone
+    /// tried it before it existed): caches are told, as of any write.
+    async fn created(&self, link: Link) -> Created {
+        self.invalidator.link_changed(&link.slug).await;
+        Created::New(link)
     }
 
     /// The status a link shows now.

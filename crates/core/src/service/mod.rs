@@ -5,7 +5,7 @@ pub mod accounts;
 pub mod links;
 pub mod redirect;
 
-pub use accounts::AccountService;
+pub use accounts::{AccountPorts, AccountService};
 pub use links::{CreateLink, Created, LinkPage, LinkPorts, LinkService, LinkSettings, UpdateLink};
 pub use redirect::{
     CachePolicy, Hidden, Outcome, Preview, Previewed, Redirect, RedirectPorts, RedirectSettings,

@@ -33,7 +33,7 @@ pub enum CachePolicy {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redirect {
-    pub location: Arc<str>,
+    pub location: Box<str>,
     pub status: u16,
     pub cache: CachePolicy,
 }
@@ -92,7 +92,7 @@ pub enum Hidden {
 /// What `/{slug}+` shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preview {
-    pub target: Result<Arc<str>, Hidden>,
+    pub target: Result<Box<str>, Hidden>,
     pub created_at: time::OffsetDateTime,
     pub visits: i64,
 }
@@ -160,7 +160,7 @@ impl Redirector {
             .unwrap_or(self.settings.default_status)
             .get();
         Ok(Outcome::Redirect(self.redirect(
-            &record,
+            record,
             status,
             visit.query,
         )))
@@ -195,7 +195,7 @@ impl Redirector {
         if !self.count(&record).await? {
             return Ok(Unlock::Gone);
         }
-        Ok(Unlock::Redirect(self.redirect(&record, 303, query)))
+        Ok(Unlock::Redirect(self.redirect(record, 303, query)))
     }
 
     /// `GET /{slug}+`: where a link goes, without going or counting.
@@ -210,7 +210,7 @@ impl Redirector {
         } else if record.max_visits.is_some() {
             Err(Hidden::VisitLimit)
         } else {
-            Ok(record.url.clone())
+            Ok(record.url)
         };
         Ok(Previewed::Found(Preview {
             target,
@@ -221,7 +221,7 @@ impl Redirector {
 
     /// The record of a slug that may redirect, or the outcome that says
     /// why not.
-    async fn active(&self, slug: &str) -> Result<Result<Arc<RedirectRecord>, Outcome>, StoreError> {
+    async fn active(&self, slug: &str) -> Result<Result<RedirectRecord, Outcome>, StoreError> {
         // Text that can never be a slug costs no lookup.
         if !could_be_slug(slug) {
             return Ok(Err(Outcome::NotFound));
@@ -247,15 +247,17 @@ impl Redirector {
         }
     }
 
-    fn redirect(&self, record: &RedirectRecord, status: u16, query: Option<&str>) -> Redirect {
-        let location = match query.filter(|q| record.forward_query && !q.is_empty()) {
-            Some(q) => Arc::from(link::with_forwarded_query(&record.url, q)),
-            None => record.url.clone(),
-        };
+    /// The redirect of `record`: moves its target into `Location`, so a
+    /// cached record costs no second copy.
+    fn redirect(&self, record: RedirectRecord, status: u16, query: Option<&str>) -> Redirect {
         let cache = if record.max_visits.is_some() || record.has_password {
             CachePolicy::NoStore
         } else {
             CachePolicy::MaxAge(self.settings.cache_max_age)
+        };
+        let location = match query.filter(|q| record.forward_query && !q.is_empty()) {
+            Some(q) => link::with_forwarded_query(&record.url, q).into(),
+            None => record.url,
         };
         Redirect {
             location,

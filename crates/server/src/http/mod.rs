@@ -32,6 +32,7 @@ use kurz_core::clock::Clock;
 use kurz_core::link::RedirectCode;
 use kurz_core::ports::Health;
 use kurz_core::service::{AccountService, LinkService, Redirector};
+use kurz_store::cache::Redis;
 
 use self::error::ApiError;
 use self::limit::Limits;
@@ -72,6 +73,8 @@ pub struct AppState {
     pub accounts: Arc<AccountService>,
     /// Readiness.
     pub health: Arc<dyn Health>,
+    /// Reported by `/readyz` when configured.
+    pub redis: Option<Arc<Redis>>,
     pub clock: Arc<dyn Clock>,
     pub site: Arc<Site>,
     /// `None` when rate limits are off.

@@ -24,15 +24,31 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// 200 when the store answers; 503 (50301) with the reason otherwise.
+/// 200 when the store answers, with Redis's state when it is configured
+/// (`"redis": "up"` or `"down"`: down does not make the node unready); 503
+/// (50301) with the reason otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready"),
         (status = 503, description = "The store does not answer (50301)"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    // Redis down leaves the node ready: redirects go on from L1 and the
+    // store, and taking every node out of the balancer because the cache is
+    // gone would turn a slower service into no service.
+    let redis = state
+        .redis
+        .as_ref()
+        .map(|r| if r.up() { "up" } else { "down" });
     match state.health.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))).into_response(),
+        Ok(()) => match redis {
+            Some(redis) => (
+                StatusCode::OK,
+                Json(json!({"status": "ready", "redis": redis})),
+            )
+                .into_response(),
+            None => (StatusCode::OK, Json(json!({"status": "ready"}))).into_response(),
+        },
         Err(e) => ApiError::from(e).into_response(),
     }
 }

@@ -58,7 +58,7 @@ pub async fn follow_link(
         query: uri.query(),
     };
     match state.redirector.follow(&slug, visit).await {
-        Ok(Outcome::Redirect(r)) => redirect(&state, &r),
+        Ok(Outcome::Redirect(r)) => redirect(&state, r),
         Ok(Outcome::PasswordRequired) => pages::password_form(&slug, StatusCode::OK, false),
         Ok(Outcome::Withheld) => withheld(),
         Ok(Outcome::NotFound) => pages::error(ApiError::NotFound, &headers),
@@ -132,7 +132,7 @@ pub async fn unlock_link(
             form_error.unwrap_or_else(|| ApiError::BadRequest("a password is required".into())),
             &headers,
         ),
-        Ok(Unlock::Redirect(r)) => redirect(&state, &r),
+        Ok(Unlock::Redirect(r)) => redirect(&state, r),
         Ok(Unlock::WrongPassword) if pages::wants_html(&headers) => {
             pages::password_form(&slug, StatusCode::UNAUTHORIZED, true)
         }
@@ -158,9 +158,9 @@ async fn preview(state: &AppState, slug: &str, headers: &HeaderMap) -> Response 
 }
 
 /// The answer to a redirect outcome: status, `Location` (the target's
-/// bytes, shared, not copied) and `Cache-Control`.
-fn redirect(state: &AppState, r: &Redirect) -> Response {
-    let location = Bytes::from_owner(ArcStr(r.location.clone()));
+/// bytes, moved, not copied) and `Cache-Control`.
+fn redirect(state: &AppState, r: Redirect) -> Response {
+    let location = Bytes::from(r.location.into_boxed_bytes());
     let Ok(location) = HeaderValue::from_maybe_shared(location) else {
         return ApiError::internal("a stored target is not a valid header value").into_response();
     };
@@ -187,13 +187,4 @@ fn withheld() -> Response {
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-/// An `Arc<str>` as the owner of a `Bytes`.
-struct ArcStr(std::sync::Arc<str>);
-
-impl AsRef<[u8]> for ArcStr {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
 }

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{client, Backend};
 
-const KURZ: &str = env!("CARGO_BIN_EXE_kurz");
+pub(crate) const KURZ: &str = env!("CARGO_BIN_EXE_kurz");
 
 fn kurz(db: &str) -> Command {
     let mut c = Command::new(KURZ);
@@ -21,7 +21,7 @@ fn kurz(db: &str) -> Command {
     c
 }
 
-fn add_admin(db: &str) -> String {
+pub(crate) fn add_admin(db: &str) -> String {
     let mut child = kurz(db)
         .args(["user", "add", "root", "--role", "admin"])
         .stdin(Stdio::piped())
@@ -45,7 +45,7 @@ fn add_admin(db: &str) -> String {
     lines[0].to_owned()
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()

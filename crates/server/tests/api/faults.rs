@@ -15,14 +15,14 @@ use crate::helpers::{client, expect_error, spawn_on, test_config, Backend};
 
 /// Forwards 127.0.0.1:port to the database while up; while down it closes
 /// every connection, old and new.
-struct Proxy {
+pub(crate) struct Proxy {
     port: u16,
     up: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<AbortHandle>>>,
 }
 
 impl Proxy {
-    async fn start(target: SocketAddr, up: bool) -> Self {
+    pub(crate) async fn start(target: SocketAddr, up: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let flag = Arc::new(AtomicBool::new(up));
@@ -48,7 +48,7 @@ impl Proxy {
         }
     }
 
-    fn set_up(&self, up: bool) {
+    pub(crate) fn set_up(&self, up: bool) {
         self.up.store(up, Ordering::SeqCst);
         if !up {
             for conn in self.conns.lock().expect("lock").drain(..) {
@@ -58,14 +58,14 @@ impl Proxy {
     }
 
     /// `url` pointed at the proxy instead of the server.
-    fn url_for(&self, url: &str) -> String {
+    pub(crate) fn url_for(&self, url: &str) -> String {
         let mut u = url::Url::parse(url).expect("url");
         u.set_port(Some(self.port)).expect("port");
         u.to_string()
     }
 }
 
-fn server_addr(url: &str) -> SocketAddr {
+pub(crate) fn server_addr(url: &str) -> SocketAddr {
     let u = url::Url::parse(url).expect("url");
     let host = u.host_str().expect("host");
     let port = u.port_or_known_default().unwrap_or(match u.scheme() {
@@ -82,7 +82,11 @@ fn fast_failing(config: &mut kurz_server::config::Config) {
     config.pool.query_timeout_ms = 2000;
 }
 
-async fn wait_until(what: &str, deadline: Duration, mut check: impl AsyncFnMut() -> bool) {
+pub(crate) async fn wait_until(
+    what: &str,
+    deadline: Duration,
+    mut check: impl AsyncFnMut() -> bool,
+) {
     let start = Instant::now();
     while start.elapsed() < deadline {
         if check().await {

@@ -216,7 +216,12 @@ pub(crate) async fn spawn_on(config: Config, dir: TempDir) -> TestApp {
     let db = startup::open_store(&config, clock.clone())
         .await
         .expect("store");
-    let accounts = startup::services(&config, &db, clock.clone(), "http://unused").accounts;
+    // Setting up users needs no cache.
+    let mut setup = config.clone();
+    setup.redis = None;
+    setup.cache.l1_max_entries = 0;
+    let caches = startup::caches(&setup, &db).expect("caches");
+    let accounts = startup::services(&setup, &db, &caches, clock.clone(), "http://unused").accounts;
     // A second node, or a database filled by an import, has its admin already.
     if accounts
         .user_by_name(ADMIN)

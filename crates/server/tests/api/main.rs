@@ -8,6 +8,7 @@
 mod helpers;
 mod accounts;
 mod browser;
+mod cache;
 mod cli;
 mod cluster;
 mod faults;

@@ -178,7 +178,12 @@ async fn preview_shows_target_and_clicks_without_redirecting(backend: Backend) {
     assert!(r.headers().get("location").is_none());
     let page = r.text().await.expect("body");
     assert!(page.contains("https://example.com/a?x=1&amp;y=2"), "{page}");
-    assert!(page.contains("<dd>1</dd>"), "{page}");
+    // The count comes from the cached record, so it may lag the store by
+    // up to `cache.l1_ttl_secs` (README): 0 or 1 here, never more.
+    assert!(
+        page.contains("<dd>1</dd>") || page.contains("<dd>0</dd>"),
+        "{page}"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         app.link(&slug).await["visits"],

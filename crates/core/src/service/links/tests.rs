@@ -9,11 +9,12 @@ use super::*;
 use crate::account::Role;
 use crate::clock::ManualClock;
 use crate::error::StoreError;
-use crate::fake::{FakeHasher, FakeStore};
+use crate::fake::{FakeHasher, FakeInvalidator, FakeStore};
 
 struct World {
     store: Arc<FakeStore>,
     hasher: Arc<FakeHasher>,
+    invalidator: Arc<FakeInvalidator>,
     clock: Arc<ManualClock>,
     service: LinkService,
 }
@@ -21,6 +22,7 @@ struct World {
 fn world_with(adjust: impl FnOnce(&mut LinkSettings)) -> World {
     let store = FakeStore::new();
     let hasher = Arc::new(FakeHasher::default());
+    let invalidator = Arc::new(FakeInvalidator::default());
     let clock = Arc::new(ManualClock::new(
         OffsetDateTime::UNIX_EPOCH + Duration::days(20_000),
     ));
@@ -37,12 +39,14 @@ fn world_with(adjust: impl FnOnce(&mut LinkSettings)) -> World {
             ids: store.clone(),
             hasher: hasher.clone(),
             clock: clock.clone(),
+            invalidator: invalidator.clone(),
         },
         settings,
     );
     World {
         store,
         hasher,
+        invalidator,
         clock,
         service,
     }
@@ -317,4 +321,46 @@ fn bad_fields_name_themselves() {
         Field::Title
     );
     assert_eq!(field_of(check_password("").unwrap_err()), Field::Password);
+}
+
+#[tokio::test]
+async fn every_write_tells_the_caches_after_the_store_has_it() {
+    let w = world();
+    let admin = Principal {
+        role: Role::Admin,
+        ..alice()
+    };
+    let alias = CreateLink {
+        alias: Some("mine".into()),
+        ..url("https://example.com/")
+    };
+    created(w.service.create(None, alias).await.expect("create"));
+    let generated = created(
+        w.service
+            .create(None, url("https://example.com/"))
+            .await
+            .expect("create"),
+    );
+    let change = UpdateLink {
+        disabled: Some(true),
+        ..UpdateLink::default()
+    };
+    w.service
+        .update(&admin, "mine", change)
+        .await
+        .expect("update");
+    w.service.delete(&admin, "mine").await.expect("delete");
+    assert_eq!(
+        w.invalidator.links(),
+        vec![
+            "mine".to_owned(),
+            generated.slug.clone(),
+            "mine".into(),
+            "mine".into()
+        ]
+    );
+    // A failed write tells nobody.
+    let err = w.service.delete(&admin, "mine").await.expect_err("gone");
+    assert!(matches!(err, LinkError::NotFound));
+    assert_eq!(w.invalidator.links().len(), 4);
 }

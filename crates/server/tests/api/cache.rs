@@ -1,0 +1,505 @@
+//! The two-level cache with real parts: `kurz serve` processes sharing a
+//! MariaDB or PostgreSQL and a Redis. Changes on one node reach the other's
+//! cache within a second; Redis that dies, hangs or comes back never fails
+//! a redirect; with the database away, cached links still redirect.
+//!
+//! Runs when `KURZ_TEST_REDIS_URL` names a Redis (`.ci/run` sets it); each
+//! test uses its own key prefix there, or its own `redis-server` on a free
+//! port when it needs to kill one.
+
+use std::io::{Read, Write};
+use std::net::TcpStream as StdStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+use crate::cli::{add_admin, free_port, KURZ};
+use crate::faults::{server_addr, wait_until, Proxy};
+use crate::helpers::{client, expect_error, Backend};
+
+/// The shared Redis of the test run; `None` (with a note) when unset.
+fn redis_url() -> Option<String> {
+    let url = std::env::var("KURZ_TEST_REDIS_URL")
+        .ok()
+        .filter(|v| !v.is_empty());
+    match &url {
+        Some(url) => assert!(
+            ping(url),
+            "KURZ_TEST_REDIS_URL is set but {url} does not answer PING"
+        ),
+        None => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "note: a Redis cache test did not run: set KURZ_TEST_REDIS_URL"
+            );
+        }
+    }
+    url
+}
+
+/// `PING` over a raw socket: true on `+PONG`.
+fn ping(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    let addr = format!(
+        "{}:{}",
+        u.host_str().unwrap_or("127.0.0.1"),
+        u.port().unwrap_or(6379)
+    );
+    let Ok(mut s) = StdStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    if s.write_all(b"PING\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 7];
+    s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+}
+
+/// A key prefix of one test's own.
+fn prefix() -> String {
+    format!("kurz_t_{:016x}:", rand::random::<u64>())
+}
+
+/// A `kurz serve` process.
+struct Node {
+    child: Child,
+    base: String,
+}
+
+impl Node {
+    async fn start(db: &str, redis: Option<&str>, prefix: &str) -> Self {
+        let port = free_port();
+        let mut cmd = Command::new(KURZ);
+        cmd.env_remove("KURZ_CONFIG")
+            .env("RUST_LOG", "warn")
+            .env("KURZ_CACHE__REDIS_PREFIX", prefix)
+            .env("KURZ_POOL__ACQUIRE_TIMEOUT_MS", "1000")
+            .env("KURZ_POOL__QUERY_TIMEOUT_MS", "2000")
+            .args(["--database", db, "serve", "--rate-limits", "off"])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null());
+        if let Some(redis) = redis {
+            cmd.args(["--redis", redis]);
+        }
+        let child = cmd.spawn().expect("spawn kurz");
+        let node = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let c = client();
+        for _ in 0..100 {
+            if let Ok(r) = c.get(node.url("/readyz")).send().await {
+                if r.status() == StatusCode::OK {
+                    return node;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("kurz did not become ready");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn follow(&self, c: &Client, slug: &str) -> reqwest::Response {
+        c.get(self.url(&format!("/{slug}")))
+            .send()
+            .await
+            .expect("send")
+    }
+
+    async fn create(&self, c: &Client, key: &str, body: Value) -> String {
+        let r = c
+            .post(self.url("/api/v1/links"))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::CREATED);
+        let link: Value = r.json().await.expect("json");
+        link["slug"].as_str().expect("slug").to_owned()
+    }
+
+    async fn readyz(&self, c: &Client) -> Value {
+        c.get(self.url("/readyz"))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json")
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `check` holds, polling every 25 ms, and says how long that
+/// took.
+async fn within(deadline: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < deadline, "{what} within {deadline:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn location_is(node: &Node, c: &Client, slug: &str, want: &str) -> bool {
+    node.follow(c, slug)
+        .await
+        .headers()
+        .get("location")
+        .is_some_and(|l| l == want)
+}
+
+async fn changes_on_one_node_reach_the_other_within_a_second(backend: Backend) {
+    let Some(redis) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = backend.fresh_database(&dir).await;
+    let key = add_admin(&db);
+    let prefix = prefix();
+    let (a, b) = (
+        Node::start(&db, Some(&redis), &prefix).await,
+        Node::start(&db, Some(&redis), &prefix).await,
+    );
+    let c = client();
+    let slug = a
+        .create(&c, &key, json!({"url": "https://example.com/old"}))
+        .await;
+    // B caches it (L1 and L2).
+    for _ in 0..3 {
+        assert!(location_is(&b, &c, &slug, "https://example.com/old").await);
+    }
+    let patch = |body: Value| {
+        c.patch(a.url(&format!("/api/v1/links/{slug}")))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+    };
+    assert!(patch(json!({"url": "https://example.com/new"}))
+        .await
+        .expect("send")
+        .status()
+        .is_success());
+    let took = within(Duration::from_secs(1), "the new target on B", async || {
+        location_is(&b, &c, &slug, "https://example.com/new").await
+    })
+    .await;
+    eprintln!("a PATCH on A reached B after {took:?}");
+    assert!(patch(json!({"disabled": true}))
+        .await
+        .expect("send")
+        .status()
+        .is_success());
+    within(Duration::from_secs(1), "410 on B", async || {
+        b.follow(&c, &slug).await.status() == StatusCode::GONE
+    })
+    .await;
+    assert!(patch(json!({"disabled": false}))
+        .await
+        .expect("send")
+        .status()
+        .is_success());
+    within(
+        Duration::from_secs(1),
+        "a redirect on B again",
+        async || b.follow(&c, &slug).await.status() == StatusCode::FOUND,
+    )
+    .await;
+    let r = c
+        .delete(a.url(&format!("/api/v1/links/{slug}")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    within(Duration::from_secs(1), "404 on B", async || {
+        b.follow(&c, &slug).await.status() == StatusCode::NOT_FOUND
+    })
+    .await;
+    // An alias B has cached as unknown works on B once A creates it.
+    assert_eq!(
+        b.follow(&c, "fresh-alias").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    a.create(
+        &c,
+        &key,
+        json!({"url": "https://example.com/alias", "alias": "fresh-alias"}),
+    )
+    .await;
+    within(Duration::from_secs(1), "the new alias on B", async || {
+        location_is(&b, &c, "fresh-alias", "https://example.com/alias").await
+    })
+    .await;
+}
+
+async fn a_key_revoked_on_one_node_is_refused_by_the_other_at_once(backend: Backend) {
+    let Some(redis) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = backend.fresh_database(&dir).await;
+    let admin = add_admin(&db);
+    let prefix = prefix();
+    let (a, b) = (
+        Node::start(&db, Some(&redis), &prefix).await,
+        Node::start(&db, Some(&redis), &prefix).await,
+    );
+    let c = client();
+    let r = c
+        .post(a.url("/api/v1/keys"))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "laptop"}))
+        .send()
+        .await
+        .expect("send");
+    let made: Value = r.json().await.expect("json");
+    let (key, id) = (
+        made["key"].as_str().expect("key").to_owned(),
+        made["id"].as_i64().expect("id"),
+    );
+    let list = |node: &Node| c.get(node.url("/api/v1/links")).bearer_auth(&key).send();
+    // B knows (and caches) the key.
+    for _ in 0..3 {
+        assert_eq!(list(&b).await.expect("send").status(), StatusCode::OK);
+    }
+    let r = c
+        .delete(a.url(&format!("/api/v1/keys/{id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let took = within(Duration::from_secs(1), "401 on B", async || {
+        list(&b).await.expect("send").status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    eprintln!("a revoke on A reached B after {took:?}");
+    expect_error(
+        list(&b).await.expect("send"),
+        StatusCode::UNAUTHORIZED,
+        40101,
+        None,
+    )
+    .await;
+}
+
+async fn cached_links_redirect_while_the_database_is_away(backend: Backend) {
+    let Some(redis) = redis_url() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let real = backend.fresh_database(&dir).await;
+    let key = add_admin(&real);
+    let proxy = Proxy::start(server_addr(&real), true).await;
+    let node = Node::start(&proxy.url_for(&real), Some(&redis), &prefix()).await;
+    let c = client();
+    let cached = node
+        .create(&c, &key, json!({"url": "https://example.com/cached"}))
+        .await;
+    let uncached = node
+        .create(&c, &key, json!({"url": "https://example.com/uncached"}))
+        .await;
+    assert!(location_is(&node, &c, &cached, "https://example.com/cached").await);
+
+    proxy.set_up(false);
+    for _ in 0..20 {
+        assert!(
+            location_is(&node, &c, &cached, "https://example.com/cached").await,
+            "a cached link redirects without its database"
+        );
+    }
+    let r = node.follow(&c, &uncached).await;
+    expect_error(r, StatusCode::SERVICE_UNAVAILABLE, 50301, None).await;
+    proxy.set_up(true);
+    wait_until("the database back", Duration::from_secs(10), async || {
+        location_is(&node, &c, &uncached, "https://example.com/uncached").await
+    })
+    .await;
+}
+
+/// A `redis-server` of one test's own, on a free port.
+struct OwnRedis {
+    child: Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start_on(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (installed with Redis) starts");
+        let this = Self { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ping(&this.url()) {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        this
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// `GET key` over a raw socket: whether the key exists.
+    fn has(&self, key: &str) -> bool {
+        let Ok(mut s) = StdStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+        let command = format!("EXISTS {key}\r\n");
+        if s.write_all(command.as_bytes()).is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).is_ok() && &buf == b":1\r\n"
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+async fn killing_redis_fails_no_redirect_and_l2_returns_with_it() {
+    if redis_url().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("kill.db").display());
+    let key = add_admin(&db);
+    let port = free_port();
+    let mut redis = OwnRedis::start_on(port);
+    let prefix = prefix();
+    let node = Node::start(&db, Some(&redis.url()), &prefix).await;
+    let c = client();
+    wait_until("Redis in use", Duration::from_secs(10), async || {
+        node.readyz(&c).await["redis"] == "up"
+    })
+    .await;
+    let mut slugs = Vec::new();
+    for i in 0..20 {
+        let url = format!("https://example.com/{i}");
+        slugs.push((node.create(&c, &key, json!({ "url": url })).await, url));
+    }
+
+    // A stream of redirects, with Redis killed half-way.
+    let mut failed = 0;
+    let started = Instant::now();
+    let mut i = 0usize;
+    while started.elapsed() < Duration::from_secs(3) {
+        if i == 200 {
+            redis.kill();
+        }
+        let (slug, url) = &slugs[i % slugs.len()];
+        if !location_is(&node, &c, slug, url).await {
+            failed += 1;
+        }
+        i += 1;
+    }
+    assert_eq!(failed, 0, "of {i} redirects");
+    assert_eq!(node.readyz(&c).await["redis"], "down", "and still 200");
+
+    // Meanwhile a link changes behind the node's back (no invalidation can
+    // reach it while the channel is down): its L1 still has the old target.
+    let (changed, _) = &slugs[0];
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&db).await.expect("db");
+        sqlx::query("update links set url = 'https://example.com/changed' where slug = ?")
+            .bind(changed)
+            .execute(&mut conn)
+            .await
+            .expect("update");
+    }
+    assert!(location_is(&node, &c, changed, "https://example.com/0").await);
+
+    // Redis comes back on the same port: the node uses L2 again by itself.
+    let redis = OwnRedis::start_on(port);
+    wait_until("Redis in use again", Duration::from_secs(15), async || {
+        node.readyz(&c).await["redis"] == "up"
+    })
+    .await;
+    // Resubscribed, the node dropped what it cached while deaf.
+    wait_until(
+        "L1 cleared on resubscribing",
+        Duration::from_secs(5),
+        async || location_is(&node, &c, changed, "https://example.com/changed").await,
+    )
+    .await;
+    let fresh = node
+        .create(&c, &key, json!({"url": "https://example.com/after"}))
+        .await;
+    assert!(location_is(&node, &c, &fresh, "https://example.com/after").await);
+    wait_until("a lookup filling L2", Duration::from_secs(15), async || {
+        redis.has(&format!("{prefix}l:{fresh}"))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_redis_that_never_answers_holds_no_redirect_back() {
+    if redis_url().is_none() {
+        return;
+    }
+    // Accepts connections and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for conn in silent.incoming().take(64) {
+            open.push(conn);
+        }
+        open
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("silent.db").display());
+    let key = add_admin(&db);
+    let node = Node::start(&db, Some(&format!("redis://127.0.0.1:{port}")), &prefix()).await;
+    let c = client();
+    let slug = node
+        .create(&c, &key, json!({"url": "https://example.com/"}))
+        .await;
+    let mut slowest = Duration::ZERO;
+    for i in 0..50 {
+        let started = Instant::now();
+        let target = if i % 2 == 0 { slug.as_str() } else { "unknown" };
+        let status = node.follow(&c, target).await.status();
+        assert!(status == StatusCode::FOUND || status == StatusCode::NOT_FOUND);
+        slowest = slowest.max(started.elapsed());
+    }
+    eprintln!("slowest redirect with a silent Redis: {slowest:?}");
+    // cache.redis_timeout_ms is 50; a generous bound for a loaded machine.
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+    assert_eq!(node.readyz(&c).await["redis"], "down");
+    drop(node);
+    drop(held);
+}
+
+server_tests!(
+    changes_on_one_node_reach_the_other_within_a_second,
+    a_key_revoked_on_one_node_is_refused_by_the_other_at_once,
+    cached_links_redirect_while_the_database_is_away,
+);

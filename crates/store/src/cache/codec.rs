@@ -1,0 +1,256 @@
+//! Redirect records as compact bytes: the form both cache levels keep
+//! (Redis values, and in-process entries after their own small header). A
+//! million records should cost tens of megabytes, not hundreds, so numbers
+//! are LEB128 varints and absent options take no room.
+//!
+//! Layout, version 1:
+//!
+//! ```text
+//! 1 byte  version (1)
+//! 1 byte  flags: forward_query, has_password, disabled, pending,
+//!         and which optional fields follow (expires_at, max_visits,
+//!         redirect_status)
+//! varint  id, created_at (ms), [expires_at (ms)], [max_visits], visits,
+//!         [redirect_status]
+//! rest    the target URL (UTF-8)
+//! ```
+//!
+//! "No such link" is the single byte [`ABSENT`]. Anything that does not
+//! decode is treated as a miss, never as a link.
+
+use kurz_core::clock::{from_millis, to_millis};
+use kurz_core::link::RedirectRecord;
+
+const VERSION: u8 = 1;
+/// The value of a negative entry.
+pub(crate) const ABSENT: &[u8] = &[0];
+
+const FORWARD_QUERY: u8 = 1;
+const HAS_PASSWORD: u8 = 1 << 1;
+const DISABLED: u8 = 1 << 2;
+const PENDING: u8 = 1 << 3;
+const HAS_EXPIRY: u8 = 1 << 4;
+const HAS_MAX_VISITS: u8 = 1 << 5;
+const HAS_STATUS: u8 = 1 << 6;
+
+/// What a cache holds for a slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Cached {
+    Present(RedirectRecord),
+    /// Known not to exist (a negative entry).
+    Absent,
+}
+
+impl Cached {
+    pub(crate) fn into_option(self) -> Option<RedirectRecord> {
+        match self {
+            Self::Present(r) => Some(r),
+            Self::Absent => None,
+        }
+    }
+}
+
+/// Appends the encoding of `record` (or of "absent") to `out`.
+pub(crate) fn encode(record: Option<&RedirectRecord>, out: &mut Vec<u8>) {
+    let Some(r) = record else {
+        out.extend_from_slice(ABSENT);
+        return;
+    };
+    let mut flags = 0;
+    for (set, bit) in [
+        (r.forward_query, FORWARD_QUERY),
+        (r.has_password, HAS_PASSWORD),
+        (r.disabled, DISABLED),
+        (r.pending, PENDING),
+        (r.expires_at.is_some(), HAS_EXPIRY),
+        (r.max_visits.is_some(), HAS_MAX_VISITS),
+        (r.redirect_status.is_some(), HAS_STATUS),
+    ] {
+        if set {
+            flags |= bit;
+        }
+    }
+    out.push(VERSION);
+    out.push(flags);
+    put_varint(out, zigzag(r.id));
+    put_varint(out, zigzag(to_millis(r.created_at)));
+    if let Some(at) = r.expires_at {
+        put_varint(out, zigzag(to_millis(at)));
+    }
+    if let Some(max) = r.max_visits {
+        put_varint(out, zigzag(max));
+    }
+    put_varint(out, zigzag(r.visits));
+    if let Some(status) = r.redirect_status {
+        put_varint(out, u64::from(status));
+    }
+    out.extend_from_slice(r.url.as_bytes());
+}
+
+/// The record in `bytes`; `None` when they are not a valid encoding.
+pub(crate) fn decode(bytes: &[u8]) -> Option<Cached> {
+    if bytes == ABSENT {
+        return Some(Cached::Absent);
+    }
+    let (&version, rest) = bytes.split_first()?;
+    if version != VERSION {
+        return None;
+    }
+    let (&flags, mut rest) = rest.split_first()?;
+    let mut next = || -> Option<u64> {
+        let (value, used) = get_varint(rest)?;
+        rest = &rest[used..];
+        Some(value)
+    };
+    let id = unzigzag(next()?);
+    let created_at = from_millis(unzigzag(next()?));
+    let expires_at = if flags & HAS_EXPIRY != 0 {
+        Some(from_millis(unzigzag(next()?)))
+    } else {
+        None
+    };
+    let max_visits = if flags & HAS_MAX_VISITS != 0 {
+        Some(unzigzag(next()?))
+    } else {
+        None
+    };
+    let visits = unzigzag(next()?);
+    let redirect_status = if flags & HAS_STATUS != 0 {
+        Some(u16::try_from(next()?).ok()?)
+    } else {
+        None
+    };
+    let url = std::str::from_utf8(rest).ok()?;
+    Some(Cached::Present(RedirectRecord {
+        id,
+        url: url.into(),
+        created_at,
+        expires_at,
+        max_visits,
+        visits,
+        redirect_status,
+        forward_query: flags & FORWARD_QUERY != 0,
+        has_password: flags & HAS_PASSWORD != 0,
+        disabled: flags & DISABLED != 0,
+        pending: flags & PENDING != 0,
+    }))
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// The value and how many bytes it took; `None` past the end or past
+/// 64 bits.
+fn get_varint(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn record() -> RedirectRecord {
+        RedirectRecord {
+            id: 123_456,
+            url: "https://example.com/page/1?q=\u{fc}".into(),
+            created_at: from_millis(1_700_000_000_123),
+            expires_at: None,
+            max_visits: None,
+            visits: 7,
+            redirect_status: None,
+            forward_query: false,
+            has_password: false,
+            disabled: false,
+            pending: false,
+        }
+    }
+
+    #[test]
+    fn a_plain_record_takes_a_few_bytes_beyond_its_url() {
+        let mut out = Vec::new();
+        encode(Some(&record()), &mut out);
+        assert!(out.len() <= record().url.len() + 14, "{} bytes", out.len());
+        assert_eq!(decode(&out), Some(Cached::Present(record())));
+    }
+
+    #[test]
+    fn absent_and_foreign_bytes_decode_as_such() {
+        let mut out = Vec::new();
+        encode(None, &mut out);
+        assert_eq!(decode(&out), Some(Cached::Absent));
+        assert_eq!(decode(&[]), None);
+        assert_eq!(decode(&[9, 0]), None, "an unknown version");
+        assert_eq!(decode(&[VERSION, 0, 0x80]), None, "a cut varint");
+        let mut out = Vec::new();
+        encode(Some(&record()), &mut out);
+        let last = out.len() - 1;
+        out[last] = 0xff;
+        assert_eq!(decode(&out), None, "not UTF-8");
+    }
+
+    proptest! {
+        #[test]
+        fn every_record_round_trips(
+            id in any::<i64>(),
+            created in -10_000_000_000_000i64..10_000_000_000_000,
+            expires in proptest::option::of(-10_000_000_000_000i64..10_000_000_000_000),
+            max_visits in proptest::option::of(any::<i64>()),
+            visits in any::<i64>(),
+            status in proptest::option::of(any::<u16>()),
+            flags in any::<[bool; 4]>(),
+            url in "\\PC{0,80}",
+        ) {
+            let r = RedirectRecord {
+                id,
+                url: url.into(),
+                created_at: from_millis(created),
+                expires_at: expires.map(from_millis),
+                max_visits,
+                visits,
+                redirect_status: status,
+                forward_query: flags[0],
+                has_password: flags[1],
+                disabled: flags[2],
+                pending: flags[3],
+            };
+            let mut out = Vec::new();
+            encode(Some(&r), &mut out);
+            prop_assert_eq!(decode(&out), Some(Cached::Present(r)));
+        }
+    }
+
+    #[test]
+    fn time_survives_at_millisecond_precision() {
+        let at = OffsetDateTime::UNIX_EPOCH + time::Duration::milliseconds(-1);
+        let r = RedirectRecord {
+            expires_at: Some(at),
+            ..record()
+        };
+        let mut out = Vec::new();
+        encode(Some(&r), &mut out);
+        assert_eq!(decode(&out), Some(Cached::Present(r)));
+    }
+}

@@ -1,0 +1,348 @@
+//! The in-process cache (L1): S3-FIFO eviction (quick_cache, scan-resistant
+//! like TinyLFU, with less memory per entry than moka), bounded by entries
+//! and by bytes at once, a TTL with random jitter, negative entries with
+//! their own short TTL, and request coalescing: concurrent misses on one
+//! slug wait for a single load.
+//!
+//! An entry is one boxed byte string: its expiry (seconds since the cache
+//! started, 4 bytes), the slug (checked on every hit: the table is keyed by
+//! a 64-bit hash of the slug, so a collision is a miss, never the wrong
+//! link), then the record in the `codec` form. About 120 bytes an entry in
+//! all for a typical link (ADR 0013).
+
+use std::collections::hash_map::RandomState;
+use std::future::Future;
+use std::hash::BuildHasher;
+use std::time::Duration;
+
+use quick_cache::sync::{Cache, EntryAction, EntryResult};
+use quick_cache::{OptionsBuilder, Weighter};
+use tokio::time::Instant;
+
+use kurz_core::error::StoreError;
+use kurz_core::link::RedirectRecord;
+
+use super::codec::{self, Cached};
+
+/// The sizes and lifetimes of the in-process cache.
+#[derive(Debug, Clone, Copy)]
+pub struct L1Config {
+    /// Most entries; 0 turns the cache off.
+    pub max_entries: u64,
+    /// Most bytes of entries.
+    pub max_bytes: u64,
+    /// Lifetime of a link's entry, before jitter.
+    pub ttl: Duration,
+    /// Lifetime of a "no such link" entry, before jitter.
+    pub negative_ttl: Duration,
+}
+
+/// Every entry weighs its bytes, but at least `floor` = bytes / entries,
+/// so one weight capacity bounds both.
+#[derive(Debug, Clone, Copy)]
+struct Weigh {
+    floor: u64,
+}
+
+impl Weighter<u64, Box<[u8]>> for Weigh {
+    fn weight(&self, _key: &u64, entry: &Box<[u8]>) -> u64 {
+        (entry.len() as u64).max(self.floor)
+    }
+}
+
+/// Bytes before the slug: the expiry.
+const EXPIRY_LEN: usize = 4;
+
+#[derive(Debug)]
+pub(crate) struct L1 {
+    entries: Cache<u64, Box<[u8]>, Weigh>,
+    hasher: RandomState,
+    /// Entry expiries count seconds from here; `tokio`'s clock, so tests
+    /// can move it.
+    started: Instant,
+    ttl: Duration,
+    negative_ttl: Duration,
+}
+
+impl L1 {
+    /// `None` when the configuration turns L1 off.
+    pub(crate) fn new(config: &L1Config) -> Option<Self> {
+        if config.max_entries == 0 || config.max_bytes == 0 {
+            return None;
+        }
+        let floor = (config.max_bytes / config.max_entries).max(1);
+        let options = OptionsBuilder::new()
+            .estimated_items_capacity(usize::try_from(config.max_entries).unwrap_or(usize::MAX))
+            .weight_capacity(config.max_bytes)
+            .build()
+            .ok()?;
+        Some(Self {
+            entries: Cache::with_options(
+                options,
+                Weigh { floor },
+                quick_cache::DefaultHashBuilder::default(),
+                Default::default(),
+            ),
+            hasher: RandomState::new(),
+            started: Instant::now(),
+            ttl: config.ttl,
+            negative_ttl: config.negative_ttl,
+        })
+    }
+
+    fn key(&self, slug: &str) -> u64 {
+        self.hasher.hash_one(slug)
+    }
+
+    /// Seconds since the cache started.
+    fn now(&self) -> u32 {
+        u32::try_from(self.started.elapsed().as_secs()).unwrap_or(u32::MAX)
+    }
+
+    /// The cached answer for `slug`, if there is a fresh one.
+    pub(crate) fn get(&self, slug: &str) -> Option<Cached> {
+        let entry = self.entries.get(&self.key(slug))?;
+        self.read(&entry, slug)
+    }
+
+    /// The fresh answer in `entry`, if it is `slug`'s.
+    fn read(&self, entry: &[u8], slug: &str) -> Option<Cached> {
+        let (expiry, rest) = entry.split_first_chunk::<EXPIRY_LEN>()?;
+        if u32::from_le_bytes(*expiry) <= self.now() {
+            return None;
+        }
+        let (&len, rest) = rest.split_first()?;
+        let (stored, record) = rest.split_at_checked(usize::from(len))?;
+        if stored != slug.as_bytes() {
+            return None;
+        }
+        codec::decode(record)
+    }
+
+    fn entry(&self, slug: &str, record: Option<&RedirectRecord>) -> Option<Box<[u8]>> {
+        let len = u8::try_from(slug.len()).ok()?;
+        let ttl = if record.is_some() {
+            self.ttl
+        } else {
+            self.negative_ttl
+        };
+        let expiry = self.now().saturating_add(jittered_secs(ttl));
+        let mut out = Vec::with_capacity(EXPIRY_LEN + 1 + slug.len() + 48);
+        out.extend_from_slice(&expiry.to_le_bytes());
+        out.push(len);
+        out.extend_from_slice(slug.as_bytes());
+        codec::encode(record, &mut out);
+        Some(out.into_boxed_slice())
+    }
+
+    /// Caches `record` (or "no such link") for `slug`.
+    pub(crate) fn put(&self, slug: &str, record: Option<&RedirectRecord>) {
+        if let Some(entry) = self.entry(slug, record) {
+            self.entries.insert(self.key(slug), entry);
+        }
+    }
+
+    pub(crate) fn remove(&self, slug: &str) {
+        self.entries.remove(&self.key(slug));
+    }
+
+    pub(crate) fn clear(&self) {
+        self.entries.clear();
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The cached answer, or `load`'s, cached on the way. Concurrent calls
+    /// for one slug that all miss run `load` once; the others wait for its
+    /// answer (or, if it fails, the next one tries).
+    pub(crate) async fn get_or_load<F>(
+        &self,
+        slug: &str,
+        load: F,
+    ) -> Result<Option<RedirectRecord>, StoreError>
+    where
+        F: Future<Output = Result<Option<RedirectRecord>, StoreError>>,
+    {
+        if let Some(hit) = self.get(slug) {
+            return Ok(hit.into_option());
+        }
+        let key = self.key(slug);
+        let mut fresh = None;
+        let guard = match self
+            .entries
+            .entry_async(&key, |_, entry| match self.read(entry, slug) {
+                Some(cached) => {
+                    fresh = Some(cached);
+                    EntryAction::Retain(())
+                }
+                None => EntryAction::ReplaceWithGuard,
+            })
+            .await
+        {
+            // Another task loaded it while this one waited.
+            EntryResult::Retained(()) => {
+                return Ok(fresh.and_then(Cached::into_option));
+            }
+            EntryResult::Vacant(guard) | EntryResult::Replaced(guard, _) => guard,
+            EntryResult::Removed(..) | EntryResult::Timeout => return load.await,
+        };
+        let found = load.await?;
+        if let Some(entry) = self.entry(slug, found.as_ref()) {
+            let _ = guard.insert(entry);
+        }
+        Ok(found)
+    }
+}
+
+/// `ttl` give or take 10 %, in whole seconds (at least 1): entries filled
+/// together do not all expire together.
+pub(crate) fn jittered_secs(ttl: Duration) -> u32 {
+    let secs = ttl.as_secs_f64();
+    let factor = 0.9 + rand::random::<f64>() * 0.2;
+    let out = (secs * factor).round().max(1.0);
+    if out >= f64::from(u32::MAX) {
+        u32::MAX
+    } else {
+        out as u32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use kurz_core::clock::from_millis;
+
+    use super::*;
+
+    fn config() -> L1Config {
+        L1Config {
+            max_entries: 1000,
+            max_bytes: 1_000_000,
+            ttl: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(10),
+        }
+    }
+
+    fn record(id: i64) -> RedirectRecord {
+        RedirectRecord {
+            id,
+            url: format!("https://example.com/{id}").into(),
+            created_at: from_millis(1_700_000_000_000),
+            expires_at: None,
+            max_visits: None,
+            visits: 0,
+            redirect_status: None,
+            forward_query: false,
+            has_password: false,
+            disabled: false,
+            pending: false,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn entries_live_for_their_ttl_give_or_take_ten_percent() {
+        let l1 = L1::new(&config()).expect("on");
+        l1.put("a", Some(&record(1)));
+        l1.put("gone", None);
+        assert_eq!(l1.get("a"), Some(Cached::Present(record(1))));
+        assert_eq!(l1.get("gone"), Some(Cached::Absent));
+        tokio::time::advance(Duration::from_secs(8)).await;
+        assert_eq!(l1.get("gone"), Some(Cached::Absent), "within 10 s - 10 %");
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert_eq!(l1.get("gone"), None, "past 10 s + 10 %");
+        assert!(l1.get("a").is_some());
+        tokio::time::advance(Duration::from_secs(260)).await;
+        assert!(l1.get("a").is_some(), "within 300 s - 10 %");
+        tokio::time::advance(Duration::from_secs(70)).await;
+        assert_eq!(l1.get("a"), None, "past 300 s + 10 %");
+    }
+
+    #[test]
+    fn jitter_spreads_expiries_within_ten_percent() {
+        let ttl = Duration::from_secs(3600);
+        let samples: Vec<u32> = (0..2000).map(|_| jittered_secs(ttl)).collect();
+        assert!(samples.iter().all(|s| (3240..=3960).contains(s)));
+        let distinct: std::collections::HashSet<_> = samples.iter().collect();
+        assert!(distinct.len() > 300, "{} distinct expiries", distinct.len());
+        assert_eq!(jittered_secs(Duration::from_millis(10)), 1);
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_on_one_slug_make_one_load() {
+        let l1 = Arc::new(L1::new(&config()).expect("on"));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (l1, loads) = (l1.clone(), loads.clone());
+                tokio::spawn(async move {
+                    l1.get_or_load("hot", async {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(Some(record(7)))
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.expect("join").expect("load"), Some(record(7)));
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_load_is_not_cached_and_the_next_caller_tries_again() {
+        let l1 = L1::new(&config()).expect("on");
+        let failed = l1
+            .get_or_load("x", async { Err(StoreError::Unavailable("down".into())) })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(l1.get("x"), None);
+        let found = l1.get_or_load("x", async { Ok(None) }).await.expect("load");
+        assert_eq!(found, None);
+        assert_eq!(l1.get("x"), Some(Cached::Absent));
+    }
+
+    #[test]
+    fn entries_are_bounded_by_count_and_by_bytes() {
+        let by_count = L1::new(&L1Config {
+            max_entries: 100,
+            max_bytes: 1_000_000,
+            ..config()
+        })
+        .expect("on");
+        let by_bytes = L1::new(&L1Config {
+            max_entries: 1_000_000,
+            max_bytes: 10_000,
+            ..config()
+        })
+        .expect("on");
+        for i in 0..5_000 {
+            by_count.put(&format!("s{i}"), Some(&record(i)));
+            by_bytes.put(&format!("s{i}"), Some(&record(i)));
+        }
+        assert!(by_count.len() <= 100, "{}", by_count.len());
+        assert!(by_bytes.len() <= 10_000 / 40, "{}", by_bytes.len());
+        assert!(L1::new(&L1Config {
+            max_entries: 0,
+            ..config()
+        })
+        .is_none());
+    }
+
+    #[test]
+    fn a_removed_or_cleared_slug_is_a_miss() {
+        let l1 = L1::new(&config()).expect("on");
+        l1.put("a", Some(&record(1)));
+        l1.put("b", Some(&record(2)));
+        l1.remove("a");
+        assert_eq!(l1.get("a"), None);
+        assert!(l1.get("b").is_some());
+        l1.clear();
+        assert_eq!(l1.get("b"), None);
+    }
+}

@@ -1,0 +1,245 @@
+//! The caching decorator of the lookup port, and the invalidation that
+//! keeps it (and every other node's) honest.
+//!
+//! Reads: L1, then L2, then the store; what the store says fills L2 and L1
+//! on the way back (cache-aside), "no such link" included, with a shorter
+//! TTL. A store error is never cached: the next lookup asks again.
+//!
+//! Writes (after the store has them): delete the L2 key, publish the slug
+//! on the invalidation channel (every node, this one included, evicts it
+//! from L1), and delete the L2 key and the L1 entry once more a moment
+//! later. The second delete closes the race with a reader that read the
+//! old row just before the write and fills a cache just after it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use kurz_core::error::StoreError;
+use kurz_core::link::RedirectRecord;
+use kurz_core::ports::{Invalidator, LinkLookup};
+
+use super::auth::AuthCache;
+use super::l1::L1;
+use super::redis::{Message, Redis};
+
+/// How long after a write the second delete comes.
+pub(crate) const SECOND_DELETE: Duration = Duration::from_millis(500);
+
+#[derive(Debug)]
+pub(crate) struct CachedLookup {
+    pub(crate) l1: Option<Arc<L1>>,
+    pub(crate) l2: Option<Arc<Redis>>,
+    pub(crate) store: Arc<dyn LinkLookup>,
+}
+
+impl CachedLookup {
+    async fn below_l1(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
+        if let Some(l2) = &self.l2 {
+            if let Some(cached) = l2.get(slug).await {
+                return Ok(cached.into_option());
+            }
+        }
+        let found = self.store.lookup(slug).await?;
+        if let Some(l2) = &self.l2 {
+            l2.put_later(slug, found.as_ref());
+        }
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl LinkLookup for CachedLookup {
+    async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
+        match &self.l1 {
+            Some(l1) => l1.get_or_load(slug, self.below_l1(slug)).await,
+            None => self.below_l1(slug).await,
+        }
+    }
+}
+
+/// Tells this node's caches and, through Redis, every other node's.
+#[derive(Debug, Clone)]
+pub(crate) struct Invalidation {
+    pub(crate) l1: Option<Arc<L1>>,
+    pub(crate) keys: Option<Arc<AuthCache>>,
+    pub(crate) l2: Option<Arc<Redis>>,
+}
+
+impl Invalidation {
+    /// What a message from the channel (or this node itself) asks.
+    pub(crate) fn apply(&self, message: &Message) {
+        match message {
+            Message::Link(slug) => {
+                if let Some(l1) = &self.l1 {
+                    l1.remove(slug);
+                    let (l1, slug) = (Arc::clone(l1), slug.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(SECOND_DELETE).await;
+                        l1.remove(&slug);
+                    });
+                }
+            }
+            Message::Key(id) => {
+                if let Some(keys) = &self.keys {
+                    keys.revoke(*id);
+                }
+            }
+        }
+    }
+
+    /// Everything cached may be stale (the channel was lost for a while).
+    pub(crate) fn clear(&self) {
+        if let Some(l1) = &self.l1 {
+            l1.clear();
+        }
+        if let Some(keys) = &self.keys {
+            keys.clear();
+        }
+    }
+}
+
+#[async_trait]
+impl Invalidator for Invalidation {
+    async fn link_changed(&self, slug: &str) {
+        let message = Message::Link(slug.to_owned());
+        self.apply(&message);
+        let Some(l2) = &self.l2 else { return };
+        let told = l2.delete(slug).await && l2.publish(&message).await;
+        if !told {
+            tracing::warn!(
+                "Redis could not be told of a link change; other nodes may serve the old \
+                 answer until their L1 entry expires"
+            );
+        }
+        let (l2, slug) = (Arc::clone(l2), slug.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(SECOND_DELETE).await;
+            l2.delete(&slug).await;
+        });
+    }
+
+    async fn key_revoked(&self, key_id: i64) {
+        let message = Message::Key(key_id);
+        self.apply(&message);
+        if let Some(l2) = &self.l2 {
+            if !l2.publish(&message).await {
+                tracing::warn!(
+                    "Redis could not be told of a revoked key; other nodes may accept it \
+                     until their key cache entry expires"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use kurz_core::clock::from_millis;
+    use kurz_core::fake::FakeStore;
+    use kurz_core::link::NewLink;
+    use kurz_core::ports::{IdSource, LinkStore};
+    use kurz_core::target::{TargetUrl, UrlPolicy};
+
+    use super::super::l1::L1Config;
+    use super::*;
+
+    fn cached(store: &Arc<FakeStore>) -> (CachedLookup, Invalidation) {
+        let l1 = L1::new(&L1Config {
+            max_entries: 1000,
+            max_bytes: 1_000_000,
+            ttl: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(30),
+        })
+        .map(Arc::new);
+        (
+            CachedLookup {
+                l1: l1.clone(),
+                l2: None,
+                store: store.clone(),
+            },
+            Invalidation {
+                l1,
+                keys: None,
+                l2: None,
+            },
+        )
+    }
+
+    async fn add(store: &FakeStore, slug: &str) {
+        let id = i64::try_from(store.next_id().await.expect("id")).expect("small");
+        store
+            .insert(NewLink {
+                id,
+                slug: slug.into(),
+                url: TargetUrl::parse("https://example.com/", &UrlPolicy::default()).expect("url"),
+                owner_id: None,
+                created_at: from_millis(0),
+                expires_at: None,
+                max_visits: None,
+                tags: Vec::new(),
+                title: None,
+                redirect_status: None,
+                forward_query: false,
+                password_hash: None,
+                pending: false,
+            })
+            .await
+            .expect("insert");
+    }
+
+    #[tokio::test]
+    async fn concurrent_lookups_of_one_slug_make_one_store_query() {
+        let store = FakeStore::new();
+        add(&store, "hot").await;
+        let (lookup, _) = cached(&store);
+        let lookup = Arc::new(lookup);
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let lookup = lookup.clone();
+                tokio::spawn(async move { lookup.lookup("hot").await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.expect("join").expect("lookup").is_some());
+        }
+        assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn unknown_slugs_are_asked_once_and_a_create_makes_them_known() {
+        let store = FakeStore::new();
+        let (lookup, invalidation) = cached(&store);
+        for _ in 0..5 {
+            assert_eq!(lookup.lookup("nope").await.expect("lookup"), None);
+        }
+        assert_eq!(store.lookups.load(Ordering::SeqCst), 1, "a negative entry");
+        add(&store, "nope").await;
+        invalidation.link_changed("nope").await;
+        assert!(lookup.lookup("nope").await.expect("lookup").is_some());
+        assert_eq!(store.lookups.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn cached_links_outlive_the_store_and_uncached_ones_report_its_absence() {
+        let store = FakeStore::new();
+        add(&store, "kept").await;
+        let (lookup, _) = cached(&store);
+        assert!(lookup.lookup("kept").await.expect("lookup").is_some());
+        store.down.store(true, Ordering::SeqCst);
+        assert!(lookup.lookup("kept").await.expect("from L1").is_some());
+        assert!(matches!(
+            lookup.lookup("other").await,
+            Err(StoreError::Unavailable(_))
+        ));
+        store.down.store(false, Ordering::SeqCst);
+        assert_eq!(
+            lookup.lookup("other").await.expect("lookup"),
+            None,
+            "the failure was not cached as absent"
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! The two-level cache of the redirect path (DESIGN.md, "Cache"; ADR 0013):
+//! an in-process L1, Redis as L2 shared by all nodes, cache-aside, negative
+//! entries, request coalescing, a circuit breaker around Redis, and
+//! invalidation of every node's L1 through a Redis channel. API keys get an
+//! in-process cache with the same invalidation.
+//!
+//! # Layout
+//!
+//! - `codec` — records as compact bytes (both levels keep this form).
+//! - `l1` — the in-process cache; `redis` — L2 and the channel;
+//!   `breaker` — the circuit breaker around Redis.
+//! - `layered` — the decorator of the lookup port and the invalidation;
+//!   `auth` — the API key cache.
+
+mod auth;
+mod breaker;
+mod codec;
+mod l1;
+mod layered;
+mod redis;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kurz_core::ports::{Authenticator, Invalidator, LinkLookup, PopularLinks};
+
+pub use self::breaker::BreakerState;
+pub use self::l1::L1Config;
+pub use self::redis::{Redis, RedisConfig};
+
+use self::auth::AuthCache;
+use self::l1::L1;
+use self::layered::{CachedLookup, Invalidation};
+
+/// How a node caches.
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    pub l1: L1Config,
+    /// `None`: no L2, no invalidation channel (one node).
+    pub redis: Option<RedisConfig>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    #[error("invalid Redis URL: {0}")]
+    RedisUrl(#[source] ::redis::RedisError),
+}
+
+/// The caches of one node, wrapped around its store's ports.
+#[derive(Debug, Clone)]
+pub struct Caches {
+    lookup: Arc<CachedLookup>,
+    keys: Arc<AuthCache>,
+    invalidation: Arc<Invalidation>,
+    l1: Option<Arc<L1>>,
+    redis: Option<Arc<Redis>>,
+}
+
+impl Caches {
+    pub fn new(
+        config: &CacheConfig,
+        lookup: Arc<dyn LinkLookup>,
+        authenticator: Arc<dyn Authenticator>,
+    ) -> Result<Self, CacheError> {
+        let l1 = L1::new(&config.l1).map(Arc::new);
+        let redis = match &config.redis {
+            Some(r) => Some(Arc::new(Redis::new(r).map_err(CacheError::RedisUrl)?)),
+            None => None,
+        };
+        let keys = Arc::new(AuthCache::new(authenticator, config.l1.ttl));
+        Ok(Self {
+            lookup: Arc::new(CachedLookup {
+                l1: l1.clone(),
+                l2: redis.clone(),
+                store: lookup,
+            }),
+            invalidation: Arc::new(Invalidation {
+                l1: l1.clone(),
+                keys: Some(keys.clone()),
+                l2: redis.clone(),
+            }),
+            keys,
+            l1,
+            redis,
+        })
+    }
+
+    /// Connects to Redis and listens on the invalidation channel, in the
+    /// background, for the life of the process.
+    pub fn start(&self) {
+        let Some(redis) = &self.redis else { return };
+        redis.connect_in_background();
+        let (on_message, on_subscribed) = (self.invalidation.clone(), self.invalidation.clone());
+        redis.listen(
+            move |message| on_message.apply(&message),
+            move || on_subscribed.clear(),
+        );
+    }
+
+    /// The lookup port to give the redirect use case.
+    pub fn lookup(&self) -> Arc<dyn LinkLookup> {
+        self.lookup.clone()
+    }
+
+    pub fn authenticator(&self) -> Arc<dyn Authenticator> {
+        self.keys.clone()
+    }
+
+    pub fn invalidator(&self) -> Arc<dyn Invalidator> {
+        self.invalidation.clone()
+    }
+
+    pub fn redis(&self) -> Option<&Arc<Redis>> {
+        self.redis.as_ref()
+    }
+
+    /// Entries in L1.
+    pub fn l1_len(&self) -> usize {
+        self.l1.as_ref().map_or(0, |l1| l1.len())
+    }
+
+    /// Loads the most-visited links into L1, at most `limit` of them and
+    /// for at most `deadline`; how many it loaded.
+    pub async fn warm_up(
+        &self,
+        popular: &dyn PopularLinks,
+        limit: u32,
+        deadline: Duration,
+    ) -> usize {
+        let Some(l1) = &self.l1 else { return 0 };
+        match tokio::time::timeout(deadline, popular.most_visited(limit)).await {
+            Ok(Ok(links)) => {
+                for (slug, record) in &links {
+                    l1.put(slug, Some(record));
+                }
+                links.len()
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "warm-up skipped: the store did not answer");
+                0
+            }
+            Err(_) => {
+                tracing::warn!("warm-up skipped: the store took too long");
+                0
+            }
+        }
+    }
+}
