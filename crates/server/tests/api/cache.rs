@@ -445,7 +445,7 @@ async fn killing_redis_fails_no_redirect_and_l2_returns_with_it() {
     // Resubscribed, the node dropped what it cached while deaf.
     wait_until(
         "L1 cleared on resubscribing",
-        Duration::from_secs(5),
+        Duration::from_secs(15),
         async || location_is(&node, &c, changed, "https://example.com/changed").await,
     )
     .await;
