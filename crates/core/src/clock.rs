@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use time::OffsetDateTime;
 
+/// Where "now" comes from.
 pub trait Clock: Send + Sync + Debug {
     fn now(&self) -> OffsetDateTime;
 }

@@ -119,6 +119,11 @@ impl LinkStore for FakeStore {
         if state.links.contains_key(&new.slug) {
             return Err(InsertError::SlugTaken);
         }
+        if state.links.values().any(|(l, _)| l.id == new.id) {
+            return Err(InsertError::Store(StoreError::Other(
+                "a link ID was handed out twice".into(),
+            )));
+        }
         let link = Link {
             id: new.id,
             slug: new.slug.clone(),
@@ -164,8 +169,15 @@ impl LinkStore for FakeStore {
         Ok(found)
     }
 
+    /// Owner and limit only: a test that needs paging or filters belongs
+    /// with the real stores, so this says so instead of ignoring them.
     async fn list(&self, query: &ListQuery) -> Result<Vec<Link>, StoreError> {
         self.check_up()?;
+        if query.after.is_some() || query.q.is_some() || query.tag.is_some() {
+            return Err(StoreError::Other(
+                "the fake store lists by owner only (no cursor, search or tag)".into(),
+            ));
+        }
         let mut found: Vec<Link> = self
             .state()
             .links

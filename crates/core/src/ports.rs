@@ -2,7 +2,7 @@
 //! adapter or a decorator (a cache, a metrics wrapper) implements only the
 //! part it is about. Adapters live in `kurz-store` (databases) and
 //! `kurz-server` (click counting, password hashing); in-memory fakes in
-//! [`crate::fake`].
+//! `crate::fake` (tests, and the `fakes` feature).
 
 use std::fmt::Debug;
 
@@ -26,7 +26,8 @@ pub trait LinkLookup: Send + Sync + Debug {
     async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError>;
 }
 
-/// Links as the API reads and writes them; always the primary.
+/// Links as the API reads and writes them: on the primary, except `list`,
+/// which may read a replica.
 #[async_trait]
 pub trait LinkStore: Send + Sync + Debug {
     async fn insert(&self, link: NewLink) -> Result<Link, InsertError>;
@@ -73,6 +74,7 @@ pub trait VisitStore: Send + Sync + Debug {
     async fn add_visits(&self, counts: &[(i64, u64)]) -> Result<(), StoreError>;
 }
 
+/// Users and API keys.
 #[async_trait]
 pub trait AccountStore: Send + Sync + Debug {
     async fn create_user(&self, user: NewUser) -> Result<User, AccountError>;

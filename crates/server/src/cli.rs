@@ -30,7 +30,7 @@ pub struct Cli {
     /// Database URL, e.g. sqlite://kurz.db [env: KURZ_DATABASE] [default: sqlite://kurz.db]
     #[arg(long, global = true)]
     pub database: Option<String>,
-    /// Origin of short URLs [env: KURZ_BASE_URL] [default: http://<listen address>]
+    /// Origin of short URLs [env: KURZ_BASE_URL] [default: http:// and the listen address]
     #[arg(long, global = true)]
     pub base_url: Option<String>,
     #[command(subcommand)]
@@ -198,15 +198,20 @@ fn read_password() -> anyhow::Result<String> {
     }
 }
 
-/// The store and the use cases over it, for one command.
-async fn open(config: &Config) -> anyhow::Result<(Database, Services)> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let db = startup::open_store(config, clock.clone()).await?;
+/// The origin of short URLs the CLI prints: as the server would say it.
+fn cli_base_url(config: &Config) -> String {
     let bound = config
         .listen
         .parse()
         .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
-    let base = startup::base_url(config, bound);
+    startup::base_url(config, bound)
+}
+
+/// The store and the use cases over it, for one command.
+async fn open(config: &Config) -> anyhow::Result<(Database, Services)> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let db = startup::open_store(config, clock.clone()).await?;
+    let base = cli_base_url(config);
     // No in-process cache for one command, but the servers' caches are
     // told (through Redis, when configured) of what it changes.
     let mut writes_only = config.clone();
@@ -305,11 +310,7 @@ async fn shorten(config: &Config, args: ShortenArgs) -> anyhow::Result<()> {
     }
     .await;
     db.close().await;
-    let bound = config
-        .listen
-        .parse()
-        .unwrap_or_else(|_| std::net::SocketAddr::from(([127, 0, 0, 1], 8080)));
-    println!("{}/{}", startup::base_url(config, bound), result?);
+    println!("{}/{}", cli_base_url(config), result?);
     Ok(())
 }
 

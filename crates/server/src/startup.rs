@@ -80,7 +80,9 @@ pub fn redacted(url: &str) -> String {
 /// The use cases over an open store, as the server and the CLI use them.
 #[derive(Debug, Clone)]
 pub struct Services {
+    /// Creating and changing links.
     pub links: Arc<LinkService>,
+    /// Users and keys.
     pub accounts: Arc<AccountService>,
     /// The one bound on password hashing of this process.
     pub hasher: Arc<dyn PasswordHasher>,
@@ -258,7 +260,6 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         accounts: services.accounts,
         health: db.health(),
         redis: caches.redis().cloned(),
-        clock,
         site: Arc::new(Site {
             base_url: base_url.clone(),
             cache_control,

@@ -6,7 +6,7 @@
 //!
 //! - [`open`] picks the backend from the URL's scheme (`sqlite://`,
 //!   `mysql://` or `mariadb://`, `postgres://`) and builds lazy pools.
-//! - `store` — [`SqlStore`](store::SqlStore), shared by the repositories:
+//! - `store` — `SqlStore`, shared by the repositories:
 //!   `links` (the redirect lookup and the API's links), `accounts`,
 //!   `visits`, `ids` (segment IDs and the slug secret), [`transfer`]
 //!   (export / import).

@@ -94,6 +94,8 @@ pub struct LinkPorts {
     pub invalidator: Arc<dyn Invalidator>,
 }
 
+/// Creating, reading, listing, changing and deleting links, for a caller
+/// (a [`Principal`]) and under the instance's [`LinkSettings`].
 #[derive(Debug)]
 pub struct LinkService {
     links: Arc<dyn LinkStore>,
@@ -155,7 +157,7 @@ impl LinkService {
             // link whose password the caller did not just set.
             return Err(LinkError::invalid(
                 Field::Password,
-                "reuse cannot be combined with password: leave out one of them",
+                "reusing a link cannot be combined with a password: leave out one of them",
             ));
         }
         // Last: hashing is the expensive step, spent only on a request that
@@ -256,7 +258,7 @@ impl LinkService {
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(LinkError::invalid(
                 Field::Limit,
-                format!("limit must be between 1 and {MAX_PAGE}"),
+                format!("a page holds 1 to {MAX_PAGE} links"),
             ));
         }
         let q = q.filter(|q| !q.is_empty());
@@ -308,6 +310,10 @@ impl LinkService {
         slug: &str,
         req: UpdateLink,
     ) -> Result<Link, LinkError> {
+        // A read-only key may change nothing, existing or not.
+        if who.read_only {
+            return Err(LinkError::Forbidden);
+        }
         let link = self.find(slug).await?;
         if !who.may_write(link.owner_id) {
             return Err(LinkError::Forbidden);
@@ -361,6 +367,9 @@ impl LinkService {
     }
 
     pub async fn delete(&self, who: &Principal, slug: &str) -> Result<(), LinkError> {
+        if who.read_only {
+            return Err(LinkError::Forbidden);
+        }
         let link = self.find(slug).await?;
         if !who.may_write(link.owner_id) {
             return Err(LinkError::Forbidden);
@@ -400,7 +409,7 @@ fn check_expiry(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Resu
     match expires_at {
         Some(at) if at <= now => Err(LinkError::invalid(
             Field::ExpiresAt,
-            "expires_at must be in the future",
+            "the expiry must be in the future",
         )),
         _ => Ok(()),
     }
@@ -410,7 +419,7 @@ fn check_max_visits(max: Option<i64>) -> Result<(), LinkError> {
     match max {
         Some(m) if m < 1 => Err(LinkError::invalid(
             Field::MaxVisits,
-            "max_visits must be at least 1",
+            "the visit limit must be at least 1",
         )),
         _ => Ok(()),
     }
@@ -420,7 +429,7 @@ fn check_redirect_status(code: Option<u16>) -> Result<(), LinkError> {
     match code {
         Some(c) if RedirectCode::new(c).is_none() => Err(LinkError::invalid(
             Field::RedirectStatus,
-            "redirect_status must be 301, 302, 307 or 308",
+            "the redirect status must be 301, 302, 307 or 308",
         )),
         _ => Ok(()),
     }

@@ -5,6 +5,7 @@
 //! drift from these rules.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::error::{HashError, StoreError};
@@ -31,6 +32,8 @@ pub enum CachePolicy {
     NoStore,
 }
 
+/// A redirect to answer: where, with which status, and how browsers may
+/// cache it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redirect {
     pub location: Box<str>,
@@ -61,6 +64,9 @@ pub enum Unlock {
     WrongPassword,
     /// The link has a password and the request brought none it could read.
     PasswordMissing,
+    /// The caller's gate refused the attempt (too many of them); retry
+    /// after this long. Nothing was hashed.
+    Throttled(Duration),
     NotFound,
     Gone,
 }
@@ -104,6 +110,7 @@ pub enum Previewed {
     Gone,
 }
 
+/// Following links: `GET`/`HEAD /{slug}`, the password form, the preview.
 #[derive(Debug, Clone)]
 pub struct Redirector {
     lookup: Arc<dyn LinkLookup>,
@@ -168,12 +175,14 @@ impl Redirector {
 
     /// `POST /{slug}` with a password. The right one counts the visit and
     /// redirects; a link without a password just redirects, whatever was
-    /// sent.
+    /// sent. `gate` is asked, with the link's ID, right before a password is
+    /// checked (and only then): the edge's limit on guessing.
     pub async fn unlock(
         &self,
         slug: &str,
         password: Option<String>,
         query: Option<&str>,
+        gate: impl FnOnce(i64) -> Result<(), Duration> + Send,
     ) -> Result<Unlock, UnlockError> {
         let record = match self.active(slug).await? {
             Ok(record) => record,
@@ -184,12 +193,16 @@ impl Redirector {
             let Some(password) = password else {
                 return Ok(Unlock::PasswordMissing);
             };
+            if let Err(wait) = gate(record.id) {
+                return Ok(Unlock::Throttled(wait));
+            }
             // The lookup never carries the hash; only this check reads it.
-            let Some(hash) = self.links.password_hash(record.id).await? else {
-                return Ok(Unlock::Gone);
-            };
-            if !self.hasher.verify(hash, password).await? {
-                return Ok(Unlock::WrongPassword);
+            // None: the password was removed since the lookup (the link is
+            // open now).
+            if let Some(hash) = self.links.password_hash(record.id).await? {
+                if !self.hasher.verify(hash, password).await? {
+                    return Ok(Unlock::WrongPassword);
+                }
             }
         }
         if !self.count(&record).await? {
@@ -359,6 +372,11 @@ mod tests {
         }
     }
 
+    /// A gate that lets every attempt through.
+    fn open(_: i64) -> Result<(), std::time::Duration> {
+        Ok(())
+    }
+
     fn redirect(outcome: Outcome) -> Redirect {
         match outcome {
             Outcome::Redirect(r) => r,
@@ -461,20 +479,20 @@ mod tests {
         assert_eq!(w.get("locked").await, Outcome::PasswordRequired);
         let wrong = w
             .redirector
-            .unlock("locked", Some("guess".into()), None)
+            .unlock("locked", Some("guess".into()), None, open)
             .await
             .expect("unlock");
         assert_eq!(wrong, Unlock::WrongPassword);
         let missing = w
             .redirector
-            .unlock("locked", None, None)
+            .unlock("locked", None, None, open)
             .await
             .expect("unlock");
         assert_eq!(missing, Unlock::PasswordMissing);
         assert!(w.clicks.recorded().is_empty());
         let right = w
             .redirector
-            .unlock("locked", Some("sesame".into()), None)
+            .unlock("locked", Some("sesame".into()), None, open)
             .await
             .expect("unlock");
         let Unlock::Redirect(r) = right else {
@@ -486,16 +504,62 @@ mod tests {
         w.hasher.busy.store(true, Ordering::SeqCst);
         let busy = w
             .redirector
-            .unlock("locked", Some("sesame".into()), None)
+            .unlock("locked", Some("sesame".into()), None, open)
             .await;
         assert!(matches!(busy, Err(UnlockError::Hash(HashError::Busy))));
         assert_eq!(
             w.redirector
-                .unlock("nope", Some("x".into()), None)
+                .unlock("nope", Some("x".into()), None, open)
                 .await
                 .expect("unlock"),
             Unlock::NotFound
         );
+    }
+
+    #[tokio::test]
+    async fn the_gate_is_asked_only_before_a_password_check() {
+        let w = world();
+        w.add("locked", |l| l.password_hash = Some("fake$sesame".into()))
+            .await;
+        w.add("open", |_| {}).await;
+        let shut = |_: i64| Err(std::time::Duration::from_secs(7));
+        let throttled = w
+            .redirector
+            .unlock("locked", Some("sesame".into()), None, shut)
+            .await
+            .expect("unlock");
+        assert_eq!(
+            throttled,
+            Unlock::Throttled(std::time::Duration::from_secs(7))
+        );
+        assert_eq!(w.hasher.calls.load(Ordering::SeqCst), 0, "nothing hashed");
+        // No password to check: the gate is not asked, the link redirects.
+        let open_link = w
+            .redirector
+            .unlock("open", None, None, shut)
+            .await
+            .expect("unlock");
+        assert!(matches!(open_link, Unlock::Redirect(ref r) if r.status == 303));
+        for slug in ["nope", "locked"] {
+            let asked = std::sync::atomic::AtomicBool::new(false);
+            let outcome = w
+                .redirector
+                .unlock(slug, None, None, |_| {
+                    asked.store(true, Ordering::SeqCst);
+                    Ok(())
+                })
+                .await
+                .expect("unlock");
+            assert!(!asked.load(Ordering::SeqCst), "{slug}: {outcome:?}");
+        }
+        // A link whose password was removed redirects without one.
+        w.store.edit("locked", |l| l.password_hash = None);
+        let after = w
+            .redirector
+            .unlock("locked", Some("anything".into()), None, open)
+            .await
+            .expect("unlock");
+        assert!(matches!(after, Unlock::Redirect(_)));
     }
 
     #[tokio::test]
@@ -508,12 +572,12 @@ mod tests {
         .await;
         let first = w
             .redirector
-            .unlock("once", Some("sesame".into()), None)
+            .unlock("once", Some("sesame".into()), None, open)
             .await;
         assert!(matches!(first, Ok(Unlock::Redirect(_))));
         let second = w
             .redirector
-            .unlock("once", Some("sesame".into()), None)
+            .unlock("once", Some("sesame".into()), None, open)
             .await;
         assert!(matches!(second, Ok(Unlock::Gone)));
     }

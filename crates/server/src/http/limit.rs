@@ -10,8 +10,6 @@
 //! shares the balancer's address, so raise the limits there or turn them off
 //! and limit at the balancer.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -40,13 +38,11 @@ pub struct Limits {
     create: DefaultKeyedRateLimiter<Client>,
     api: DefaultKeyedRateLimiter<Client>,
     redirect: DefaultKeyedRateLimiter<Client>,
-    /// Per slug (hashed: the key stays small whatever the path) and client
-    /// network.
-    password: DefaultKeyedRateLimiter<(u64, IpAddr)>,
+    /// Per protected link and client network.
+    password: DefaultKeyedRateLimiter<(i64, IpAddr)>,
     /// Per client network across all links: guessing on many links at once
     /// must not take every hashing slot.
     password_client: DefaultKeyedRateLimiter<IpAddr>,
-    slug_hasher: RandomState,
     ipv6_prefix: u8,
     clock: DefaultClock,
 }
@@ -67,7 +63,6 @@ impl Limits {
             password_client: RateLimiter::keyed(Quota::per_minute(nonzero(
                 config.password_attempts_per_client_per_minute,
             ))),
-            slug_hasher: RandomState::new(),
             ipv6_prefix: config.ipv6_prefix.clamp(1, 128),
             clock: DefaultClock::default(),
         }
@@ -102,14 +97,17 @@ impl Limits {
         }
     }
 
-    /// One password attempt on `slug` from `ip`, before any hashing. Every
-    /// attempt counts: the right password redirects the visitor away, so
-    /// only guessing comes back for more.
-    pub fn check_password_attempt(&self, slug: &str, ip: IpAddr) -> Result<(), ApiError> {
+    /// One password attempt on link `link_id` from `ip`, right before the
+    /// password is hashed: the per-link budget first, then the client's
+    /// over all links (so an attempt refused per link costs the client
+    /// nothing). `Err` is the wait. Every attempt that reaches a check
+    /// counts: the right password redirects the visitor away, so only
+    /// guessing comes back for more.
+    pub fn check_password_attempt(&self, link_id: i64, ip: IpAddr) -> Result<(), Duration> {
         let client = self.client(ip);
-        self.check(&self.password_client, &client)?;
-        let slug = self.slug_hasher.hash_one(slug);
-        self.check(&self.password, &(slug, client))
+        let wait = |not_until: governor::NotUntil<_>| not_until.wait_time_from(self.clock.now());
+        self.password.check_key(&(link_id, client)).map_err(wait)?;
+        self.password_client.check_key(&client).map_err(wait)
     }
 
     fn check<K: Clone + Eq + std::hash::Hash>(
@@ -206,17 +204,14 @@ mod tests {
         config.password_attempts_per_client_per_minute = 4;
         let limits = Limits::new(&config);
         let ip: IpAddr = "192.0.2.7".parse().expect("ip");
-        for slug in ["a", "b", "c", "d"] {
+        for link in 1..=4 {
             limits
-                .check_password_attempt(slug, ip)
+                .check_password_attempt(link, ip)
                 .expect("within budget");
         }
-        assert!(matches!(
-            limits.check_password_attempt("e", ip),
-            Err(ApiError::RateLimited(_))
-        ));
+        assert!(limits.check_password_attempt(5, ip).is_err());
         limits
-            .check_password_attempt("e", "192.0.2.8".parse().expect("ip"))
+            .check_password_attempt(5, "192.0.2.8".parse().expect("ip"))
             .expect("another client has its own budget");
     }
 
@@ -227,19 +222,14 @@ mod tests {
         let limits = Limits::new(&config);
         let ip: IpAddr = "192.0.2.7".parse().expect("ip");
         for _ in 0..3 {
-            limits
-                .check_password_attempt("a", ip)
-                .expect("within budget");
+            limits.check_password_attempt(1, ip).expect("within budget");
         }
-        assert!(matches!(
-            limits.check_password_attempt("a", ip),
-            Err(ApiError::RateLimited(_))
-        ));
+        assert!(limits.check_password_attempt(1, ip).is_err());
         limits
-            .check_password_attempt("b", ip)
+            .check_password_attempt(2, ip)
             .expect("another link has its own budget");
         limits
-            .check_password_attempt("a", "192.0.2.8".parse().expect("ip"))
+            .check_password_attempt(1, "192.0.2.8".parse().expect("ip"))
             .expect("another client has its own budget");
     }
 }

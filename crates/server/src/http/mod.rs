@@ -28,7 +28,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use kurz_core::clock::Clock;
 use kurz_core::link::RedirectCode;
 use kurz_core::ports::Health;
 use kurz_core::service::{AccountService, LinkService, Redirector};
@@ -68,14 +67,16 @@ impl Site {
 /// store only through the core's use cases.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// The API's links.
     pub links: Arc<LinkService>,
+    /// The redirect path: `/{slug}`, its password form and preview.
     pub redirector: Arc<Redirector>,
+    /// Users, keys, and who a key belongs to.
     pub accounts: Arc<AccountService>,
     /// Readiness.
     pub health: Arc<dyn Health>,
     /// Reported by `/readyz` when configured.
     pub redis: Option<Arc<Redis>>,
-    pub clock: Arc<dyn Clock>,
     pub site: Arc<Site>,
     /// `None` when rate limits are off.
     pub limits: Option<Arc<Limits>>,

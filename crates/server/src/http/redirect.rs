@@ -112,22 +112,25 @@ pub async fn unlock_link(
 ) -> Response {
     let headers = req.headers().clone();
     let query = req.uri().query().map(str::to_owned);
-    if let (Some(limits), Some(ip)) = (state.limits.as_deref(), limit::peer_ip(&req)) {
-        if let Err(e) = limits.check_password_attempt(&slug, ip) {
-            return pages::error(e, &headers);
-        }
-    }
+    let peer = limit::peer_ip(&req);
     // A link without a password redirects whatever was sent; only a
     // protected one needs the form, and then its faults are the answer.
     let (password, form_error) = match read_form(&state, req).await {
         Ok(form) => (Some(form.password), None),
         Err(e) => (None, Some(e)),
     };
+    // Guessing is limited per link and client, counted only when a
+    // password is about to be checked.
+    let gate = |link_id| match (state.limits.as_deref(), peer) {
+        (Some(limits), Some(ip)) => limits.check_password_attempt(link_id, ip),
+        _ => Ok(()),
+    };
     match state
         .redirector
-        .unlock(&slug, password, query.as_deref())
+        .unlock(&slug, password, query.as_deref(), gate)
         .await
     {
+        Ok(Unlock::Throttled(wait)) => pages::error(ApiError::RateLimited(wait), &headers),
         Ok(Unlock::PasswordMissing) => pages::error(
             form_error.unwrap_or_else(|| ApiError::BadRequest("a password is required".into())),
             &headers,

@@ -319,16 +319,21 @@ async fn processes_starting_together_migrate_one_at_a_time(backend: Backend) {
     for round in 0..5 {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = backend.fresh_database(&dir).await;
-        // Each process waits for the same file to appear, so all eight
-        // reach their migrations at the same moment (the race needs them
-        // close together; spawning one by one spreads them out).
+        // Each process blocks on reading the same FIFO, so all eight reach
+        // their migrations at the same moment (the race needs them close
+        // together; spawning one by one spreads them out).
         let go = dir.path().join("go");
+        assert!(Command::new("mkfifo")
+            .arg(&go)
+            .status()
+            .expect("mkfifo")
+            .success());
         let children: Vec<_> = (0..8)
             .map(|_| {
                 Command::new("bash")
                     .args([
                         "-c",
-                        r#"while [ ! -e "$1" ]; do sleep 0.001; done; exec "$2" --database "$3" migrate"#,
+                        r#"cat "$1" > /dev/null; exec "$2" --database "$3" migrate"#,
                         "wait-for-go",
                     ])
                     .arg(&go)
@@ -342,7 +347,14 @@ async fn processes_starting_together_migrate_one_at_a_time(backend: Backend) {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(200)).await;
-        std::fs::write(&go, b"").expect("go");
+        // Opening the FIFO for writing releases every reader at once;
+        // closing it ends their `cat`.
+        drop(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&go)
+                .expect("go"),
+        );
         for child in children {
             let out = child.wait_with_output().expect("wait");
             assert!(

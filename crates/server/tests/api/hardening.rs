@@ -310,9 +310,10 @@ async fn a_client_that_stops_reading_is_disconnected() {
         .await
         .expect("connect");
     let requests = b"GET /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(REQUESTS);
-    let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(&requests)).await;
-    // Not reading, for longer than the write time-out.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Send until the server stops reading (its answers have filled every
+    // buffer on the way), then stay silent well past the write time-out.
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.write_all(&requests)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let mut received = 0usize;
     let mut buf = vec![0u8; 64 * 1024];
     let closed = loop {
@@ -690,6 +691,92 @@ async fn a_tag_filter_is_as_long_as_a_tag_at_most() {
         .await
         .expect("send");
     expect_error(r, StatusCode::BAD_REQUEST, 40030, Some("tag")).await;
+}
+
+#[tokio::test]
+async fn guessing_across_many_links_runs_into_the_clients_budget_and_open_links_never_do() {
+    let app = spawn_with(Backend::Sqlite, |c| {
+        c.rate_limits = kurz_server::config::Switch::On;
+        c.limits.password_attempts_per_minute = 100;
+        c.limits.password_attempts_per_client_per_minute = 3;
+        c.limits.create_per_minute = 1000;
+        c.limits.redirect_per_second = 1000;
+    })
+    .await;
+    let mut guarded = Vec::new();
+    for i in 0..4 {
+        let link = app
+            .create_link(json!({"url": format!("https://example.com/{i}"), "password": "pw"}))
+            .await;
+        guarded.push(link["slug"].as_str().expect("slug").to_owned());
+    }
+    for slug in &guarded[..3] {
+        assert_eq!(
+            app.unlock(slug, "guess").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = app.unlock(&guarded[3], "guess").await;
+    expect_error(r, StatusCode::TOO_MANY_REQUESTS, 42901, None).await;
+    // Posting to a link without a password checks nothing and counts
+    // nothing against the budget.
+    let open = app.shorten("https://example.com/open").await;
+    for _ in 0..10 {
+        assert_eq!(
+            app.unlock(&open, "anything").await.status(),
+            StatusCode::SEE_OTHER
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_password_form_without_a_password_is_a_bad_request_only_where_one_is_needed() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let locked = app
+        .create_link(json!({"url": "https://example.com/locked", "password": "pw"}))
+        .await;
+    let locked = locked["slug"].as_str().expect("slug");
+    let open = app.shorten("https://example.com/open").await;
+    let post = |slug: &str| app.client.post(app.url(&format!("/{slug}"))).send();
+    expect_error(
+        post(locked).await.expect("send"),
+        StatusCode::BAD_REQUEST,
+        40000,
+        None,
+    )
+    .await;
+    let r = post(&open).await.expect("send");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "https://example.com/open");
+}
+
+#[tokio::test]
+async fn a_used_up_code_space_answers_503_with_its_own_code() {
+    let app = spawn_with(Backend::Sqlite, |c| c.links.slug_length = 4).await;
+    {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&app.db_url)
+            .await
+            .expect("db");
+        // 62^4: the first ID with no 4-character code.
+        sqlx::query("update id_counters set next_id = 14776336 where name = 'link'")
+            .execute(&mut conn)
+            .await
+            .expect("update");
+    }
+    let r = app
+        .post(
+            "/api/v1/links",
+            &app.admin_key,
+            json!({"url": "https://example.com/"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    expect_error(r, StatusCode::SERVICE_UNAVAILABLE, 50302, None).await;
+    // Aliases need no generated code.
+    app.create_link(json!({"url": "https://example.com/", "alias": "still-works"}))
+        .await;
 }
 
 backend_tests!(

@@ -82,7 +82,7 @@ pub struct Redis {
 
 impl Redis {
     /// Checks the URL; connecting happens in the background
-    /// ([`Self::connect_in_background`]).
+    /// (`connect_in_background`).
     pub fn new(config: &RedisConfig) -> Result<Self, redis::RedisError> {
         Ok(Self {
             client: redis::Client::open(config.url.as_str())?,
@@ -104,7 +104,7 @@ impl Redis {
         format!("{}invalidate", self.prefix)
     }
 
-    /// One attempt to connect, within [`CONNECT_TIMEOUT`]; `true` when
+    /// One attempt to connect, within a second; `true` when
     /// connected (now or before).
     pub async fn connect(&self) -> bool {
         if self.conn.initialized() {

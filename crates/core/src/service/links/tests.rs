@@ -364,3 +364,51 @@ async fn every_write_tells_the_caches_after_the_store_has_it() {
     assert!(matches!(err, LinkError::NotFound));
     assert_eq!(w.invalidator.links().len(), 4);
 }
+
+#[tokio::test]
+async fn a_taken_alias_is_a_conflict_and_a_blocked_generated_code_is_skipped() {
+    let codec_of = |w: &World| SlugCodec::new(&w.store.secret(), 6);
+    let probe = world();
+    let first = codec_of(&probe).encode(1).expect("in range");
+    // The code ID 1 would get holds a blocked word: the link gets ID 2's.
+    let w = world_with(|s| s.keywords = KeywordPolicy::new(std::slice::from_ref(&first), &[]));
+    let link = created(
+        w.service
+            .create(None, url("https://example.com/"))
+            .await
+            .expect("create"),
+    );
+    assert_eq!(link.id, 2);
+    assert_eq!(link.slug, codec_of(&w).encode(2).expect("in range"));
+
+    let alias = || CreateLink {
+        alias: Some("taken".into()),
+        ..url("https://example.com/")
+    };
+    created(w.service.create(None, alias()).await.expect("first"));
+    let err = w.service.create(None, alias()).await.expect_err("second");
+    assert!(matches!(err, LinkError::SlugTaken), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_read_only_key_changes_nothing_whether_the_link_exists_or_not() {
+    let w = world();
+    let reader = Principal {
+        read_only: true,
+        ..alice()
+    };
+    for slug in ["missing", "also-missing"] {
+        let err = w
+            .service
+            .update(&reader, slug, UpdateLink::default())
+            .await
+            .expect_err("read-only");
+        assert!(matches!(err, LinkError::Forbidden), "{err:?}");
+        let err = w
+            .service
+            .delete(&reader, slug)
+            .await
+            .expect_err("read-only");
+        assert!(matches!(err, LinkError::Forbidden), "{err:?}");
+    }
+}
