@@ -2,9 +2,11 @@
 """Writes a kurz export (JSON lines, format version 1) with N links and a
 `slug<TAB>target` file for the baseline and the wrk scripts.
 
-Usage: gen.py N EXPORT_FILE SLUGS_FILE
+Usage: gen.py N EXPORT_FILE SLUGS_FILE [ABSENT_FILE]
 Slugs are random 6-character base62 codes, as kurz makes them; the user
 `bench` owns the links (its password hash is a placeholder: log in with a key).
+Every link has visits (the first most), so kurz's warm-up can load them all.
+ABSENT_FILE, if given, gets 100,000 slugs that do not exist (7 characters).
 """
 import json
 import random
@@ -15,6 +17,7 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 def main() -> None:
     n, export_path, slugs_path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    absent_path = sys.argv[4] if len(sys.argv) > 4 else None
     rng = random.Random(42)
     seen = set()
     with open(export_path, "w") as out, open(slugs_path, "w") as slugs:
@@ -37,11 +40,16 @@ def main() -> None:
             out.write(json.dumps({
                 "type": "link", "id": i, "slug": slug, "url": target, "owner": "bench",
                 "created_at": 1_700_000_000_000 + i, "updated_at": 1_700_000_000_000 + i,
-                "expires_at": None, "max_visits": None, "visits": 0, "tags": [], "title": None,
+                "expires_at": None, "max_visits": None, "visits": n + 1 - i, "tags": [], "title": None,
                 "redirect_status": None, "forward_query": False, "password_hash": None,
                 "disabled": False, "pending": False, "deleted_at": None,
             }) + "\n")
             slugs.write(f"{slug}\t{target}\n")
+    if absent_path:
+        # 7 characters: never one of the 6-character slugs above.
+        with open(absent_path, "w") as absent:
+            for _ in range(100_000):
+                absent.write("".join(rng.choice(ALPHABET) for _ in range(7)) + "\n")
 
 
 if __name__ == "__main__":

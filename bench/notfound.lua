@@ -1,10 +1,12 @@
--- Requests random 6-character slugs that almost surely do not exist.
-local chars = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-request = function()
-  local s = {}
-  for i = 1, 6 do
-    local j = math.random(62)
-    s[i] = chars:sub(j, j)
+-- Requests slugs that do not exist, picked at random from a fixed set
+-- (ABSENT names the file, one slug a line): a flood that comes back to
+-- slugs already known absent, which the negative cache answers.
+local reqs = {}
+init = function(args)
+  for line in io.lines(os.getenv("ABSENT")) do
+    reqs[#reqs + 1] = wrk.format("GET", "/" .. line)
   end
-  return wrk.format("GET", "/" .. table.concat(s))
+end
+request = function()
+  return reqs[math.random(#reqs)]
 end

@@ -3,34 +3,49 @@
 #
 #   bench/run.sh [LINKS] [SECONDS] [ROUNDS]        defaults: 1000000 10 3
 #   BACKENDS="sqlite mysql postgres" bench/run.sh  (the default; each must be running)
+#   REDIS=redis://127.0.0.1:6379 bench/run.sh      (the default; for the L2 scenario)
+#   KURZ_BIN=/path/to/kurz bench/run.sh            (another build of kurz)
 #
 # Seeds LINKS links into each backend with `kurz import`, then loads kurz and
-# the baseline server in turns with wrk (-t1 -c64) and prints a markdown
-# table of medians. Needs wrk (apt-get install wrk) and python3.
+# the baseline server in turns with wrk (-t1 -c64), ROUNDS times each, and
+# prints a markdown table of medians. Scenarios, per backend:
+#
+#   L1 hit        default configuration (logging and click counting as
+#                 shipped); the warm-up loads every link into L1 at start
+#   Zipf          the same process, Zipf-like slugs
+#   404 flood     the same process, 100,000 absent slugs at random (the
+#                 negative cache answers after the first of each)
+#   L2 only       cache.l1_max_entries = 0, Redis on; 100,000 of the slugs,
+#                 in Redis after one pass (the baseline gets the same ones)
+#   store only    no L1, no Redis: every redirect is a store lookup
+#   create        API creates per second (kurz only)
+#
+# Needs wrk (apt-get install wrk), python3, and redis-cli for the L2 prefix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
 D=${2:-10}
 ROUNDS=${3:-3}
 BACKENDS=${BACKENDS:-sqlite mysql postgres}
+REDIS=${REDIS:-redis://127.0.0.1:6379}
 KPORT=18081
 BPORT=18080
 
 cargo build --release -q -p kurz-server -p kurz-bench-baseline
-# KURZ_BIN benchmarks another build of kurz (an earlier commit, say).
 KURZ=${KURZ_BIN:-$PWD/target/release/kurz}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-python3 bench/gen.py "$N" "$work/export.jsonl" "$work/slugs.tsv"
-export SLUGS=$work/slugs.tsv
+python3 bench/gen.py "$N" "$work/export.jsonl" "$work/slugs.tsv" "$work/absent.txt"
+head -n 100000 "$work/slugs.tsv" >"$work/slugs100k.tsv"
+export ABSENT=$work/absent.txt
 
-target/release/baseline $BPORT "$SLUGS" 2>/dev/null &
+target/release/baseline $BPORT "$work/slugs.tsv" 2>/dev/null &
 for _ in $(seq 1 600); do curl -s -o /dev/null "http://127.0.0.1:$BPORT/x" && break; sleep 0.1; done
 
-# wrk_run NAME PORT SCRIPT SECONDS -> "rps p50 p99 bad errors" (bad: non-2xx/3xx)
+# wrk_run PORT SCRIPT SECONDS -> "rps p50 p99 bad errors" (bad: non-2xx/3xx)
 wrk_run() {
   local out
-  out=$(wrk -t1 -c64 -d"$4"s --latency -s "bench/$3" "http://127.0.0.1:$2" 2>&1)
+  out=$(wrk -t1 -c64 -d"$3"s --latency -s "bench/$2" "http://127.0.0.1:$1" 2>&1)
   local rps p50 p99 bad errs
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
@@ -46,16 +61,14 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 alternate() {
   local name=$1 script=$2 k=() b=() line
   for _ in $(seq 1 "$ROUNDS"); do
-    line=$(wrk_run kurz $KPORT "$script" "$D"); k+=("$line")
-    line=$(wrk_run base $BPORT "$script" "$D"); b+=("$line")
+    line=$(wrk_run $KPORT "$script" "$D"); k+=("$line")
+    line=$(wrk_run $BPORT "$script" "$D"); b+=("$line")
   done
-  local krps brps
+  local krps brps ratio kbad kerr
   krps=$(printf '%s\n' "${k[@]}" | awk '{print $1}' | median)
   brps=$(printf '%s\n' "${b[@]}" | awk '{print $1}' | median)
-  local kline=${k[$(( (ROUNDS - 1) / 2 ))]} bline=${b[$(( (ROUNDS - 1) / 2 ))]}
-  local ratio
+  local kline=${k[$(( (ROUNDS - 1) / 2 ))]}
   ratio=$(awk -v a="$krps" -v b="$brps" 'BEGIN {printf "%.2f", a / b}')
-  local kbad kerr
   kbad=$(printf '%s\n' "${k[@]}" | awk '{s+=$4} END {print s}')
   kerr=$(printf '%s\n' "${k[@]}" | awk '{s+=$5} END {print s}')
   echo "| $backend | $name | $krps | $(cut -d' ' -f2 <<<"$kline") | $(cut -d' ' -f3 <<<"$kline") | $brps | $ratio | $kbad | $kerr |"
@@ -63,7 +76,7 @@ alternate() {
 
 fresh_url() {
   case $1 in
-    sqlite) echo "sqlite://$work/bench.db" ;;
+    sqlite) rm -f "$work"/bench.db*; echo "sqlite://$work/bench.db" ;;
     mysql)
       mariadb -h 127.0.0.1 -uroot -e "drop database if exists kurz_bench; create database kurz_bench"
       echo "mysql://root@127.0.0.1:3306/kurz_bench" ;;
@@ -72,6 +85,21 @@ fresh_url() {
       echo "postgres://postgres@127.0.0.1:5432/kurz_bench" ;;
   esac
 }
+
+# start_kurz URL [flags...]: a kurz on KPORT, ready.
+start_kurz() {
+  local url=$1; shift
+  "$KURZ" --database "$url" serve --listen 127.0.0.1:$KPORT --rate-limits off "$@" 2>"$work/kurz.log" &
+  pid=$!
+  for _ in $(seq 1 300); do
+    curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$KPORT/readyz" | grep -q 200 && return
+    sleep 0.1
+  done
+  echo "kurz did not start" >&2; exit 1
+}
+
+stop_kurz() { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; }
+rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
 
 echo "nproc $(nproc), $(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%F), $N links, wrk -t1 -c64 -d${D}s, $ROUNDS rounds"
 echo
@@ -85,20 +113,40 @@ for backend in $BACKENDS; do
   import_s=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')
   export KEY
   KEY=$("$KURZ" --database "$url" key create --user bench --quiet 2>/dev/null)
-  "$KURZ" --database "$url" serve --listen 127.0.0.1:$KPORT --rate-limits off 2>/dev/null &
-  pid=$!
-  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$KPORT/healthz" && break; sleep 0.1; done
-  wrk_run kurz $KPORT random.lua 3 >/dev/null
-  wrk_run base $BPORT random.lua 3 >/dev/null
-  alternate "redirect, uniform (store only: no cache yet)" random.lua
-  alternate "redirect, Zipf" zipf.lua
-  alternate "404 flood (baseline 404s too)" notfound.lua
-  c=$(wrk_run kurz $KPORT create.lua "$D")
+
+  # Default configuration; the warm-up loads every link (each has visits).
+  export SLUGS=$work/slugs.tsv
+  KURZ_CACHE__WARMUP_ENTRIES=$N start_kurz "$url"
+  for _ in $(seq 1 240); do grep -q "warm-up" "$work/kurz.log" && break; sleep 0.5; done
+  grep -o 'warm-up.*' "$work/kurz.log" | head -1 | sed "s/^/$backend: /" >&2 || true
+  wrk_run $KPORT random.lua 3 >/dev/null
+  wrk_run $BPORT random.lua 3 >/dev/null
+  alternate "L1 hit, uniform" random.lua
+  alternate "L1 hit, Zipf" zipf.lua
+  alternate "404 flood (100k absent slugs)" notfound.lua
+  notes+=("$backend: import of $N links ${import_s}s; kurz RSS with $N links in L1 after the L1 scenarios: $(rss "$pid")")
+  stop_kurz
+
+  # L2 only: 100k slugs in Redis after one pass.
+  prefix="kurz_bench_$$:"
+  redis-cli -u "$REDIS" --scan --pattern "${prefix}*" | xargs -r redis-cli -u "$REDIS" del >/dev/null
+  KURZ_CACHE__L1_MAX_ENTRIES=0 KURZ_CACHE__REDIS_PREFIX=$prefix start_kurz "$url" --redis "$REDIS"
+  export SLUGS=$work/slugs100k.tsv
+  wrk_run $KPORT sequential.lua 10 >/dev/null
+  alternate "L2 only (100k slugs in Redis)" random.lua
+  stop_kurz
+  redis-cli -u "$REDIS" --scan --pattern "${prefix}*" | xargs -r redis-cli -u "$REDIS" del >/dev/null
+
+  # Store only.
+  export SLUGS=$work/slugs.tsv
+  KURZ_CACHE__L1_MAX_ENTRIES=0 start_kurz "$url"
+  wrk_run $KPORT random.lua 3 >/dev/null
+  alternate "store only, uniform" random.lua
+  c=$(wrk_run $KPORT create.lua "$D")
   echo "| $backend | create (API, durable) | $(cut -d' ' -f1 <<<"$c") | $(cut -d' ' -f2 <<<"$c") | $(cut -d' ' -f3 <<<"$c") | – | – | $(cut -d' ' -f4 <<<"$c") | $(cut -d' ' -f5 <<<"$c") |"
-  rss=$(awk '/VmRSS/ {print $2 / 1024 " MiB"}' /proc/$pid/status)
-  notes+=("$backend: import of $N links ${import_s}s; kurz RSS after load $rss")
-  kill -TERM $pid; wait $pid 2>/dev/null || true
+  notes+=("$backend: kurz RSS store only, after load: $(rss "$pid")")
+  stop_kurz
 done
 echo
 printf -- '- %s\n' "${notes[@]}"
-echo "- baseline RSS: $(awk '/VmRSS/ {print $2 / 1024 " MiB"}' /proc/$(pgrep -f "release/baseline $BPORT")/status)"
+echo "- baseline RSS: $(rss "$(pgrep -f "release/baseline $BPORT")")"

@@ -21,6 +21,13 @@ pub const REUSE_CANDIDATES: i64 = 16;
 /// The hot path's one question: what does this slug lead to?
 #[async_trait]
 pub trait LinkLookup: Send + Sync + Debug {
+    /// The answer if it is known without waiting (an in-process cache
+    /// hit): `Some(found)`. `None`: ask [`Self::lookup`]. The hot path asks
+    /// this first, so a hit costs no future at all.
+    fn lookup_now(&self, _slug: &str) -> Option<Option<RedirectRecord>> {
+        None
+    }
+
     /// A live (not deleted) link's redirect record. May read a replica, but
     /// a miss there is checked on the primary before it counts as absent.
     async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError>;
@@ -101,8 +108,14 @@ pub trait Authenticator: Send + Sync + Debug {
 /// The links most worth having in a cache at start.
 #[async_trait]
 pub trait PopularLinks: Send + Sync + Debug {
-    /// Live links by visit count, most first, with their slugs.
-    async fn most_visited(&self, limit: u32) -> Result<Vec<(String, RedirectRecord)>, StoreError>;
+    /// Hands `sink` the live links by visit count, most first, at most
+    /// `limit`, one at a time as they arrive (a million rows need not sit
+    /// in memory at once); how many it handed over.
+    async fn most_visited(
+        &self,
+        limit: u32,
+        sink: &mut (dyn for<'s> FnMut(&'s str, RedirectRecord) + Send),
+    ) -> Result<usize, StoreError>;
 }
 
 /// Tells every cache of every node that something it may hold changed. The

@@ -15,8 +15,11 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::convert::Infallible;
+
 use axum::extract::ConnectInfo;
 use axum::Router;
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -25,6 +28,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
+
+use crate::http::{self, AppState};
 
 /// The most bytes of a request head (and of body reads) hyper buffers per
 /// connection.
@@ -44,10 +49,12 @@ pub struct ConnectionLimits {
     pub drain_timeout: Duration,
 }
 
-/// Serves `router` on `listener` until `shutdown` completes.
+/// Serves `router` on `listener` until `shutdown` completes; with `hot`,
+/// redirects are answered before the router (`http::hot`).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    hot: Option<AppState>,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
@@ -81,11 +88,22 @@ pub async fn serve(
         let mut stream = TimeoutStream::new(stream);
         stream.set_write_timeout(Some(limits.write_timeout));
         let stream = Box::pin(stream);
-        let router = router.clone();
-        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            req.extensions_mut().insert(ConnectInfo(peer));
-            router.clone().oneshot(req)
-        });
+        let (router, hot) = (router.clone(), hot.clone());
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                match hot.as_ref().filter(|_| http::hot::slug_of(&req).is_some()) {
+                    Some(state) => {
+                        let state = state.clone();
+                        Either::Left(async move {
+                            Ok::<_, Infallible>(http::hot::answer(&state, req, peer).await)
+                        })
+                    }
+                    None => {
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        Either::Right(router.clone().oneshot(req))
+                    }
+                }
+            });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             // Errors here are the client's (reset, time-out, bad request

@@ -26,7 +26,7 @@ use kurz_store::Database;
 use crate::clicks::{ClickCounter, ClickFlusher};
 use crate::config::{Config, Switch};
 use crate::http::limit::{self, Limits};
-use crate::http::{self, AppState, Site};
+use crate::http::{self, AppState, Handlers, Site};
 use crate::secret::BoundedHasher;
 use crate::serve::{self, ConnectionLimits};
 
@@ -170,6 +170,7 @@ fn warm_up_in_background(config: &Config, db: Database, caches: Caches) {
             .await;
         tracing::info!(
             links = loaded,
+            cached = caches.l1_len(),
             millis = started.elapsed().as_millis() as u64,
             "warm-up: most-visited links loaded into the in-process cache"
         );
@@ -198,6 +199,8 @@ pub fn base_url(config: &Config, bound: SocketAddr) -> String {
 pub struct App {
     listener: TcpListener,
     router: axum::Router,
+    /// For the redirect fast path.
+    hot: AppState,
     db: Database,
     flusher: ClickFlusher,
     flush_interval: Duration,
@@ -254,7 +257,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         max_connections: connection_cap(config.http.max_connections, fd_limit),
         drain_timeout: config.request_timeout(),
     };
-    let state = AppState {
+    let state = AppState::new(Handlers {
         links: services.links,
         redirector: Arc::new(redirector),
         accounts: services.accounts,
@@ -270,10 +273,11 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
             body_timeout: Duration::from_secs(config.http.body_timeout_secs),
         }),
         limits,
-    };
+    });
     Ok(App {
         listener,
-        router: http::router(state),
+        router: http::router(state.clone()),
+        hot: state,
         db,
         flusher,
         flush_interval: Duration::from_millis(config.analytics.flush_interval_ms.max(10)),
@@ -322,7 +326,14 @@ impl App {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(self.flusher.run(self.flush_interval, stop_rx));
-        let served = serve::serve(self.listener, self.router, self.connections, shutdown).await;
+        let served = serve::serve(
+            self.listener,
+            self.router,
+            Some(self.hot),
+            self.connections,
+            shutdown,
+        )
+        .await;
         let _ = stop_tx.send(true);
         if let Err(e) = worker.await {
             tracing::error!(error = %e, "the click worker failed");

@@ -5,6 +5,7 @@
 //! can follow (ADR 0012). Statement text comes from `dialect`; values go
 //! through [`Arg`], the few types the schema uses.
 
+use futures_util::TryStreamExt;
 use sqlx::mysql::{MySql, MySqlConnection, MySqlRow};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnection, PgRow, Postgres};
@@ -165,6 +166,16 @@ impl Pool {
     pub(crate) async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> Result<u64, sqlx::Error> {
         self.acquire().await?.exec().execute(sql, args).await
     }
+
+    /// Hands each row to `f` as it arrives, without collecting them.
+    pub(crate) async fn for_each<T: Record>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: &mut (dyn FnMut(T) + Send),
+    ) -> Result<(), sqlx::Error> {
+        self.acquire().await?.exec().for_each(sql, args, f).await
+    }
 }
 
 impl Conn {
@@ -262,6 +273,35 @@ impl Exec<'_> {
         self.fetch_optional(sql, args)
             .await?
             .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    pub(crate) async fn for_each<T: Record>(
+        self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: &mut (dyn FnMut(T) + Send),
+    ) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Sqlite(c) => {
+                let mut rows = sqlx::query_as_with(sql, arguments::<Sqlite>(args)?).fetch(c);
+                while let Some(row) = rows.try_next().await? {
+                    f(row);
+                }
+            }
+            Self::MySql(c) => {
+                let mut rows = sqlx::query_as_with(sql, arguments::<MySql>(args)?).fetch(c);
+                while let Some(row) = rows.try_next().await? {
+                    f(row);
+                }
+            }
+            Self::Postgres(c) => {
+                let mut rows = sqlx::query_as_with(sql, arguments::<Postgres>(args)?).fetch(c);
+                while let Some(row) = rows.try_next().await? {
+                    f(row);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Rows affected.

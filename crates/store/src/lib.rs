@@ -15,7 +15,8 @@
 //! - `migrate` — the migrations of `migrations/<backend>/`, one process at
 //!   a time.
 //! - `segment` — the segment ID allocator; `error` — sqlx errors in domain
-//!   words.
+//!   words; `sqlite_reader` — the redirect lookup on SQLite, off sqlx's
+//!   worker threads.
 //! - [`cache`] — the two-level cache around the lookup port (L1 in
 //!   process, Redis as L2), and the API key cache.
 
@@ -29,6 +30,7 @@ mod links;
 mod migrate;
 mod open;
 mod segment;
+mod sqlite_reader;
 mod store;
 pub mod transfer;
 mod visits;

@@ -142,6 +142,9 @@ impl SqlStore {
 impl LinkLookup for SqlStore {
     async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
         self.ready().await?;
+        if let Some(reader) = &self.sqlite_reader {
+            return reader.lookup(slug);
+        }
         if self.replicas.is_empty() {
             return self.lookup_on(&self.primary, slug).await;
         }
@@ -367,17 +370,24 @@ struct PopularRow {
 
 #[async_trait]
 impl PopularLinks for SqlStore {
-    async fn most_visited(&self, limit: u32) -> Result<Vec<(String, RedirectRecord)>, StoreError> {
+    async fn most_visited(
+        &self,
+        limit: u32,
+        sink: &mut (dyn for<'s> FnMut(&'s str, RedirectRecord) + Send),
+    ) -> Result<usize, StoreError> {
         self.ready().await?;
-        let rows: Vec<PopularRow> = self
-            .timed(
-                self.reader()
-                    .fetch_all(&self.q.most_visited, &[Arg::Int(i64::from(limit))]),
+        let mut count = 0;
+        self.reader()
+            .for_each(
+                &self.q.most_visited,
+                &[Arg::Int(i64::from(limit))],
+                &mut |row: PopularRow| {
+                    sink(&row.slug, row.record.into());
+                    count += 1;
+                },
             )
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.slug, r.record.into()))
-            .collect())
+            .await
+            .map_err(|e| crate::error::store_error(e, self.kind))?;
+        Ok(count)
     }
 }

@@ -30,13 +30,20 @@ pub(crate) fn store(o: &DbOptions, clock: Arc<dyn Clock>) -> Result<SqlStore, Op
         }
         replicas.push(pool(o, kind, url)?);
     }
+    let sqlite_file = sqlite_file(o, kind)?;
     Ok(SqlStore::new(Parts {
         kind,
         primary: pool(o, kind, &o.url)?,
         replicas,
         id_block: o.id_block,
         query_timeout: o.query_timeout,
-        migration_lock: migration_lock(o, kind)?,
+        migration_lock: sqlite_file.as_ref().map(|file| {
+            let mut name = file.clone().into_os_string();
+            name.push(".lock");
+            PathBuf::from(name)
+        }),
+        sqlite_file,
+        busy_timeout: o.busy_timeout,
         clock,
     }))
 }
@@ -78,16 +85,11 @@ fn sqlite_options(o: &DbOptions, url: &str) -> Result<SqliteConnectOptions, Open
         .foreign_keys(true))
 }
 
-/// SQLite's migration lock file, beside the database; an in-memory database
-/// belongs to one process and needs none, nor do the servers.
-fn migration_lock(o: &DbOptions, kind: DbKind) -> Result<Option<PathBuf>, OpenError> {
+/// The file of a SQLite database (its migration lock and its lookup reader
+/// go with it); an in-memory database, or a server, has none.
+fn sqlite_file(o: &DbOptions, kind: DbKind) -> Result<Option<PathBuf>, OpenError> {
     if kind != DbKind::Sqlite || o.url.contains(":memory:") || o.url.contains("mode=memory") {
         return Ok(None);
     }
-    let mut name = sqlite_options(o, &o.url)?
-        .get_filename()
-        .to_owned()
-        .into_os_string();
-    name.push(".lock");
-    Ok(Some(PathBuf::from(name)))
+    Ok(Some(sqlite_options(o, &o.url)?.get_filename().to_owned()))
 }

@@ -26,6 +26,7 @@ use crate::db::{Arg, Pool};
 use crate::dialect::Queries;
 use crate::error::store_error;
 use crate::segment::SegmentAllocator;
+use crate::sqlite_reader::SqliteReader;
 use crate::DbKind;
 
 pub(crate) struct SqlStore {
@@ -43,6 +44,8 @@ pub(crate) struct SqlStore {
     query_timeout: Duration,
     /// SQLite: the file whose lock serialises migrations between processes.
     pub(crate) migration_lock: Option<PathBuf>,
+    /// SQLite file databases: the redirect lookup off sqlx's worker threads.
+    pub(crate) sqlite_reader: Option<SqliteReader>,
     /// For the store's own timestamps (the secret's row, an export's date);
     /// domain timestamps come in with the data.
     pub(crate) clock: Arc<dyn Clock>,
@@ -66,14 +69,25 @@ pub(crate) struct Parts {
     pub(crate) id_block: u64,
     pub(crate) query_timeout: Duration,
     pub(crate) migration_lock: Option<PathBuf>,
+    /// The SQLite database file, for the lookup's own reader.
+    pub(crate) sqlite_file: Option<PathBuf>,
+    /// How long the SQLite reader waits on a lock.
+    pub(crate) busy_timeout: Duration,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl SqlStore {
     pub(crate) fn new(parts: Parts) -> Self {
+        let q = Queries::new(parts.primary.dialect());
         Self {
             kind: parts.kind,
-            q: Queries::new(parts.primary.dialect()),
+            // With replicas (a test setup for SQLite) lookups read them
+            // through sqlx, as on the servers.
+            sqlite_reader: parts
+                .sqlite_file
+                .filter(|_| parts.replicas.is_empty())
+                .map(|file| SqliteReader::new(file, q.lookup.clone(), parts.busy_timeout)),
+            q,
             primary: parts.primary,
             replicas: parts.replicas,
             next_replica: AtomicUsize::new(0),

@@ -239,7 +239,11 @@ impl Redirector {
         if !could_be_slug(slug) {
             return Ok(Err(Outcome::NotFound));
         }
-        let Some(record) = self.lookup.lookup(slug).await? else {
+        let found = match self.lookup.lookup_now(slug) {
+            Some(found) => found,
+            None => self.lookup.lookup(slug).await?,
+        };
+        let Some(record) = found else {
             return Ok(Err(Outcome::NotFound));
         };
         Ok(match record.status(self.clock.now()) {

@@ -158,10 +158,17 @@ pub async fn guard_api(State(state): State<AppState>, mut req: Request, next: Ne
     next.run(req).await
 }
 
+impl Limits {
+    /// One redirect (or page of the redirect path) for `ip`.
+    pub fn check_redirect(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.check(&self.redirect, &Client::Ip(self.client(ip)))
+    }
+}
+
 /// For the redirect router: per client IP.
 pub async fn limit_redirects(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let (Some(limits), Some(ip)) = (state.limits.as_deref(), peer_ip(&req)) {
-        if let Err(e) = limits.check(&limits.redirect, &Client::Ip(limits.client(ip))) {
+        if let Err(e) = limits.check_redirect(ip) {
             return e.into_response();
         }
     }

@@ -9,6 +9,7 @@ pub mod api;
 pub mod body;
 pub mod error;
 pub mod extract;
+pub mod hot;
 pub mod limit;
 pub mod openapi;
 pub mod ops;
@@ -62,11 +63,30 @@ impl Site {
     }
 }
 
-/// Everything a handler can reach: the use cases and the instance's facts,
-/// cheap to clone, all behind `Arc`s. No repository: handlers reach the
+/// Everything a handler can reach: the use cases and the instance's facts.
+/// One `Arc`, so the clone each handler and middleware takes is a single
+/// reference count, not one per field. No repository: handlers reach the
 /// store only through the core's use cases.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Handlers>);
+
+impl AppState {
+    pub fn new(handlers: Handlers) -> Self {
+        Self(Arc::new(handlers))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Handlers;
+
+    fn deref(&self) -> &Handlers {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Handlers {
     /// The API's links.
     pub links: Arc<LinkService>,
     /// The redirect path: `/{slug}`, its password form and preview.
@@ -98,10 +118,15 @@ pub fn router(state: AppState) -> Router {
             limit::guard_api,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY));
-    let redirect = redirect::router().layer(middleware::from_fn_with_state(
-        state.clone(),
-        limit::limit_redirects,
-    ));
+    // The hot path gets its limit layer only when limits are on: a layer
+    // that does nothing still costs a boxed future per redirect.
+    let redirect = match &state.limits {
+        Some(_) => redirect::router().layer(middleware::from_fn_with_state(
+            state.clone(),
+            limit::limit_redirects,
+        )),
+        None => redirect::router(),
+    };
     let app = Router::new()
         .merge(api)
         .merge(redirect)

@@ -5,12 +5,15 @@
 //!
 //! [`Redirector`]: kurz_core::service::Redirector
 
+use std::borrow::Cow;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
 use kurz_core::service::{CachePolicy, Outcome, Previewed, Redirect, Unlock, Visit};
@@ -43,28 +46,46 @@ pub async fn index() -> Response {
         (status = 404, description = "Unknown slug (40401)"),
         (status = 410, description = "Expired, disabled or at its visit limit (41001)"),
     ))]
-pub async fn follow_link(
-    State(state): State<AppState>,
-    method: Method,
-    ApiPath(slug): ApiPath<String>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+pub async fn follow_link(State(state): State<AppState>, req: Request) -> Response {
+    // Borrowed from the request, not extracted: no copy of the path or the
+    // headers on the hot path.
+    let Some(slug) = slug_of(req.uri()) else {
+        return pages::error(ApiError::NotFound, req.headers());
+    };
     if let Some(slug) = slug.strip_suffix('+') {
-        return preview(&state, slug, &headers).await;
+        return preview(&state, slug, req.headers()).await;
     }
+    follow(&state, &slug, req.method(), req.uri(), req.headers()).await
+}
+
+/// `GET`/`HEAD` of a slug, as the router and the hot path (`hot.rs`) both
+/// answer it.
+pub(crate) async fn follow(
+    state: &AppState,
+    slug: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response {
     let visit = Visit {
         counted: method != Method::HEAD,
         query: uri.query(),
     };
-    match state.redirector.follow(&slug, visit).await {
-        Ok(Outcome::Redirect(r)) => redirect(&state, r),
-        Ok(Outcome::PasswordRequired) => pages::password_form(&slug, StatusCode::OK, false),
+    match state.redirector.follow(slug, visit).await {
+        Ok(Outcome::Redirect(r)) => redirect(state, r),
+        Ok(Outcome::PasswordRequired) => pages::password_form(slug, StatusCode::OK, false),
         Ok(Outcome::Withheld) => withheld(),
-        Ok(Outcome::NotFound) => pages::error(ApiError::NotFound, &headers),
-        Ok(Outcome::Gone) => pages::error(ApiError::Gone, &headers),
-        Err(e) => pages::error(e.into(), &headers),
+        Ok(Outcome::NotFound) => pages::error(ApiError::NotFound, headers),
+        Ok(Outcome::Gone) => pages::error(ApiError::Gone, headers),
+        Err(e) => pages::error(e.into(), headers),
     }
+}
+
+/// The `{slug}` segment, percent-decoded as the router's `Path` would; a
+/// plain slug (the usual case) is borrowed. `None` when it is not UTF-8.
+fn slug_of(uri: &Uri) -> Option<Cow<'_, str>> {
+    let raw = uri.path().strip_prefix('/').unwrap_or(uri.path());
+    percent_decode_str(raw).decode_utf8().ok()
 }
 
 /// Largest password form accepted: a 1,024-character password, encoded.

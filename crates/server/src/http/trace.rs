@@ -1,12 +1,13 @@
 //! Request tracing: a trace ID for every request, taken from a W3C
 //! `traceparent` header when there is a valid one, returned in `x-trace-id`,
-//! and one log line per request. Neither the query string (it may carry
+//! and one log line per request: at `info` for the API and the pages, at
+//! `debug` for redirects (ADR 0014). Neither the query string (it may carry
 //! secrets) nor the client IP is logged.
 
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -32,33 +33,57 @@ fn new_trace_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-pub async fn trace(req: Request, next: Next) -> Response {
-    let trace_id = req
-        .headers()
+/// The route of the redirect path, whose requests log at `debug`: at a
+/// hundred thousand redirects a second, a line each would cost more than
+/// the redirect (ADR 0014). Its failures (5xx) still log.
+const REDIRECT_ROUTE: &str = "/{slug}";
+
+/// The trace ID of a request: its `traceparent`'s, or a new one.
+pub(crate) fn trace_id(headers: &HeaderMap) -> String {
+    headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
         .and_then(from_traceparent)
-        .map_or_else(new_trace_id, str::to_owned);
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("(none)", MatchedPath::as_str)
-        .to_owned();
-    let method = req.method().clone();
-    let span = tracing::info_span!("request", trace_id = %trace_id, %method, route = %route);
-    let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
-    let status = response.status().as_u16();
-    span.in_scope(|| {
-        tracing::info!(
-            status,
-            micros = started.elapsed().as_micros() as u64,
-            "request"
-        );
-    });
-    if let Ok(v) = HeaderValue::from_str(&trace_id) {
+        .map_or_else(new_trace_id, str::to_owned)
+}
+
+/// Puts the trace ID on an answer.
+pub(crate) fn set_trace_header(response: &mut Response, trace_id: &str) {
+    if let Ok(v) = HeaderValue::from_str(trace_id) {
         response.headers_mut().insert(TRACE_HEADER, v);
     }
+}
+
+/// The log line of a redirect: `debug`, or `warn` when it failed on our
+/// side.
+pub(crate) fn log_redirect(trace_id: &str, method: &Method, status: u16, micros: u64) {
+    if status >= 500 {
+        tracing::warn!(trace_id, %method, route = REDIRECT_ROUTE, status, micros, "request");
+    } else {
+        tracing::debug!(trace_id, %method, route = REDIRECT_ROUTE, status, micros, "request");
+    }
+}
+
+pub async fn trace(req: Request, next: Next) -> Response {
+    let trace_id = trace_id(req.headers());
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let route = route.as_ref().map_or("(none)", MatchedPath::as_str);
+    let method = req.method().clone();
+    let started = Instant::now();
+    let mut response = if route == REDIRECT_ROUTE {
+        let response = next.run(req).await;
+        let micros = started.elapsed().as_micros() as u64;
+        log_redirect(&trace_id, &method, response.status().as_u16(), micros);
+        response
+    } else {
+        let span = tracing::info_span!("request", trace_id = %trace_id, %method, route = %route);
+        let response = next.run(req).instrument(span.clone()).await;
+        let status = response.status().as_u16();
+        let micros = started.elapsed().as_micros() as u64;
+        span.in_scope(|| tracing::info!(status, micros, "request"));
+        response
+    };
+    set_trace_header(&mut response, &trace_id);
     response
 }
 

@@ -8,11 +8,11 @@
 //! ```text
 //! 1 byte  version (1)
 //! 1 byte  flags: forward_query, has_password, disabled, pending,
-//!         and which optional fields follow (expires_at, max_visits,
-//!         redirect_status)
+//!         which optional fields follow (expires_at, max_visits,
+//!         redirect_status), and whether the URL starts with `https://`
 //! varint  id, created_at (ms), [expires_at (ms)], [max_visits], visits,
 //!         [redirect_status]
-//! rest    the target URL (UTF-8)
+//! rest    the target URL (UTF-8), without its `https://`
 //! ```
 //!
 //! "No such link" is the single byte [`ABSENT`]. Anything that does not
@@ -32,6 +32,10 @@ const PENDING: u8 = 1 << 3;
 const HAS_EXPIRY: u8 = 1 << 4;
 const HAS_MAX_VISITS: u8 = 1 << 5;
 const HAS_STATUS: u8 = 1 << 6;
+/// The URL starts with `https://`, which is not stored: eight bytes saved on
+/// nearly every link, eight megabytes a million.
+const HTTPS: u8 = 1 << 7;
+const HTTPS_PREFIX: &str = "https://";
 
 /// What a cache holds for a slug.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +69,7 @@ pub(crate) fn encode(record: Option<&RedirectRecord>, out: &mut Vec<u8>) {
         (r.expires_at.is_some(), HAS_EXPIRY),
         (r.max_visits.is_some(), HAS_MAX_VISITS),
         (r.redirect_status.is_some(), HAS_STATUS),
+        (r.url.starts_with(HTTPS_PREFIX), HTTPS),
     ] {
         if set {
             flags |= bit;
@@ -84,7 +89,8 @@ pub(crate) fn encode(record: Option<&RedirectRecord>, out: &mut Vec<u8>) {
     if let Some(status) = r.redirect_status {
         put_varint(out, u64::from(status));
     }
-    out.extend_from_slice(r.url.as_bytes());
+    let url = r.url.strip_prefix(HTTPS_PREFIX).unwrap_or(&r.url);
+    out.extend_from_slice(url.as_bytes());
 }
 
 /// The record in `bytes`; `None` when they are not a valid encoding.
@@ -120,10 +126,18 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Cached> {
     } else {
         None
     };
-    let url = std::str::from_utf8(rest).ok()?;
+    let rest = std::str::from_utf8(rest).ok()?;
+    let url = if flags & HTTPS != 0 {
+        let mut url = String::with_capacity(HTTPS_PREFIX.len() + rest.len());
+        url.push_str(HTTPS_PREFIX);
+        url.push_str(rest);
+        url.into_boxed_str()
+    } else {
+        rest.into()
+    };
     Some(Cached::Present(RedirectRecord {
         id,
-        url: url.into(),
+        url,
         created_at,
         expires_at,
         max_visits,
@@ -192,7 +206,11 @@ mod tests {
     fn a_plain_record_takes_a_few_bytes_beyond_its_url() {
         let mut out = Vec::new();
         encode(Some(&record()), &mut out);
-        assert!(out.len() <= record().url.len() + 14, "{} bytes", out.len());
+        assert!(
+            out.len() <= record().url.len() + 14 - 8,
+            "{} bytes",
+            out.len()
+        );
         assert_eq!(decode(&out), Some(Cached::Present(record())));
     }
 
@@ -221,8 +239,10 @@ mod tests {
             visits in any::<i64>(),
             status in proptest::option::of(any::<u16>()),
             flags in any::<[bool; 4]>(),
+            https in any::<bool>(),
             url in "\\PC{0,80}",
         ) {
+            let url = if https { format!("https://{url}") } else { url };
             let r = RedirectRecord {
                 id,
                 url: url.into(),

@@ -21,6 +21,7 @@ use kurz_core::link::RedirectRecord;
 use kurz_core::ports::{Invalidator, LinkLookup};
 
 use super::auth::AuthCache;
+use super::codec::Cached;
 use super::l1::L1;
 use super::redis::{Message, Redis};
 
@@ -51,6 +52,10 @@ impl CachedLookup {
 
 #[async_trait]
 impl LinkLookup for CachedLookup {
+    fn lookup_now(&self, slug: &str) -> Option<Option<RedirectRecord>> {
+        self.l1.as_ref()?.get(slug).map(Cached::into_option)
+    }
+
     async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
         match &self.l1 {
             Some(l1) => l1.get_or_load(slug, self.below_l1(slug)).await,

@@ -128,13 +128,11 @@ impl Caches {
         deadline: Duration,
     ) -> usize {
         let Some(l1) = &self.l1 else { return 0 };
-        match tokio::time::timeout(deadline, popular.most_visited(limit)).await {
-            Ok(Ok(links)) => {
-                for (slug, record) in &links {
-                    l1.put(slug, Some(record));
-                }
-                links.len()
-            }
+        let mut put = |slug: &str, record: kurz_core::link::RedirectRecord| {
+            l1.put(slug, Some(&record));
+        };
+        match tokio::time::timeout(deadline, popular.most_visited(limit, &mut put)).await {
+            Ok(Ok(loaded)) => loaded,
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "warm-up skipped: the store did not answer");
                 0
