@@ -40,6 +40,9 @@ pub struct FakeStore {
     pub inserts: AtomicUsize,
     /// While set, every call fails as if the store were away.
     pub down: AtomicBool,
+    /// While set, `lookup` reads its answer and then waits (a slow query
+    /// overtaken by a write).
+    pub hold: AtomicBool,
 }
 
 impl Default for FakeStore {
@@ -51,6 +54,7 @@ impl Default for FakeStore {
             lookups: AtomicUsize::new(0),
             inserts: AtomicUsize::new(0),
             down: AtomicBool::new(false),
+            hold: AtomicBool::new(false),
         }
     }
 }
@@ -106,7 +110,11 @@ impl LinkLookup for FakeStore {
     async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         self.check_up()?;
-        Ok(self.live(slug).map(|l| l.redirect_record()))
+        let found = self.live(slug).map(|l| l.redirect_record());
+        while self.hold.load(Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+        }
+        Ok(found)
     }
 }
 

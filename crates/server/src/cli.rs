@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use kurz_core::account::{Principal, Role};
 use kurz_core::clock::{Clock, SystemClock};
 use kurz_core::service::{CreateLink, Created};
+use kurz_store::cache::Caches;
 use kurz_store::Database;
 
 use crate::config::{Config, Overrides, Switch};
@@ -208,7 +209,21 @@ fn cli_base_url(config: &Config) -> String {
 }
 
 /// The store and the use cases over it, for one command.
-async fn open(config: &Config) -> anyhow::Result<(Database, Services)> {
+/// The store and the caches one command writes through.
+struct Session {
+    db: Database,
+    caches: Caches,
+}
+
+impl Session {
+    /// Lets the invalidations under way finish, then closes the store.
+    async fn close(self) {
+        self.caches.settle().await;
+        self.db.close().await;
+    }
+}
+
+async fn open(config: &Config) -> anyhow::Result<(Session, Services)> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let db = startup::open_store(config, clock.clone()).await?;
     let base = cli_base_url(config);
@@ -226,15 +241,15 @@ async fn open(config: &Config) -> anyhow::Result<(Database, Services)> {
         }
     }
     let services = startup::services(config, &db, &caches, clock, &base);
-    Ok((db, services))
+    Ok((Session { db, caches }, services))
 }
 
 async fn add_user(config: &Config, name: &str, role: &str) -> anyhow::Result<()> {
     let role = Role::parse(role).context("the role is admin or user")?;
     let password = read_password()?;
-    let (db, services) = open(config).await?;
+    let (session, services) = open(config).await?;
     let user = services.accounts.create_user(name, password, role).await;
-    db.close().await;
+    session.close().await;
     let user = user?;
     eprintln!("created {} user {}", user.role.as_str(), user.username);
     Ok(())
@@ -247,7 +262,7 @@ async fn create_key(
     name: Option<String>,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    let (db, services) = open(config).await?;
+    let (session, services) = open(config).await?;
     let result = async {
         let user = services
             .accounts
@@ -259,7 +274,7 @@ async fn create_key(
         anyhow::Ok((user, key, secret))
     }
     .await;
-    db.close().await;
+    session.close().await;
     let (user, key, secret) = result?;
     if quiet {
         println!("{secret}");
@@ -279,7 +294,7 @@ async fn create_key(
 }
 
 async fn shorten(config: &Config, args: ShortenArgs) -> anyhow::Result<()> {
-    let (db, services) = open(config).await?;
+    let (session, services) = open(config).await?;
     let result = async {
         let owner = match &args.user {
             Some(name) => {
@@ -309,7 +324,7 @@ async fn shorten(config: &Config, args: ShortenArgs) -> anyhow::Result<()> {
         anyhow::Ok(link.slug)
     }
     .await;
-    db.close().await;
+    session.close().await;
     println!("{}/{}", cli_base_url(config), result?);
     Ok(())
 }

@@ -75,7 +75,7 @@ impl Queries {
             // Warm-up reads this once at start; an index on visits would
             // cost every click flush more than this scan costs once.
             most_visited: q(&format!(
-                "select {}, id, url, created_at, expires_at, max_visits, visits, \
+                "select {} as slug, id, url, created_at, expires_at, max_visits, visits, \
                  redirect_status, forward_query, password_hash is not null as has_password, \
                  disabled, pending from links where deleted_at is null and visits > 0 \
                  order by visits desc limit ?",

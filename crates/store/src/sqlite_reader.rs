@@ -22,6 +22,13 @@ use kurz_core::link::RedirectRecord;
 /// once is enough; more are opened under a burst and closed after it.
 const IDLE: usize = 8;
 
+/// The longest a lookup waits on a locked database. It waits on a runtime
+/// thread, so the store's own busy time-out (seconds) would stall every
+/// redirect on that thread, cached ones too. A WAL reader is only ever
+/// locked out for a moment (a recovery, a truncating checkpoint); past
+/// this, the redirect answers 503 and the client may retry.
+const BUSY_MAX: Duration = Duration::from_millis(100);
+
 #[derive(Debug)]
 pub(crate) struct SqliteReader {
     path: PathBuf,
@@ -35,7 +42,7 @@ impl SqliteReader {
         Self {
             path,
             sql,
-            busy_timeout,
+            busy_timeout: busy_timeout.min(BUSY_MAX),
             idle: Mutex::new(Vec::new()),
         }
     }

@@ -3,8 +3,10 @@
 //!
 //! `{"error": {"code": 40011, "message": "...", "field": "url"}}`
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -86,8 +88,40 @@ pub fn field_name(field: Field) -> &'static str {
     }
 }
 
+/// The bodies of the answers a flood of unknown or dead slugs gets, written
+/// once: they have no detail, and a 404 flood should cost no serialising.
+static NOT_FOUND: LazyLock<Bytes> = LazyLock::new(|| body_of(&ApiError::NotFound));
+static GONE: LazyLock<Bytes> = LazyLock::new(|| body_of(&ApiError::Gone));
+
+fn body_of(err: &ApiError) -> Bytes {
+    let body = Body {
+        error: Detail {
+            code: code(err),
+            message: err.to_string(),
+            field: err.field().map(field_name),
+        },
+    };
+    serde_json::to_vec(&body).map_or_else(|_| Bytes::new(), Bytes::from)
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let written = match self {
+            ApiError::NotFound => Some(&NOT_FOUND),
+            ApiError::Gone => Some(&GONE),
+            _ => None,
+        };
+        if let Some(body) = written {
+            return (
+                self.status(),
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                Bytes::clone(body),
+            )
+                .into_response();
+        }
         self.log();
         let body = Body {
             error: Detail {

@@ -199,7 +199,50 @@ async fn preview_shows_target_and_clicks_without_redirecting(backend: Backend) {
     .await;
 }
 
+/// The warm-up's query on each backend: links by visits, most first,
+/// unvisited ones left out, each with the slug and record a redirect needs.
+async fn the_warm_up_streams_the_most_visited_links_first(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut slugs = Vec::new();
+    for (i, clicks) in [1, 3, 0, 2].into_iter().enumerate() {
+        let slug = app.shorten(&format!("https://example.com/{i}")).await;
+        for _ in 0..clicks {
+            app.follow(&slug).await;
+        }
+        if clicks > 0 {
+            app.wait_for_visits(&slug, clicks).await;
+        }
+        slugs.push(slug);
+    }
+    let mut streamed = Vec::new();
+    let mut sink = |slug: &str, record: kurz_core::link::RedirectRecord| {
+        streamed.push((slug.to_owned(), record.url.to_string(), record.visits));
+    };
+    let count = app
+        .db
+        .popular()
+        .most_visited(2, &mut sink)
+        .await
+        .expect("warm-up query");
+    assert_eq!(count, 2);
+    assert_eq!(
+        streamed,
+        [
+            (slugs[1].clone(), "https://example.com/1".to_owned(), 3),
+            (slugs[3].clone(), "https://example.com/3".to_owned(), 2),
+        ]
+    );
+    let all = app
+        .db
+        .popular()
+        .most_visited(10, &mut |_: &str, _| {})
+        .await
+        .expect("warm-up query");
+    assert_eq!(all, 3, "the unvisited link is left out");
+}
+
 backend_tests!(
+    the_warm_up_streams_the_most_visited_links_first,
     redirects_with_the_links_status_and_exact_location,
     unknown_slugs_answer_404_as_json_or_as_a_page,
     get_counts_a_click_and_head_does_not,

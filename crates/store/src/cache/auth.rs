@@ -3,6 +3,7 @@
 //! on every node at once (through the invalidation channel); entries also
 //! expire, and unknown keys are remembered only briefly.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,10 @@ pub(crate) struct AuthCache {
     store: Arc<dyn Authenticator>,
     started: Instant,
     ttl: Duration,
+    /// Moved on by every revoke and clear: an answer read from the store
+    /// before one is not cached after it (revokes are rare, so one counter
+    /// for all keys costs nothing).
+    generation: AtomicU64,
 }
 
 impl AuthCache {
@@ -38,6 +43,7 @@ impl AuthCache {
             store,
             started: Instant::now(),
             ttl,
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -47,11 +53,13 @@ impl AuthCache {
 
     /// Forgets every cached entry of the key with this ID.
     pub(crate) fn revoke(&self, key_id: i64) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.entries
             .retain(|_, (who, _)| who.as_ref().is_none_or(|p| p.key_id != key_id));
     }
 
     pub(crate) fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.entries.clear();
     }
 }
@@ -64,6 +72,7 @@ impl Authenticator for AuthCache {
                 return Ok(who);
             }
         }
+        let since = self.generation.load(Ordering::Acquire);
         let who = self.store.authenticate(key_hash).await?;
         let ttl = if who.is_some() {
             self.ttl
@@ -71,8 +80,16 @@ impl Authenticator for AuthCache {
             NEGATIVE_TTL
         };
         let expiry = self.now().saturating_add(jittered_secs(ttl));
-        self.entries
-            .insert(key_hash.to_owned(), (who.clone(), expiry));
+        let unchanged = || self.generation.load(Ordering::Acquire) == since;
+        if unchanged() {
+            self.entries
+                .insert(key_hash.to_owned(), (who.clone(), expiry));
+            // A revoke between the check and the insert found nothing to
+            // remove.
+            if !unchanged() {
+                self.entries.remove(key_hash);
+            }
+        }
         Ok(who)
     }
 }

@@ -24,8 +24,12 @@ enum State {
     Open {
         until: Instant,
     },
-    /// A probe is out; everyone else still skips.
-    HalfOpen,
+    /// A probe is out; everyone else still skips. A probe that never
+    /// reports (its caller was cancelled mid-command) is given up after a
+    /// cool-down, and the next caller probes instead.
+    HalfOpen {
+        since: Instant,
+    },
 }
 
 #[derive(Debug)]
@@ -63,15 +67,16 @@ impl Breaker {
     /// caller after the cool-down becomes the probe.
     pub(crate) fn allow(&self) -> bool {
         let mut state = self.lock();
-        match *state {
-            State::Closed { .. } => true,
-            State::HalfOpen => false,
-            State::Open { until } if Instant::now() >= until => {
-                *state = State::HalfOpen;
-                true
-            }
-            State::Open { .. } => false,
+        let now = Instant::now();
+        let probe = match *state {
+            State::Closed { .. } => return true,
+            State::Open { until } => now >= until,
+            State::HalfOpen { since } => now >= since + self.cool_down,
+        };
+        if probe {
+            *state = State::HalfOpen { since: now };
         }
+        probe
     }
 
     pub(crate) fn success(&self) {
@@ -82,7 +87,7 @@ impl Breaker {
         let mut state = self.lock();
         let failures = match *state {
             State::Closed { failures } => failures + 1,
-            State::HalfOpen | State::Open { .. } => self.threshold,
+            State::HalfOpen { .. } | State::Open { .. } => self.threshold,
         };
         *state = if failures >= self.threshold {
             State::Open {
@@ -96,7 +101,7 @@ impl Breaker {
     pub(crate) fn state(&self) -> BreakerState {
         match *self.lock() {
             State::Closed { .. } => BreakerState::Closed,
-            State::HalfOpen => BreakerState::HalfOpen,
+            State::HalfOpen { .. } => BreakerState::HalfOpen,
             State::Open { .. } => BreakerState::Open,
         }
     }
@@ -151,5 +156,18 @@ mod tests {
         assert_eq!(b.state(), BreakerState::Open);
         assert!(b.allow());
         assert_eq!(b.state(), BreakerState::HalfOpen);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_probe_that_never_reports_is_given_up_after_a_cool_down() {
+        let b = Breaker::opened(3, Duration::from_secs(1));
+        assert!(b.allow(), "the probe goes out and its caller is cancelled");
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert!(!b.allow(), "the probe may still answer");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(b.allow(), "the next caller probes instead");
+        assert!(!b.allow());
+        b.success();
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 }

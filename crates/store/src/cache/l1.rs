@@ -37,8 +37,8 @@ pub struct L1Config {
     pub negative_ttl: Duration,
 }
 
-/// Every entry weighs its bytes, but at least `floor` = bytes / entries,
-/// so one weight capacity bounds both.
+/// Every entry weighs its bytes and the table's share of it, but at least
+/// `floor` = bytes / entries, so one weight capacity bounds both.
 #[derive(Debug, Clone, Copy)]
 struct Weigh {
     floor: u64,
@@ -46,9 +46,14 @@ struct Weigh {
 
 impl Weighter<u64, Box<[u8]>> for Weigh {
     fn weight(&self, _key: &u64, entry: &Box<[u8]>) -> u64 {
-        (entry.len() as u64).max(self.floor)
+        (entry.len() as u64 + SLOT_OVERHEAD).max(self.floor)
     }
 }
+
+/// What an entry costs beyond its bytes: quick_cache's slot (key, hash,
+/// pointer, eviction state; about 57 bytes measured) and the allocator's
+/// rounding of the box.
+const SLOT_OVERHEAD: u64 = 64;
 
 /// Bytes before the slug: the expiry.
 const EXPIRY_LEN: usize = 4;
@@ -154,13 +159,16 @@ impl L1 {
         self.entries.len()
     }
 
-    /// The cached answer, or `load`'s, cached on the way. Concurrent calls
-    /// for one slug that all miss run `load` once; the others wait for its
-    /// answer (or, if it fails, the next one tries).
+    /// The cached answer, or `load`'s, cached on the way if `still_fresh`
+    /// says so (the slug was not invalidated while `load` ran). Concurrent
+    /// calls for one slug that all miss run `load` once; the others wait
+    /// for its answer (or, if it fails or is not cached, the next one
+    /// loads).
     pub(crate) async fn get_or_load<F>(
         &self,
         slug: &str,
         load: F,
+        still_fresh: impl Fn() -> bool,
     ) -> Result<Option<RedirectRecord>, StoreError>
     where
         F: Future<Output = Result<Option<RedirectRecord>, StoreError>>,
@@ -169,12 +177,12 @@ impl L1 {
             return Ok(hit.into_option());
         }
         let key = self.key(slug);
-        let mut fresh = None;
+        let mut waited = None;
         let guard = match self
             .entries
             .entry_async(&key, |_, entry| match self.read(entry, slug) {
                 Some(cached) => {
-                    fresh = Some(cached);
+                    waited = Some(cached);
                     EntryAction::Retain(())
                 }
                 None => EntryAction::ReplaceWithGuard,
@@ -183,14 +191,21 @@ impl L1 {
         {
             // Another task loaded it while this one waited.
             EntryResult::Retained(()) => {
-                return Ok(fresh.and_then(Cached::into_option));
+                return Ok(waited.and_then(Cached::into_option));
             }
             EntryResult::Vacant(guard) | EntryResult::Replaced(guard, _) => guard,
             EntryResult::Removed(..) | EntryResult::Timeout => return load.await,
         };
         let found = load.await?;
-        if let Some(entry) = self.entry(slug, found.as_ref()) {
-            let _ = guard.insert(entry);
+        if still_fresh() {
+            if let Some(entry) = self.entry(slug, found.as_ref()) {
+                let _ = guard.insert(entry);
+                // An invalidation between the check and the insert found
+                // nothing to remove: take the entry out here instead.
+                if !still_fresh() {
+                    self.entries.remove(&key);
+                }
+            }
         }
         Ok(found)
     }
@@ -280,11 +295,15 @@ mod tests {
             .map(|_| {
                 let (l1, loads) = (l1.clone(), loads.clone());
                 tokio::spawn(async move {
-                    l1.get_or_load("hot", async {
-                        loads.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        Ok(Some(record(7)))
-                    })
+                    l1.get_or_load(
+                        "hot",
+                        async {
+                            loads.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            Ok(Some(record(7)))
+                        },
+                        || true,
+                    )
                     .await
                 })
             })
@@ -299,13 +318,31 @@ mod tests {
     async fn a_failed_load_is_not_cached_and_the_next_caller_tries_again() {
         let l1 = L1::new(&config()).expect("on");
         let failed = l1
-            .get_or_load("x", async { Err(StoreError::Unavailable("down".into())) })
+            .get_or_load(
+                "x",
+                async { Err(StoreError::Unavailable("down".into())) },
+                || true,
+            )
             .await;
         assert!(failed.is_err());
         assert_eq!(l1.get("x"), None);
-        let found = l1.get_or_load("x", async { Ok(None) }).await.expect("load");
+        let found = l1
+            .get_or_load("x", async { Ok(None) }, || true)
+            .await
+            .expect("load");
         assert_eq!(found, None);
         assert_eq!(l1.get("x"), Some(Cached::Absent));
+    }
+
+    #[tokio::test]
+    async fn a_load_overtaken_by_an_invalidation_is_answered_but_not_cached() {
+        let l1 = L1::new(&config()).expect("on");
+        let found = l1
+            .get_or_load("x", async { Ok(Some(record(1))) }, || false)
+            .await
+            .expect("load");
+        assert_eq!(found, Some(record(1)), "the caller still gets its answer");
+        assert_eq!(l1.get("x"), None, "but the next one asks again");
     }
 
     #[test]

@@ -20,8 +20,11 @@ use kurz_core::error::StoreError;
 use kurz_core::link::RedirectRecord;
 use kurz_core::ports::{Invalidator, LinkLookup};
 
+use tokio_util::task::TaskTracker;
+
 use super::auth::AuthCache;
 use super::codec::Cached;
+use super::generation::Generations;
 use super::l1::L1;
 use super::redis::{Message, Redis};
 
@@ -33,10 +36,13 @@ pub(crate) struct CachedLookup {
     pub(crate) l1: Option<Arc<L1>>,
     pub(crate) l2: Option<Arc<Redis>>,
     pub(crate) store: Arc<dyn LinkLookup>,
+    pub(crate) generations: Arc<Generations>,
 }
 
 impl CachedLookup {
-    async fn below_l1(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
+    /// L2, then the store; `since` is the slug's generation before the
+    /// lookup began (an answer from before an invalidation fills nothing).
+    async fn below_l1(&self, slug: &str, since: u64) -> Result<Option<RedirectRecord>, StoreError> {
         if let Some(l2) = &self.l2 {
             if let Some(cached) = l2.get(slug).await {
                 return Ok(cached.into_option());
@@ -44,7 +50,9 @@ impl CachedLookup {
         }
         let found = self.store.lookup(slug).await?;
         if let Some(l2) = &self.l2 {
-            l2.put_later(slug, found.as_ref());
+            if self.generations.of(slug) == since {
+                l2.put_later(slug, found.as_ref());
+            }
         }
         Ok(found)
     }
@@ -57,9 +65,14 @@ impl LinkLookup for CachedLookup {
     }
 
     async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
+        let since = self.generations.of(slug);
         match &self.l1 {
-            Some(l1) => l1.get_or_load(slug, self.below_l1(slug)).await,
-            None => self.below_l1(slug).await,
+            Some(l1) => {
+                let fresh = || self.generations.of(slug) == since;
+                l1.get_or_load(slug, self.below_l1(slug, since), fresh)
+                    .await
+            }
+            None => self.below_l1(slug, since).await,
         }
     }
 }
@@ -70,6 +83,11 @@ pub(crate) struct Invalidation {
     pub(crate) l1: Option<Arc<L1>>,
     pub(crate) keys: Option<Arc<AuthCache>>,
     pub(crate) l2: Option<Arc<Redis>>,
+    pub(crate) generations: Arc<Generations>,
+    /// The announcements and second deletes under way: they run on their
+    /// own, so a request that is cancelled after its write still tells
+    /// everyone, and a command-line run waits for them before it exits.
+    pub(crate) tasks: TaskTracker,
 }
 
 impl Invalidation {
@@ -77,10 +95,11 @@ impl Invalidation {
     pub(crate) fn apply(&self, message: &Message) {
         match message {
             Message::Link(slug) => {
+                self.generations.advance(slug);
                 if let Some(l1) = &self.l1 {
                     l1.remove(slug);
                     let (l1, slug) = (Arc::clone(l1), slug.clone());
-                    tokio::spawn(async move {
+                    self.tasks.spawn(async move {
                         tokio::time::sleep(SECOND_DELETE).await;
                         l1.remove(&slug);
                     });
@@ -91,11 +110,13 @@ impl Invalidation {
                     keys.revoke(*id);
                 }
             }
+            Message::All => self.clear(),
         }
     }
 
     /// Everything cached may be stale (the channel was lost for a while).
     pub(crate) fn clear(&self) {
+        self.generations.advance_all();
         if let Some(l1) = &self.l1 {
             l1.clear();
         }
@@ -103,38 +124,48 @@ impl Invalidation {
             keys.clear();
         }
     }
+
+    /// Waits for the announcements and second deletes under way.
+    pub(crate) async fn settle(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    /// Tells Redis of `message` in a task of its own, and waits for it.
+    async fn announce(&self, message: Message) -> bool {
+        let Some(l2) = &self.l2 else { return true };
+        let l2 = Arc::clone(l2);
+        let task = self.tasks.spawn(async move { l2.announce(&message).await });
+        task.await.unwrap_or(false)
+    }
 }
 
 #[async_trait]
 impl Invalidator for Invalidation {
     async fn link_changed(&self, slug: &str) {
-        let message = Message::Link(slug.to_owned());
-        self.apply(&message);
+        self.apply(&Message::Link(slug.to_owned()));
         let Some(l2) = &self.l2 else { return };
-        let told = l2.delete(slug).await && l2.publish(&message).await;
-        if !told {
+        let (l2, later) = (Arc::clone(l2), slug.to_owned());
+        self.tasks.spawn(async move {
+            tokio::time::sleep(SECOND_DELETE).await;
+            l2.delete_again(&later).await;
+        });
+        if !self.announce(Message::Link(slug.to_owned())).await {
             tracing::warn!(
-                "Redis could not be told of a link change; other nodes may serve the old \
-                 answer until their L1 entry expires"
+                "Redis could not be told of a link change now; it is told again once it \
+                 answers, and other nodes may serve the old answer until then"
             );
         }
-        let (l2, slug) = (Arc::clone(l2), slug.to_owned());
-        tokio::spawn(async move {
-            tokio::time::sleep(SECOND_DELETE).await;
-            l2.delete(&slug).await;
-        });
     }
 
     async fn key_revoked(&self, key_id: i64) {
         let message = Message::Key(key_id);
         self.apply(&message);
-        if let Some(l2) = &self.l2 {
-            if !l2.publish(&message).await {
-                tracing::warn!(
-                    "Redis could not be told of a revoked key; other nodes may accept it \
-                     until their key cache entry expires"
-                );
-            }
+        if !self.announce(message).await {
+            tracing::warn!(
+                "Redis could not be told of a revoked key now; it is told again once it \
+                 answers, and other nodes may accept the key until then"
+            );
         }
     }
 }
@@ -160,16 +191,20 @@ mod tests {
             negative_ttl: Duration::from_secs(30),
         })
         .map(Arc::new);
+        let generations = Arc::new(Generations::default());
         (
             CachedLookup {
                 l1: l1.clone(),
                 l2: None,
                 store: store.clone(),
+                generations: generations.clone(),
             },
             Invalidation {
                 l1,
                 keys: None,
                 l2: None,
+                generations,
+                tasks: TaskTracker::new(),
             },
         )
     }
@@ -245,6 +280,31 @@ mod tests {
             lookup.lookup("other").await.expect("lookup"),
             None,
             "the failure was not cached as absent"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_read_before_a_change_is_not_cached_after_it() {
+        let store = FakeStore::new();
+        add(&store, "moving").await;
+        let (lookup, invalidation) = cached(&store);
+        let lookup = Arc::new(lookup);
+        // The store answers only once the change has been announced.
+        store.hold.store(true, Ordering::SeqCst);
+        let reader = {
+            let lookup = lookup.clone();
+            tokio::spawn(async move { lookup.lookup("moving").await })
+        };
+        while store.lookups.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        invalidation.link_changed("moving").await;
+        store.hold.store(false, Ordering::SeqCst);
+        assert!(reader.await.expect("join").expect("lookup").is_some());
+        assert_eq!(
+            lookup.lookup_now("moving"),
+            None,
+            "the old answer was not cached"
         );
     }
 }

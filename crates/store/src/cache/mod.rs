@@ -10,11 +10,13 @@
 //! - `l1` — the in-process cache; `redis` — L2 and the channel;
 //!   `breaker` — the circuit breaker around Redis.
 //! - `layered` — the decorator of the lookup port and the invalidation;
-//!   `auth` — the API key cache.
+//!   `generation` — what keeps a fill that an invalidation overtook out of
+//!   the caches; `auth` — the API key cache.
 
 mod auth;
 mod breaker;
 mod codec;
+mod generation;
 mod l1;
 mod layered;
 mod redis;
@@ -23,12 +25,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kurz_core::ports::{Authenticator, Invalidator, LinkLookup, PopularLinks};
+use tokio_util::task::TaskTracker;
 
 pub use self::breaker::BreakerState;
 pub use self::l1::L1Config;
 pub use self::redis::{Redis, RedisConfig};
 
 use self::auth::AuthCache;
+use self::generation::Generations;
 use self::l1::L1;
 use self::layered::{CachedLookup, Invalidation};
 
@@ -54,6 +58,7 @@ pub struct Caches {
     invalidation: Arc<Invalidation>,
     l1: Option<Arc<L1>>,
     redis: Option<Arc<Redis>>,
+    generations: Arc<Generations>,
 }
 
 impl Caches {
@@ -68,20 +73,25 @@ impl Caches {
             None => None,
         };
         let keys = Arc::new(AuthCache::new(authenticator, config.l1.ttl));
+        let generations = Arc::new(Generations::default());
         Ok(Self {
             lookup: Arc::new(CachedLookup {
                 l1: l1.clone(),
                 l2: redis.clone(),
                 store: lookup,
+                generations: generations.clone(),
             }),
             invalidation: Arc::new(Invalidation {
                 l1: l1.clone(),
                 keys: Some(keys.clone()),
                 l2: redis.clone(),
+                generations: generations.clone(),
+                tasks: TaskTracker::new(),
             }),
             keys,
             l1,
             redis,
+            generations,
         })
     }
 
@@ -128,19 +138,39 @@ impl Caches {
         deadline: Duration,
     ) -> usize {
         let Some(l1) = &self.l1 else { return 0 };
+        // The rows come from one read of the store; a slug invalidated
+        // since that read began keeps whatever L1 has (or has not) for it.
+        let before = self.generations.snapshot();
+        let mut loaded = 0;
         let mut put = |slug: &str, record: kurz_core::link::RedirectRecord| {
-            l1.put(slug, Some(&record));
+            if self.generations.unchanged_since(&before, slug) {
+                l1.put(slug, Some(&record));
+                if !self.generations.unchanged_since(&before, slug) {
+                    l1.remove(slug);
+                }
+                loaded += 1;
+            }
         };
         match tokio::time::timeout(deadline, popular.most_visited(limit, &mut put)).await {
-            Ok(Ok(loaded)) => loaded,
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => {
-                tracing::warn!(error = %e, "warm-up skipped: the store did not answer");
-                0
+                let error =
+                    std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                        e.source()
+                    })
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                tracing::warn!(error, loaded, "warm-up cut short: the store failed");
             }
-            Err(_) => {
-                tracing::warn!("warm-up skipped: the store took too long");
-                0
-            }
+            Err(_) => tracing::warn!(loaded, "warm-up cut short: the store took too long"),
         }
+        loaded
+    }
+
+    /// Waits for the invalidations under way (a command-line run calls it
+    /// before it exits, so its second deletes happen).
+    pub async fn settle(&self) {
+        self.invalidation.settle().await;
     }
 }

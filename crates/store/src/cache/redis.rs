@@ -4,13 +4,16 @@
 //! breaker, and a failure is a cache miss. The node starts without Redis,
 //! connects in the background and reconnects by itself.
 
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
+use tokio::time::Instant;
 
 use kurz_core::link::RedirectRecord;
 
@@ -43,11 +46,20 @@ pub struct RedisConfig {
     pub negative_ttl: Duration,
 }
 
+/// Invalidations Redis could not be told of, kept to tell it again once it
+/// answers; beyond this many, they are folded into one "forget everything".
+const MAX_PENDING: usize = 100_000;
+/// Most "no such link" entries one node writes to Redis a second: a flood of
+/// made-up slugs must not fill Redis (each is also cached in L1).
+const NEGATIVE_SETS_PER_SEC: u32 = 1_000;
+
 /// What travels on the invalidation channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Message {
     Link(String),
     Key(i64),
+    /// Some invalidations were lost: every node drops its L1 and key cache.
+    All,
 }
 
 impl Message {
@@ -55,6 +67,7 @@ impl Message {
         match self {
             Self::Link(slug) => format!("l:{slug}"),
             Self::Key(id) => format!("k:{id}"),
+            Self::All => "a:".to_owned(),
         }
     }
 
@@ -62,7 +75,42 @@ impl Message {
         match text.split_once(':')? {
             ("l", slug) => Some(Self::Link(slug.to_owned())),
             ("k", id) => id.parse().ok().map(Self::Key),
+            ("a", "") => Some(Self::All),
             _ => None,
+        }
+    }
+}
+
+/// A per-second budget, without a lock.
+#[derive(Debug, Default)]
+struct PerSecond {
+    /// The second (since `Redis::started`) in the high half, the count in
+    /// the low half.
+    window: AtomicU64,
+}
+
+impl PerSecond {
+    fn take(&self, second: u32, limit: u32) -> bool {
+        let mut current = self.window.load(Ordering::Relaxed);
+        loop {
+            let (at, used) = ((current >> 32) as u32, current as u32);
+            let next = if at == second {
+                if used >= limit {
+                    return false;
+                }
+                current + 1
+            } else {
+                (u64::from(second) << 32) | 1
+            };
+            match self.window.compare_exchange_weak(
+                current,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(seen) => current = seen,
+            }
         }
     }
 }
@@ -78,6 +126,11 @@ pub struct Redis {
     prefix: String,
     ttl: Duration,
     negative_ttl: Duration,
+    /// Invalidations not yet delivered; at most `MAX_PENDING` (and
+    /// `Message::All` standing for the ones beyond).
+    pending: Mutex<HashSet<Message>>,
+    negative_sets: PerSecond,
+    started: Instant,
 }
 
 impl Redis {
@@ -93,6 +146,9 @@ impl Redis {
             prefix: config.prefix.clone(),
             ttl: config.ttl,
             negative_ttl: config.negative_ttl,
+            pending: Mutex::default(),
+            negative_sets: PerSecond::default(),
+            started: Instant::now(),
         })
     }
 
@@ -158,6 +214,7 @@ impl Redis {
                     )
                     .await;
                 }
+                this.redeliver().await;
             }
         });
     }
@@ -181,6 +238,17 @@ impl Redis {
         if !self.breaker.allow() {
             return None;
         }
+        self.send(command).await
+    }
+
+    /// Runs one command under the time-out whatever the breaker says (an
+    /// invalidation is always tried: lookups may skip Redis, writes may
+    /// not skip telling it); the outcome still counts for the breaker.
+    async fn send<T, F, Fut>(&self, command: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
         let Some(conn) = self.conn.get().cloned() else {
             self.breaker.failure();
             return None;
@@ -222,6 +290,10 @@ impl Redis {
         let ttl = if record.is_some() {
             self.ttl
         } else {
+            let second = u32::try_from(self.started.elapsed().as_secs()).unwrap_or(u32::MAX);
+            if !self.negative_sets.take(second, NEGATIVE_SETS_PER_SEC) {
+                return;
+            }
             self.negative_ttl
         };
         let mut value = Vec::with_capacity(64);
@@ -241,17 +313,80 @@ impl Redis {
         });
     }
 
-    /// Deletes `slug`'s entry; `false` when Redis could not be told.
-    pub(crate) async fn delete(&self, slug: &str) -> bool {
+    /// Tells Redis of `message`: for a link, deletes its L2 entry, then
+    /// publishes it to every node. Both are tried whatever the breaker
+    /// says; what fails is kept and told again once Redis answers.
+    /// `false` when Redis could not be told now.
+    pub(crate) async fn announce(&self, message: &Message) -> bool {
+        let deleted = match message {
+            Message::Link(slug) => self.delete(slug).await,
+            Message::Key(_) | Message::All => true,
+        };
+        let told = self.publish(message).await && deleted;
+        if !told {
+            self.keep(message.clone());
+        }
+        told
+    }
+
+    /// The second delete of a link's L2 entry, kept for later if it fails.
+    pub(crate) async fn delete_again(&self, slug: &str) {
+        if !self.delete(slug).await {
+            self.keep(Message::Link(slug.to_owned()));
+        }
+    }
+
+    fn keep(&self, message: Message) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if pending.len() < MAX_PENDING || pending.contains(&message) {
+            pending.insert(message);
+        } else {
+            pending.insert(Message::All);
+        }
+    }
+
+    /// How many invalidations wait for Redis.
+    pub fn pending(&self) -> usize {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Tells Redis what it missed; stops at the first failure (the rest
+    /// waits for the next round).
+    async fn redeliver(&self) {
+        let waiting: Vec<Message> = {
+            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if pending.is_empty() {
+                return;
+            }
+            pending.drain().collect()
+        };
+        let count = waiting.len();
+        let mut failed = false;
+        for message in waiting {
+            if failed {
+                self.keep(message);
+            } else if !self.announce(&message).await {
+                failed = true;
+            }
+        }
+        if !failed {
+            tracing::info!(count, "Redis told of the invalidations it missed");
+        }
+    }
+
+    async fn delete(&self, slug: &str) -> bool {
         let key = self.key(slug);
-        self.call(|mut c| async move { redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await })
+        self.send(|mut c| async move { redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await })
             .await
             .is_some()
     }
 
-    pub(crate) async fn publish(&self, message: &Message) -> bool {
+    async fn publish(&self, message: &Message) -> bool {
         let (channel, payload) = (self.channel(), message.encode());
-        self.call(|mut c| async move {
+        self.send(|mut c| async move {
             redis::cmd("PUBLISH")
                 .arg(channel)
                 .arg(payload)
@@ -318,11 +453,47 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_strangers_are_ignored() {
-        for m in [Message::Link("aZ3-_k".into()), Message::Key(42)] {
+        for m in [
+            Message::Link("aZ3-_k".into()),
+            Message::Key(42),
+            Message::All,
+        ] {
             assert_eq!(Message::decode(&m.encode()), Some(m));
         }
         assert_eq!(Message::decode("x:1"), None);
         assert_eq!(Message::decode("k:nope"), None);
         assert_eq!(Message::decode("nothing"), None);
+        assert_eq!(Message::decode("a:x"), None);
+    }
+
+    #[test]
+    fn the_per_second_budget_refuses_past_its_limit_and_refills_next_second() {
+        let budget = PerSecond::default();
+        assert!((0..3).all(|_| budget.take(7, 3)));
+        assert!(!budget.take(7, 3));
+        assert!(budget.take(8, 3));
+    }
+
+    #[tokio::test]
+    async fn undelivered_invalidations_are_kept_and_folded_when_too_many() {
+        let redis = Redis::new(&RedisConfig {
+            url: "redis://127.0.0.1:1".into(),
+            prefix: "t:".into(),
+            timeout: Duration::from_millis(50),
+            ttl: Duration::from_secs(60),
+            negative_ttl: Duration::from_secs(5),
+        })
+        .expect("url");
+        assert!(
+            !redis.announce(&Message::Link("a".into())).await,
+            "not connected"
+        );
+        assert!(!redis.announce(&Message::Link("a".into())).await);
+        assert_eq!(redis.pending(), 1, "one slug, kept once");
+        for i in 0..MAX_PENDING + 10 {
+            redis.keep(Message::Key(i64::try_from(i).expect("small")));
+        }
+        assert_eq!(redis.pending(), MAX_PENDING + 1);
+        assert!(redis.pending.lock().expect("lock").contains(&Message::All));
     }
 }
