@@ -29,7 +29,6 @@ pub(crate) struct Queries {
     pub(crate) key_by_hash: String,
     pub(crate) delete_link: String,
     pub(crate) take_visit: String,
-    pub(crate) add_visits: String,
     pub(crate) insert_secret: String,
     pub(crate) select_secret: String,
     pub(crate) user_by_name: String,
@@ -109,7 +108,6 @@ impl Queries {
             ),
             take_visit: q("update links set visits = visits + 1 where id = ? \
                  and deleted_at is null and (max_visits is null or visits < max_visits)"),
-            add_visits: q("update links set visits = visits + ? where id = ?"),
             insert_secret: q(match dialect {
                 Dialect::MySql => {
                     "insert ignore into settings (name, value, created_at) \

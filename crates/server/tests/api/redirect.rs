@@ -241,7 +241,41 @@ async fn the_warm_up_streams_the_most_visited_links_first(backend: Backend) {
     assert_eq!(all, 3, "the unvisited link is left out");
 }
 
+/// The click flush writes counts a thousand links a statement; links in
+/// different statements, and ids that no longer exist, are all fine.
+async fn click_counts_of_thousands_of_links_are_added_in_batches(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (a, b) = (
+        app.shorten("https://example.com/a").await,
+        app.shorten("https://example.com/b").await,
+    );
+    let id = |slug: String| {
+        let lookup = app.db.lookup();
+        async move {
+            lookup
+                .lookup(&slug)
+                .await
+                .expect("lookup")
+                .expect("link")
+                .id
+        }
+    };
+    let (id_a, id_b) = (id(a.clone()).await, id(b.clone()).await);
+    let mut counts: Vec<(i64, u64)> = (0..2500).map(|i| (1_000_000_000 + i, 1)).collect();
+    counts[0] = (id_a, 5);
+    counts[2100] = (id_b, 7);
+    app.db.visits().add_visits(&counts).await.expect("flush");
+    app.db
+        .visits()
+        .add_visits(&[(id_a, 1)])
+        .await
+        .expect("flush");
+    assert_eq!(app.link(&a).await["visits"], 6);
+    assert_eq!(app.link(&b).await["visits"], 7);
+}
+
 backend_tests!(
+    click_counts_of_thousands_of_links_are_added_in_batches,
     the_warm_up_streams_the_most_visited_links_first,
     redirects_with_the_links_status_and_exact_location,
     unknown_slugs_answer_404_as_json_or_as_a_page,
