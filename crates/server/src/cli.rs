@@ -4,6 +4,7 @@
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
@@ -208,7 +209,10 @@ fn cli_base_url(config: &Config) -> String {
     startup::base_url(config, bound)
 }
 
-/// The store and the use cases over it, for one command.
+/// How long a command keeps telling Redis of its changes before it gives
+/// up.
+const CLI_REDELIVERY: Duration = Duration::from_secs(3);
+
 /// The store and the caches one command writes through.
 struct Session {
     db: Database,
@@ -216,13 +220,24 @@ struct Session {
 }
 
 impl Session {
-    /// Lets the invalidations under way finish, then closes the store.
+    /// Lets the invalidations under way finish (telling Redis again, for
+    /// a few seconds, what it missed), then closes the store.
     async fn close(self) {
         self.caches.settle().await;
+        if let Some(redis) = self.caches.redis() {
+            let missed = redis.deliver_pending(CLI_REDELIVERY).await;
+            if missed > 0 {
+                eprintln!(
+                    "warning: Redis was not told of {missed} change(s); running servers \
+                     learn of them when their cache entries expire"
+                );
+            }
+        }
         self.db.close().await;
     }
 }
 
+/// The store and the use cases over it, for one command.
 async fn open(config: &Config) -> anyhow::Result<(Session, Services)> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let db = startup::open_store(config, clock.clone()).await?;

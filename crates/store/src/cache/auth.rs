@@ -81,12 +81,15 @@ impl Authenticator for AuthCache {
         };
         let expiry = self.now().saturating_add(jittered_secs(ttl));
         let unchanged = || self.generation.load(Ordering::Acquire) == since;
-        if unchanged() {
+        // A revoke only makes a key's "yes" stale: a "no" is cached
+        // whatever happened meanwhile, so revokes cannot switch off the
+        // negative entries that absorb floods of made-up keys.
+        if who.is_none() || unchanged() {
             self.entries
                 .insert(key_hash.to_owned(), (who.clone(), expiry));
             // A revoke between the check and the insert found nothing to
             // remove.
-            if !unchanged() {
+            if who.is_some() && !unchanged() {
                 self.entries.remove(key_hash);
             }
         }

@@ -150,7 +150,11 @@ impl Invalidator for Invalidation {
             tokio::time::sleep(SECOND_DELETE).await;
             l2.delete_again(&later).await;
         });
-        if !self.announce(Message::Link(slug.to_owned())).await {
+        let told = self.announce(Message::Link(slug.to_owned())).await;
+        // A lookup on this node between the eviction above and Redis's
+        // delete may have cached the old L2 entry: evict once more.
+        self.apply(&Message::Link(slug.to_owned()));
+        if !told {
             tracing::warn!(
                 "Redis could not be told of a link change now; it is told again once it \
                  answers, and other nodes may serve the old answer until then"

@@ -320,7 +320,8 @@ impl Redis {
     pub(crate) async fn announce(&self, message: &Message) -> bool {
         let deleted = match message {
             Message::Link(slug) => self.delete(slug).await,
-            Message::Key(_) | Message::All => true,
+            Message::All => self.delete_all_links().await,
+            Message::Key(_) => true,
         };
         let told = self.publish(message).await && deleted;
         if !told {
@@ -353,6 +354,19 @@ impl Redis {
             .len()
     }
 
+    /// Tells Redis what it missed, trying for at most `within`; how many
+    /// invalidations still wait.
+    pub async fn deliver_pending(&self, within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        while self.pending() > 0 && Instant::now() < deadline {
+            self.redeliver().await;
+            if self.pending() > 0 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        self.pending()
+    }
+
     /// Tells Redis what it missed; stops at the first failure (the rest
     /// waits for the next round).
     async fn redeliver(&self) {
@@ -374,6 +388,48 @@ impl Redis {
         }
         if !failed {
             tracing::info!(count, "Redis told of the invalidations it missed");
+        }
+    }
+
+    /// Deletes every link entry under this prefix (after invalidations
+    /// were lost: which entries are stale is unknown), a batch at a time.
+    async fn delete_all_links(&self) -> bool {
+        let pattern = format!("{}l:*", self.prefix);
+        let mut cursor = 0u64;
+        loop {
+            let pattern = pattern.clone();
+            let Some((next, keys)) = self
+                .send(|mut c| async move {
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async::<(u64, Vec<String>)>(&mut c)
+                        .await
+                })
+                .await
+            else {
+                return false;
+            };
+            if !keys.is_empty()
+                && self
+                    .send(|mut c| async move {
+                        redis::cmd("UNLINK")
+                            .arg(keys)
+                            .query_async::<()>(&mut c)
+                            .await
+                    })
+                    .await
+                    .is_none()
+            {
+                return false;
+            }
+            if next == 0 {
+                return true;
+            }
+            cursor = next;
         }
     }
 
@@ -495,5 +551,75 @@ mod tests {
         }
         assert_eq!(redis.pending(), MAX_PENDING + 1);
         assert!(redis.pending.lock().expect("lock").contains(&Message::All));
+    }
+
+    /// Against the Redis of `KURZ_TEST_REDIS_URL` (skipped, with a note,
+    /// when it is not set; fails when it is set and Redis does not answer).
+    #[tokio::test]
+    async fn a_clear_everything_deletes_the_link_entries_of_its_prefix_only() {
+        let Ok(url) = std::env::var("KURZ_TEST_REDIS_URL") else {
+            eprintln!("note: KURZ_TEST_REDIS_URL not set; a Redis test did not run");
+            return;
+        };
+        let prefix = format!("kurz_u_{:016x}:", rand::random::<u64>());
+        let config = |prefix: &str| RedisConfig {
+            url: url.clone(),
+            prefix: prefix.to_owned(),
+            timeout: Duration::from_secs(2),
+            ttl: Duration::from_secs(60),
+            negative_ttl: Duration::from_secs(60),
+        };
+        let redis = Redis::new(&config(&prefix)).expect("url");
+        assert!(
+            redis.connect().await,
+            "Redis at KURZ_TEST_REDIS_URL answers"
+        );
+        let mut conn = redis.conn.get().cloned().expect("connected");
+        let other = format!("{prefix}x");
+        for i in 0..2500 {
+            let key = format!("{prefix}l:s{i}");
+            redis::cmd("SET")
+                .arg(&key)
+                .arg("v")
+                .arg("EX")
+                .arg(60)
+                .query_async::<()>(&mut conn)
+                .await
+                .expect("set");
+        }
+        for key in [format!("{other}l:s1"), format!("{prefix}k:1")] {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg("v")
+                .arg("EX")
+                .arg(60)
+                .query_async::<()>(&mut conn)
+                .await
+                .expect("set");
+        }
+        assert!(redis.announce(&Message::All).await);
+        let left = |pattern: String| {
+            let mut conn = conn.clone();
+            async move {
+                redis::cmd("KEYS")
+                    .arg(pattern)
+                    .query_async::<Vec<String>>(&mut conn)
+                    .await
+                    .expect("keys")
+            }
+        };
+        assert!(left(format!("{prefix}l:*")).await.is_empty());
+        assert_eq!(
+            left(format!("{prefix}k:*")).await.len(),
+            1,
+            "not a link entry"
+        );
+        assert_eq!(left(format!("{other}l:*")).await.len(), 1, "another prefix");
+        redis::cmd("DEL")
+            .arg(format!("{prefix}k:1"))
+            .arg(format!("{other}l:s1"))
+            .query_async::<()>(&mut conn)
+            .await
+            .expect("clean up");
     }
 }
