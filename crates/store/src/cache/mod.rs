@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kurz_core::ports::{Authenticator, Invalidator, LinkLookup, PopularLinks};
+use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 pub use self::breaker::BreakerState;
@@ -59,7 +60,12 @@ pub struct Caches {
     l1: Option<Arc<L1>>,
     redis: Option<Arc<Redis>>,
     generations: Arc<Generations>,
+    /// Whether this node has listened on the invalidation channel yet.
+    subscribed: Arc<watch::Sender<bool>>,
 }
+
+/// How long the warm-up waits for the first subscription.
+const FIRST_SUBSCRIPTION: Duration = Duration::from_secs(3);
 
 impl Caches {
     pub fn new(
@@ -92,6 +98,7 @@ impl Caches {
             l1,
             redis,
             generations,
+            subscribed: Arc::new(watch::Sender::new(false)),
         })
     }
 
@@ -101,9 +108,13 @@ impl Caches {
         let Some(redis) = &self.redis else { return };
         redis.connect_in_background();
         let (on_message, on_subscribed) = (self.invalidation.clone(), self.invalidation.clone());
+        let subscribed = self.subscribed.clone();
         redis.listen(
             move |message| on_message.apply(&message),
-            move || on_subscribed.clear(),
+            move || {
+                on_subscribed.clear();
+                subscribed.send_replace(true);
+            },
         );
     }
 
@@ -138,6 +149,14 @@ impl Caches {
         deadline: Duration,
     ) -> usize {
         let Some(l1) = &self.l1 else { return 0 };
+        // The first subscription clears L1 (what happened before it is
+        // unknown): load after it, not before. If Redis does not answer
+        // soon, load anyway; a later subscription clears it again, which
+        // is safe.
+        if self.redis.is_some() {
+            let mut subscribed = self.subscribed.subscribe();
+            let _ = tokio::time::timeout(FIRST_SUBSCRIPTION, subscribed.wait_for(|s| *s)).await;
+        }
         // The rows come from one read of the store; a slug invalidated
         // since that read began keeps whatever L1 has (or has not) for it.
         let before = self.generations.snapshot();
