@@ -78,6 +78,10 @@ pub struct ServeArgs {
     /// Redis URL [env: KURZ_REDIS]
     #[arg(long)]
     pub redis: Option<String>,
+    /// Proxies whose X-Forwarded-For / Forwarded names the client: CIDRs or
+    /// addresses, comma-separated or repeated [env: KURZ_TRUSTED_PROXIES]
+    #[arg(long = "trusted-proxies", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// Rate limits on or off [env: KURZ_RATE_LIMITS] [default: on]
     #[arg(long, value_enum)]
     pub rate_limits: Option<Switch>,
@@ -138,6 +142,9 @@ impl Cli {
                 .map(|s| s.database_replicas.clone())
                 .filter(|r| !r.is_empty()),
             redis: serve.and_then(|s| s.redis.clone()),
+            trusted_proxies: serve
+                .map(|s| s.trusted_proxies.clone())
+                .filter(|t| !t.is_empty()),
             base_url: self.base_url.clone(),
             rate_limits: serve.and_then(|s| s.rate_limits),
         };

@@ -44,6 +44,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "database",
     "database_replicas",
     "redis",
+    "trusted_proxies",
     "base_url",
     "rate_limits",
     "log_format",
@@ -70,6 +71,11 @@ pub struct Config {
     /// Redis URL for the shared cache (L2) and the invalidation channel;
     /// none: in-process cache only.
     pub redis: Option<String>,
+    /// Proxies (CIDRs or addresses) whose `Forwarded` / `X-Forwarded-For`
+    /// names the client; none: the socket's peer is the client. In the
+    /// environment, a comma-separated list.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub trusted_proxies: Vec<String>,
     /// The origin used in `short_url`; defaults to `http://<listen address>`.
     pub base_url: Option<String>,
     /// `off` turns every rate limit off (benchmarks, tests).
@@ -226,6 +232,7 @@ impl Default for Config {
             database: "sqlite://kurz.db".into(),
             database_replicas: Vec::new(),
             redis: None,
+            trusted_proxies: Vec::new(),
             base_url: None,
             rate_limits: Switch::On,
             log_format: LogFormat::Pretty,
@@ -294,6 +301,8 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxies: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<Switch>,
@@ -341,6 +350,9 @@ impl Config {
         let lengths = kurz_core::slug::MIN_CODE_LEN..=kurz_core::slug::MAX_CODE_LEN;
         if !lengths.contains(&self.links.slug_length) {
             return bad("links.slug_length", "must be between 4 and 10");
+        }
+        if let Err(why) = crate::http::client_ip::TrustedProxies::parse(&self.trusted_proxies) {
+            return bad("trusted_proxies", &why);
         }
         if let Some(base) = &self.base_url {
             match url::Url::parse(base) {

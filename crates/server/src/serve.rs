@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use std::convert::Infallible;
 
-use axum::extract::ConnectInfo;
 use axum::Router;
 use futures_util::future::Either;
 use hyper::body::Incoming;
@@ -29,6 +28,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
 
+use crate::http::client_ip::{ClientIp, TrustedProxies};
 use crate::http::{self, AppState};
 
 /// The most bytes of a request head (and of body reads) hyper buffers per
@@ -56,6 +56,7 @@ pub async fn serve(
     router: Router,
     hot: Option<AppState>,
     limits: ConnectionLimits,
+    proxies: Arc<TrustedProxies>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -88,22 +89,22 @@ pub async fn serve(
         let mut stream = TimeoutStream::new(stream);
         stream.set_write_timeout(Some(limits.write_timeout));
         let stream = Box::pin(stream);
-        let (router, hot) = (router.clone(), hot.clone());
-        let service =
-            hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                match hot.as_ref().filter(|_| http::hot::slug_of(&req).is_some()) {
-                    Some(state) => {
-                        let state = state.clone();
-                        Either::Left(async move {
-                            Ok::<_, Infallible>(http::hot::answer(&state, req, peer).await)
-                        })
-                    }
-                    None => {
-                        req.extensions_mut().insert(ConnectInfo(peer));
-                        Either::Right(router.clone().oneshot(req))
-                    }
+        let (router, hot, proxies) = (router.clone(), hot.clone(), proxies.clone());
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            let client = proxies.client_ip(peer.ip(), req.headers());
+            match hot.as_ref().filter(|_| http::hot::slug_of(&req).is_some()) {
+                Some(state) => {
+                    let state = state.clone();
+                    Either::Left(async move {
+                        Ok::<_, Infallible>(http::hot::answer(&state, req, client).await)
+                    })
                 }
-            });
+                None => {
+                    req.extensions_mut().insert(ClientIp(client));
+                    Either::Right(router.clone().oneshot(req))
+                }
+            }
+        });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             // Errors here are the client's (reset, time-out, bad request

@@ -11,6 +11,8 @@ use axum::http::HeaderValue;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::http::client_ip::TrustedProxies;
+
 use kurz_core::clock::{Clock, SystemClock};
 use kurz_core::link::RedirectCode;
 use kurz_core::ports::PasswordHasher;
@@ -206,6 +208,7 @@ pub struct App {
     flush_interval: Duration,
     base_url: String,
     connections: ConnectionLimits,
+    proxies: Arc<TrustedProxies>,
 }
 
 pub async fn build(config: Config) -> anyhow::Result<App> {
@@ -283,6 +286,10 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         flush_interval: Duration::from_millis(config.analytics.flush_interval_ms.max(10)),
         base_url,
         connections,
+        proxies: Arc::new(
+            TrustedProxies::parse(&config.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?,
+        ),
     })
 }
 
@@ -331,6 +338,7 @@ impl App {
             self.router,
             Some(self.hot),
             self.connections,
+            self.proxies,
             shutdown,
         )
         .await;

@@ -9,7 +9,7 @@
 //! turned into 500 / 50000. Everything else (previews, the password form,
 //! percent-encoded paths, the API) goes to the router. ADR 0014.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
@@ -33,7 +33,7 @@ pub fn slug_of<B>(req: &Request<B>) -> Option<&str> {
 }
 
 /// Answers a request [`slug_of`] accepted.
-pub async fn answer<B>(state: &AppState, req: Request<B>, peer: SocketAddr) -> Response {
+pub async fn answer<B>(state: &AppState, req: Request<B>, client: IpAddr) -> Response {
     let started = Instant::now();
     let trace_id = trace::trace_id(req.headers());
     let mut response = match slug_of(&req) {
@@ -41,7 +41,7 @@ pub async fn answer<B>(state: &AppState, req: Request<B>, peer: SocketAddr) -> R
             let limited = state
                 .limits
                 .as_deref()
-                .map_or(Ok(()), |l| l.check_redirect(peer.ip()));
+                .map_or(Ok(()), |l| l.check_redirect(client));
             match limited {
                 Ok(()) => {
                     let answer =

@@ -10,18 +10,19 @@
 //! shares the balancer's address, so raise the limits there or turn them off
 //! and limit at the balancer.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use super::client_ip::ClientIp;
 use super::error::ApiError;
 use super::extract::{self, Caller};
 use super::AppState;
@@ -121,10 +122,10 @@ impl Limits {
     }
 }
 
-pub(crate) fn peer_ip(req: &Request) -> Option<IpAddr> {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+/// The client's address as the accept loop resolved it
+/// ([`ClientIp`]: the peer, or what trusted proxies forwarded).
+pub(crate) fn client_ip(req: &Request) -> Option<IpAddr> {
+    req.extensions().get::<ClientIp>().map(|&ClientIp(ip)| ip)
 }
 
 /// For the API router, in this order: the client IP's budget (cheap, and
@@ -140,7 +141,7 @@ pub async fn guard_api(State(state): State<AppState>, mut req: Request, next: Ne
             &l.api
         }
     });
-    if let (Some(limits), Some(limiter), Some(ip)) = (limits, limiter, peer_ip(&req)) {
+    if let (Some(limits), Some(limiter), Some(ip)) = (limits, limiter, client_ip(&req)) {
         if let Err(e) = limits.check(limiter, &Client::Ip(limits.client(ip))) {
             return e.into_response();
         }
@@ -167,7 +168,7 @@ impl Limits {
 
 /// For the redirect router: per client IP.
 pub async fn limit_redirects(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let (Some(limits), Some(ip)) = (state.limits.as_deref(), peer_ip(&req)) {
+    if let (Some(limits), Some(ip)) = (state.limits.as_deref(), client_ip(&req)) {
         if let Err(e) = limits.check_redirect(ip) {
             return e.into_response();
         }

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod body;
+pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod hot;

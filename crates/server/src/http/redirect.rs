@@ -133,7 +133,7 @@ pub async fn unlock_link(
 ) -> Response {
     let headers = req.headers().clone();
     let query = req.uri().query().map(str::to_owned);
-    let peer = limit::peer_ip(&req);
+    let peer = limit::client_ip(&req);
     // A link without a password redirects whatever was sent; only a
     // protected one needs the form, and then its faults are the answer.
     let (password, form_error) = match read_form(&state, req).await {

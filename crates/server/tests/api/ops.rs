@@ -166,6 +166,74 @@ async fn rate_limited_requests_get_429_with_retry_after() {
     assert!(limited >= 3, "{limited} redirects were limited");
 }
 
+/// How many of `paths`' answers were 429, each sent with its own
+/// `X-Forwarded-For`.
+async fn limited(app: &crate::helpers::TestApp, requests: &[(String, &str)]) -> usize {
+    let mut limited = 0;
+    for (path, forwarded_for) in requests {
+        let r = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .header("x-forwarded-for", *forwarded_for)
+            .send()
+            .await
+            .expect("send");
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited += 1;
+        }
+    }
+    limited
+}
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_trusted_proxies() {
+    let limit = |trusted: Vec<String>| {
+        move |c: &mut kurz_server::config::Config| {
+            c.rate_limits = kurz_server::config::Switch::On;
+            c.limits.redirect_per_second = 1;
+            c.trusted_proxies = trusted;
+        }
+    };
+    // Redirects (the hot path) and previews (the router), each from a
+    // "different client" by the header.
+    let spread = |slug: &str| -> Vec<(String, &'static str)> {
+        ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4"]
+            .into_iter()
+            .flat_map(|ip| [(format!("/{slug}"), ip), (format!("/{slug}+"), ip)])
+            .collect()
+    };
+
+    let untrusted = spawn_with(Backend::Sqlite, limit(Vec::new())).await;
+    let slug = untrusted.shorten("https://example.com/").await;
+    assert!(
+        limited(&untrusted, &spread(&slug)).await >= 5,
+        "a made-up X-Forwarded-For does not buy a new budget"
+    );
+
+    let trusted = spawn_with(Backend::Sqlite, limit(vec!["127.0.0.0/8".into()])).await;
+    let slug = trusted.shorten("https://example.com/").await;
+    let one_each: Vec<(String, &str)> = spread(&slug).into_iter().step_by(2).collect();
+    assert_eq!(
+        limited(&trusted, &one_each).await,
+        0,
+        "behind a trusted proxy each forwarded client has its own budget"
+    );
+    let same: Vec<(String, &str)> = (0..4)
+        .map(|i| {
+            let path = if i % 2 == 0 {
+                format!("/{slug}")
+            } else {
+                format!("/{slug}+")
+            };
+            (path, "198.51.100.7, 127.0.0.1")
+        })
+        .collect();
+    assert!(
+        limited(&trusted, &same).await >= 2,
+        "one forwarded client shares its budget across the hot path and the router"
+    );
+}
+
 #[tokio::test]
 async fn a_locked_store_answers_503_not_a_lie() {
     let backend = Backend::Sqlite;
