@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use kurz_core::target::normalise_domain;
 
+use crate::http::client_ip::{ProxyHeader, TrustedProxies};
+
 /// On or off, spelled as in the docs (`--rate-limits off`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -45,6 +47,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "database_replicas",
     "redis",
     "trusted_proxies",
+    "trusted_proxies_header",
     "base_url",
     "rate_limits",
     "log_format",
@@ -76,6 +79,8 @@ pub struct Config {
     /// environment, a comma-separated list.
     #[serde(deserialize_with = "list_or_csv")]
     pub trusted_proxies: Vec<String>,
+    /// The header those proxies write: `x-forwarded-for` or `forwarded`.
+    pub trusted_proxies_header: ProxyHeader,
     /// The origin used in `short_url`; defaults to `http://<listen address>`.
     pub base_url: Option<String>,
     /// `off` turns every rate limit off (benchmarks, tests).
@@ -233,6 +238,7 @@ impl Default for Config {
             database_replicas: Vec::new(),
             redis: None,
             trusted_proxies: Vec::new(),
+            trusted_proxies_header: ProxyHeader::default(),
             base_url: None,
             rate_limits: Switch::On,
             log_format: LogFormat::Pretty,
@@ -351,7 +357,8 @@ impl Config {
         if !lengths.contains(&self.links.slug_length) {
             return bad("links.slug_length", "must be between 4 and 10");
         }
-        if let Err(why) = crate::http::client_ip::TrustedProxies::parse(&self.trusted_proxies) {
+        if let Err(why) = TrustedProxies::parse(&self.trusted_proxies, self.trusted_proxies_header)
+        {
             return bad("trusted_proxies", &why);
         }
         if let Some(base) = &self.base_url {
@@ -513,6 +520,25 @@ mod tests {
         assert_eq!(c.database, "sqlite://flag.db");
         assert_eq!(c.links.slug_length, 8);
         assert_eq!(c.links.default_redirect, 302);
+    }
+
+    #[test]
+    fn trusted_proxies_and_their_header_load_and_bad_entries_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kurz.toml");
+        std::fs::write(
+            &path,
+            "trusted_proxies = \"10.0.0.0/8, 192.0.2.1\"\ntrusted_proxies_header = \"forwarded\"\n",
+        )
+        .expect("write");
+        let c = Config::load(Some(&path), &Overrides::default()).expect("loads");
+        assert_eq!(c.trusted_proxies, vec!["10.0.0.0/8", "192.0.2.1"]);
+        assert_eq!(c.trusted_proxies_header, ProxyHeader::Forwarded);
+        std::fs::write(&path, "trusted_proxies = [\"proxy.local\"]\n").expect("write");
+        let err = Config::load(Some(&path), &Overrides::default()).expect_err("not an address");
+        assert!(err.to_string().contains("proxy.local"), "{err}");
+        std::fs::write(&path, "trusted_proxies_header = \"x-real-ip\"\n").expect("write");
+        assert!(Config::load(Some(&path), &Overrides::default()).is_err());
     }
 
     #[test]

@@ -287,7 +287,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         base_url,
         connections,
         proxies: Arc::new(
-            TrustedProxies::parse(&config.trusted_proxies)
+            TrustedProxies::parse(&config.trusted_proxies, config.trusted_proxies_header)
                 .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?,
         ),
     })

@@ -1,8 +1,9 @@
 //! Who the client is: the socket's peer, or, when the peer is a proxy the
 //! operator trusts (`--trusted-proxies`), the address the proxies say they
-//! were called from (`Forwarded: for=`, else `X-Forwarded-For`).
+//! were called from (`X-Forwarded-For`, or `Forwarded: for=` when
+//! `trusted_proxies_header = "forwarded"`).
 //!
-//! The forwarding headers are read from the right: each trusted proxy
+//! The forwarding header is read from the right: each trusted proxy
 //! appends the address it was called from, so the rightmost address that
 //! is not a trusted proxy is the first one no proxy of ours vouches for:
 //! the client. Everything to its left came from the client and may be
@@ -11,47 +12,108 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::http::{header, HeaderMap};
-use ipnet::IpNet;
+use axum::http::HeaderMap;
+use ipnet::{IpNet, Ipv4Net};
+use serde::{Deserialize, Serialize};
 
 /// The client address of a request, as the edge resolved it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub IpAddr);
 
-/// The networks whose forwarding headers are believed.
+/// The header the trusted proxies write. Only that one is read: a proxy
+/// that appends to `X-Forwarded-For` passes a client's own `Forwarded`
+/// through untouched, so reading the other header would believe the
+/// client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProxyHeader {
+    #[default]
+    #[serde(rename = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=...`.
+    #[serde(rename = "forwarded")]
+    Forwarded,
+}
+
+impl ProxyHeader {
+    fn name(self) -> &'static str {
+        match self {
+            Self::XForwardedFor => "x-forwarded-for",
+            Self::Forwarded => "forwarded",
+        }
+    }
+
+    /// The address of one comma-separated element; `None` when it names
+    /// none (`unknown`, an obfuscated name, a `Forwarded` element without
+    /// `for=`, garbage).
+    fn hop(self, element: &str) -> Option<IpAddr> {
+        match self {
+            Self::XForwardedFor => address(element),
+            Self::Forwarded => element.split(';').find_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                if name.eq_ignore_ascii_case("for") {
+                    address(value)
+                } else {
+                    None
+                }
+            }),
+        }
+    }
+}
+
+/// Most hops read from the right: enough for any chain of proxies, and a
+/// head full of commas costs no more than this.
+const MAX_HOPS: usize = 32;
+
+/// The networks whose forwarding header is believed, and which header.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    header: ProxyHeader,
+}
 
 impl TrustedProxies {
     /// Parses CIDRs (`10.0.0.0/8`) and single addresses (`192.0.2.1`);
     /// the error names the entry that is neither.
-    pub fn parse(entries: &[String]) -> Result<Self, String> {
-        entries
+    pub fn parse(entries: &[String], header: ProxyHeader) -> Result<Self, String> {
+        let nets = entries
             .iter()
             .map(|e| {
                 let e = e.trim();
                 e.parse::<IpNet>()
                     .or_else(|_| e.parse::<IpAddr>().map(IpNet::from))
+                    .map(canonical_net)
                     .map_err(|_| format!("`{e}` is not an IP address or CIDR"))
             })
-            .collect::<Result<_, _>>()
-            .map(Self)
+            .collect::<Result<_, _>>()?;
+        Ok(Self { nets, header })
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|net| net.contains(&canonical(ip)))
+        self.nets.iter().any(|net| net.contains(&ip))
     }
 
     /// The client of a request that came from `peer`.
     pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        if self.0.is_empty() || !self.trusts(peer) {
+        let peer = canonical(peer);
+        if self.nets.is_empty() || !self.trusts(peer) {
             return peer;
         }
+        // Rightmost first, without collecting: every line of the header,
+        // last line first, each split on commas as bytes (one odd byte
+        // spoils only its own element). A hop that names no address ends
+        // the walk: past it nothing can be told apart, so the last proxy
+        // that could be read is the client.
+        let elements = headers
+            .get_all(self.header.name())
+            .iter()
+            .rev()
+            .flat_map(|line| line.as_bytes().rsplit(|&b| b == b','))
+            .take(MAX_HOPS);
         let mut client = peer;
-        // Rightmost first. A hop that cannot be read (`unknown`, an
-        // obfuscated name, garbage) ends the walk: past it, nothing can be
-        // told apart, so the last proxy that could be is the client.
-        for hop in forwarded_hops(headers).rev() {
+        for element in elements {
+            let hop = std::str::from_utf8(element)
+                .ok()
+                .and_then(|text| self.header.hop(text));
             match hop {
                 Some(ip) if self.trusts(ip) => client = ip,
                 Some(ip) => return ip,
@@ -60,34 +122,6 @@ impl TrustedProxies {
         }
         client
     }
-}
-
-/// The addresses the forwarding headers list, left to right: `Forwarded`
-/// when present (RFC 7239), else `X-Forwarded-For`; `None` for a hop that
-/// is not an address.
-fn forwarded_hops(headers: &HeaderMap) -> impl DoubleEndedIterator<Item = Option<IpAddr>> {
-    let forwarded: Vec<Option<IpAddr>> = headers
-        .get_all(header::FORWARDED)
-        .iter()
-        .flat_map(|v| v.to_str().ok().unwrap_or("").split(','))
-        .filter_map(|element| {
-            element.split(';').find_map(|pair| {
-                let (name, value) = pair.trim().split_once('=')?;
-                name.eq_ignore_ascii_case("for").then(|| address(value))
-            })
-        })
-        .collect();
-    let hops = if forwarded.is_empty() {
-        headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .flat_map(|v| v.to_str().ok().unwrap_or("").split(','))
-            .map(address)
-            .collect()
-    } else {
-        forwarded
-    };
-    hops.into_iter()
 }
 
 /// `192.0.2.1`, `"192.0.2.1:8080"`, `"[2001:db8::1]:443"`, `2001:db8::1`.
@@ -111,6 +145,19 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// `::ffff:10.0.0.0/104` is `10.0.0.0/8`: addresses are compared in their
+/// IPv4 form.
+fn canonical_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => v6
+            .addr()
+            .to_ipv4_mapped()
+            .and_then(|v4| Ipv4Net::new(v4, v6.prefix_len() - 96).ok())
+            .map_or(net, IpNet::V4),
+        _ => net,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderValue;
@@ -129,9 +176,13 @@ mod tests {
         h
     }
 
+    fn proxies_reading(list: &[&str], header: ProxyHeader) -> TrustedProxies {
+        let list: Vec<String> = list.iter().map(|s| (*s).to_owned()).collect();
+        TrustedProxies::parse(&list, header).expect("valid")
+    }
+
     fn proxies(list: &[&str]) -> TrustedProxies {
-        TrustedProxies::parse(&list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
-            .expect("valid")
+        proxies_reading(list, ProxyHeader::XForwardedFor)
     }
 
     #[test]
@@ -176,34 +227,79 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_is_read_first_with_quotes_ports_and_brackets() {
-        let trusted = proxies(&["10.0.0.0/8"]);
+    fn only_the_configured_header_is_read() {
+        let h = headers(&[
+            ("forwarded", "for=1.1.1.1"),
+            ("x-forwarded-for", "203.0.113.9"),
+        ]);
+        assert_eq!(
+            proxies(&["10.0.0.0/8"]).client_ip(ip("10.0.0.1"), &h),
+            ip("203.0.113.9"),
+            "a Forwarded the proxy passed through is the client's own"
+        );
+        let forwarded = proxies_reading(&["10.0.0.0/8"], ProxyHeader::Forwarded);
+        assert_eq!(forwarded.client_ip(ip("10.0.0.1"), &h), ip("1.1.1.1"));
+    }
+
+    #[test]
+    fn forwarded_elements_with_quotes_ports_brackets_and_without_for() {
+        let trusted = proxies_reading(&["10.0.0.0/8"], ProxyHeader::Forwarded);
         let h = headers(&[
             (
                 "forwarded",
                 "for=1.1.1.1, for=\"[2001:db8:cafe::17]:4711\";proto=https",
             ),
             ("forwarded", "For=\"10.0.0.5:80\""),
-            ("x-forwarded-for", "203.0.113.9"),
         ]);
         assert_eq!(
             trusted.client_ip(ip("10.0.0.1"), &h),
             ip("2001:db8:cafe::17")
         );
+        let no_for = headers(&[("forwarded", "for=1.1.1.1, proto=https")]);
+        assert_eq!(
+            trusted.client_ip(ip("10.0.0.1"), &no_for),
+            ip("10.0.0.1"),
+            "an element without for= names no one: the walk stops at the proxy"
+        );
         let v4_port = headers(&[("x-forwarded-for", "203.0.113.9:5555")]);
         assert_eq!(
-            trusted.client_ip(ip("10.0.0.1"), &v4_port),
+            proxies(&["10.0.0.0/8"]).client_ip(ip("10.0.0.1"), &v4_port),
             ip("203.0.113.9")
         );
     }
 
     #[test]
-    fn an_unreadable_hop_ends_the_walk_at_the_last_proxy_that_could_be_read() {
+    fn an_odd_byte_spoils_only_its_own_element_and_long_chains_are_cut() {
         let trusted = proxies(&["10.0.0.0/8"]);
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.9").expect("obs-text is allowed"),
+        );
+        assert_eq!(trusted.client_ip(ip("10.0.0.1"), &h), ip("203.0.113.9"));
+        let long = format!("203.0.113.9{}", ", 10.0.0.7".repeat(100));
+        let mut h = HeaderMap::new();
+        h.append(
+            "x-forwarded-for",
+            HeaderValue::from_str(&long).expect("ascii"),
+        );
+        assert_eq!(
+            trusted.client_ip(ip("10.0.0.1"), &h),
+            ip("10.0.0.7"),
+            "past 32 hops of our own proxies, the last one read stands"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_hop_ends_the_walk_at_the_last_proxy_that_could_be_read() {
+        let trusted = proxies_reading(&["10.0.0.0/8"], ProxyHeader::Forwarded);
         let h = headers(&[("forwarded", "for=203.0.113.9, for=unknown, for=10.1.1.1")]);
         assert_eq!(trusted.client_ip(ip("10.0.0.1"), &h), ip("10.1.1.1"));
         let garbage = headers(&[("x-forwarded-for", "203.0.113.9, not-an-ip")]);
-        assert_eq!(trusted.client_ip(ip("10.0.0.1"), &garbage), ip("10.0.0.1"));
+        assert_eq!(
+            proxies(&["10.0.0.0/8"]).client_ip(ip("10.0.0.1"), &garbage),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]
@@ -214,8 +310,18 @@ mod tests {
             trusted.client_ip(ip("::ffff:127.0.0.1"), &h),
             ip("203.0.113.9")
         );
-        let err = TrustedProxies::parse(&["10.0.0.0/8".into(), "proxy.local".into()])
-            .expect_err("a name is not an address");
+        let mapped_net = proxies(&["::ffff:10.0.0.0/104"]);
+        assert_eq!(mapped_net.client_ip(ip("10.1.2.3"), &h), ip("203.0.113.9"));
+        assert_eq!(
+            TrustedProxies::default().client_ip(ip("::ffff:198.51.100.7"), &h),
+            ip("198.51.100.7"),
+            "the peer, too, in its IPv4 form"
+        );
+        let err = TrustedProxies::parse(
+            &["10.0.0.0/8".into(), "proxy.local".into()],
+            ProxyHeader::XForwardedFor,
+        )
+        .expect_err("a name is not an address");
         assert!(err.contains("proxy.local"), "{err}");
     }
 }

@@ -6,9 +6,9 @@
 //! one holder of a /64 has 2^64 addresses) and, on the API, by the
 //! authenticated key's ID, however the key was spelled in the request.
 //!
-//! The client IP is the peer address: behind a load balancer every client
-//! shares the balancer's address, so raise the limits there or turn them off
-//! and limit at the balancer.
+//! The client IP is the one the accept loop resolved ([`ClientIp`]): the
+//! peer's address, or behind the proxies of `--trusted-proxies` the address
+//! they forwarded (ADR 0016).
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
