@@ -159,16 +159,17 @@ impl L1 {
         self.entries.len()
     }
 
-    /// The cached answer, or `load`'s, cached on the way if `still_fresh`
-    /// says so (the slug was not invalidated while `load` ran). Concurrent
+    /// The cached answer, or `load`'s, cached on the way if the slug's
+    /// `generation` did not move while `load` ran (`load` gets the
+    /// generation it started from, for the levels below). Concurrent
     /// calls for one slug that all miss run `load` once; the others wait
     /// for its answer (or, if it fails or is not cached, the next one
     /// loads).
     pub(crate) async fn get_or_load<F>(
         &self,
         slug: &str,
-        load: F,
-        still_fresh: impl Fn() -> bool,
+        load: impl FnOnce(u64) -> F,
+        generation: impl Fn() -> u64,
     ) -> Result<Option<RedirectRecord>, StoreError>
     where
         F: Future<Output = Result<Option<RedirectRecord>, StoreError>>,
@@ -194,12 +195,22 @@ impl L1 {
                 return Ok(waited.and_then(Cached::into_option));
             }
             EntryResult::Vacant(guard) | EntryResult::Replaced(guard, _) => guard,
-            EntryResult::Removed(..) | EntryResult::Timeout => return load.await,
+            EntryResult::Removed(..) | EntryResult::Timeout => return load(generation()).await,
         };
-        let found = load.await?;
+        // Read once this task is the loader: a waiter that takes over from
+        // a loader whose answer an invalidation overtook reads the store
+        // after that invalidation, and its answer is cached.
+        let since = generation();
+        let found = load(since).await?;
+        let still_fresh = || generation() == since;
         if still_fresh() {
             if let Some(entry) = self.entry(slug, found.as_ref()) {
-                let _ = guard.insert(entry);
+                // An invalidation removes the placeholder too; a loader that
+                // took over after it holds a guard of the removed one, yet
+                // read after the change: its answer goes in all the same.
+                if let Err(entry) = guard.insert(entry) {
+                    self.entries.insert(key, entry);
+                }
                 // An invalidation between the check and the insert found
                 // nothing to remove: take the entry out here instead.
                 if !still_fresh() {
@@ -297,12 +308,12 @@ mod tests {
                 tokio::spawn(async move {
                     l1.get_or_load(
                         "hot",
-                        async {
+                        |_| async {
                             loads.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(50)).await;
                             Ok(Some(record(7)))
                         },
-                        || true,
+                        || 0,
                     )
                     .await
                 })
@@ -320,14 +331,14 @@ mod tests {
         let failed = l1
             .get_or_load(
                 "x",
-                async { Err(StoreError::Unavailable("down".into())) },
-                || true,
+                |_| async { Err(StoreError::Unavailable("down".into())) },
+                || 0,
             )
             .await;
         assert!(failed.is_err());
         assert_eq!(l1.get("x"), None);
         let found = l1
-            .get_or_load("x", async { Ok(None) }, || true)
+            .get_or_load("x", |_| async { Ok(None) }, || 0)
             .await
             .expect("load");
         assert_eq!(found, None);
@@ -337,8 +348,14 @@ mod tests {
     #[tokio::test]
     async fn a_load_overtaken_by_an_invalidation_is_answered_but_not_cached() {
         let l1 = L1::new(&config()).expect("on");
+        // Every read of the generation finds it moved on.
+        let generation = AtomicUsize::new(0);
         let found = l1
-            .get_or_load("x", async { Ok(Some(record(1))) }, || false)
+            .get_or_load(
+                "x",
+                |_| async { Ok(Some(record(1))) },
+                || generation.fetch_add(1, Ordering::SeqCst) as u64,
+            )
             .await
             .expect("load");
         assert_eq!(found, Some(record(1)), "the caller still gets its answer");

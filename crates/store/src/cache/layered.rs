@@ -65,14 +65,16 @@ impl LinkLookup for CachedLookup {
     }
 
     async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
-        let since = self.generations.of(slug);
         match &self.l1 {
             Some(l1) => {
-                let fresh = || self.generations.of(slug) == since;
-                l1.get_or_load(slug, self.below_l1(slug, since), fresh)
-                    .await
+                l1.get_or_load(
+                    slug,
+                    |since| self.below_l1(slug, since),
+                    || self.generations.of(slug),
+                )
+                .await
             }
-            None => self.below_l1(slug, since).await,
+            None => self.below_l1(slug, self.generations.of(slug)).await,
         }
     }
 }
@@ -309,6 +311,43 @@ mod tests {
             lookup.lookup_now("moving"),
             None,
             "the old answer was not cached"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_takes_over_after_a_change_caches_its_answer() {
+        let store = FakeStore::new();
+        add(&store, "moving").await;
+        let (lookup, invalidation) = cached(&store);
+        let lookup = Arc::new(lookup);
+        store.hold.store(true, Ordering::SeqCst);
+        let first = {
+            let lookup = lookup.clone();
+            tokio::spawn(async move { lookup.lookup("moving").await })
+        };
+        while store.lookups.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        // A second reader queues behind the first one's load.
+        let second = {
+            let lookup = lookup.clone();
+            tokio::spawn(async move { lookup.lookup("moving").await })
+        };
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        invalidation.link_changed("moving").await;
+        store.hold.store(false, Ordering::SeqCst);
+        assert!(first.await.expect("join").expect("lookup").is_some());
+        assert!(second.await.expect("join").expect("lookup").is_some());
+        assert_eq!(
+            store.lookups.load(Ordering::SeqCst),
+            2,
+            "the second read after the change"
+        );
+        assert!(
+            lookup.lookup_now("moving").is_some(),
+            "and what it read after the change is cached"
         );
     }
 }
