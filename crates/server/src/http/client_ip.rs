@@ -72,11 +72,13 @@ pub struct TrustedProxies {
 }
 
 impl TrustedProxies {
-    /// Parses CIDRs (`10.0.0.0/8`) and single addresses (`192.0.2.1`);
-    /// the error names the entry that is neither.
+    /// Parses CIDRs (`10.0.0.0/8`) and single addresses (`192.0.2.1`),
+    /// skipping empty entries (`a,,b`, an empty variable); the error names
+    /// the entry that is neither.
     pub fn parse(entries: &[String], header: ProxyHeader) -> Result<Self, String> {
         let nets = entries
             .iter()
+            .filter(|e| !e.trim().is_empty())
             .map(|e| {
                 let e = e.trim();
                 e.parse::<IpNet>()
@@ -317,6 +319,10 @@ mod tests {
             ip("198.51.100.7"),
             "the peer, too, in its IPv4 form"
         );
+        let blanks = ["".to_owned(), " 10.0.0.0/8 ".to_owned(), "".to_owned()];
+        assert!(TrustedProxies::parse(&blanks, ProxyHeader::XForwardedFor)
+            .expect("empty entries are skipped")
+            .trusts(ip("10.1.1.1")));
         let err = TrustedProxies::parse(
             &["10.0.0.0/8".into(), "proxy.local".into()],
             ProxyHeader::XForwardedFor,
