@@ -39,7 +39,12 @@ impl ClickCounter {
     fn take(&self) -> Vec<(i64, u64)> {
         let mut out = Vec::new();
         for shard in &self.shards {
-            let map = std::mem::take(&mut *shard.lock().unwrap_or_else(PoisonError::into_inner));
+            let mut guard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            // The next interval likely counts as many links: start at that
+            // size instead of growing (and rehashing) up to it again.
+            let capacity = guard.len();
+            let map = std::mem::replace(&mut *guard, HashMap::with_capacity(capacity));
+            drop(guard);
             out.extend(map);
         }
         out

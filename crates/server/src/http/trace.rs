@@ -29,8 +29,39 @@ fn from_traceparent(value: &str) -> Option<&str> {
     valid.then_some(trace)
 }
 
-fn new_trace_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
+/// A trace ID: 32 lowercase hex digits, on the stack (one is made for
+/// every redirect).
+#[derive(Clone, Copy)]
+pub(crate) struct TraceId([u8; 32]);
+
+impl TraceId {
+    fn new() -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut n = rand::random::<u128>();
+        let mut digits = [0u8; 32];
+        for d in digits.iter_mut().rev() {
+            *d = HEX[(n & 0xf) as usize];
+            n >>= 4;
+        }
+        Self(digits)
+    }
+
+    /// From a `traceparent`'s trace ID, already checked to be 32 hex
+    /// digits.
+    fn from_hex(hex: &str) -> Option<Self> {
+        hex.as_bytes().try_into().ok().map(Self)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Hex digits only, by construction.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for TraceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The route of the redirect path, whose requests log at `debug`: at a
@@ -39,24 +70,26 @@ fn new_trace_id() -> String {
 const REDIRECT_ROUTE: &str = "/{slug}";
 
 /// The trace ID of a request: its `traceparent`'s, or a new one.
-pub(crate) fn trace_id(headers: &HeaderMap) -> String {
+pub(crate) fn trace_id(headers: &HeaderMap) -> TraceId {
     headers
         .get("traceparent")
         .and_then(|v| v.to_str().ok())
         .and_then(from_traceparent)
-        .map_or_else(new_trace_id, str::to_owned)
+        .and_then(TraceId::from_hex)
+        .unwrap_or_else(TraceId::new)
 }
 
 /// Puts the trace ID on an answer.
-pub(crate) fn set_trace_header(response: &mut Response, trace_id: &str) {
-    if let Ok(v) = HeaderValue::from_str(trace_id) {
+pub(crate) fn set_trace_header(response: &mut Response, trace_id: &TraceId) {
+    if let Ok(v) = HeaderValue::from_bytes(&trace_id.0) {
         response.headers_mut().insert(TRACE_HEADER, v);
     }
 }
 
 /// The log line of a redirect: `debug`, or `warn` when it failed on our
 /// side.
-pub(crate) fn log_redirect(trace_id: &str, method: &Method, status: u16, micros: u64) {
+pub(crate) fn log_redirect(trace_id: &TraceId, method: &Method, status: u16, micros: u64) {
+    let trace_id = trace_id.as_str();
     if status >= 500 {
         tracing::warn!(trace_id, %method, route = REDIRECT_ROUTE, status, micros, "request");
     } else {
@@ -107,6 +140,12 @@ mod tests {
             None
         );
         assert_eq!(from_traceparent("garbage"), None);
-        assert_eq!(new_trace_id().len(), 32);
+        let made = TraceId::new();
+        assert_eq!(made.as_str().len(), 32);
+        assert!(made
+            .as_str()
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_ne!(made.as_str(), TraceId::new().as_str());
     }
 }
