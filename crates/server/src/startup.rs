@@ -170,10 +170,14 @@ fn warm_up_in_background(config: &Config, db: Database, caches: Caches) {
         let loaded = caches
             .warm_up(db.popular().as_ref(), limit, WARM_UP_DEADLINE)
             .await;
+        let millis = started.elapsed().as_millis() as u64;
+        let (table_bytes, weight) = caches.l1_memory();
         tracing::info!(
             links = loaded,
             cached = caches.l1_len(),
-            millis = started.elapsed().as_millis() as u64,
+            table_bytes,
+            weight,
+            millis,
             "warm-up: most-visited links loaded into the in-process cache"
         );
     });

@@ -159,6 +159,13 @@ impl L1 {
         self.entries.len()
     }
 
+    /// Bytes of the table (slots and index, as allocated) and the weight
+    /// held (what `l1_max_bytes` bounds: entry bytes plus the slot
+    /// overhead, at least the floor each).
+    pub(crate) fn memory(&self) -> (usize, u64) {
+        (self.entries.memory_used().total(), self.entries.weight())
+    }
+
     /// The cached answer, or `load`'s, cached on the way if the slug's
     /// `generation` did not move while `load` ran (`load` gets the
     /// generation it started from, for the levels below). Concurrent

@@ -140,6 +140,12 @@ impl Caches {
         self.l1.as_ref().map_or(0, |l1| l1.len())
     }
 
+    /// L1's table bytes and the weight it holds (for the warm-up's log
+    /// line: what the links cost, measured where they live).
+    pub fn l1_memory(&self) -> (usize, u64) {
+        self.l1.as_ref().map_or((0, 0), |l1| l1.memory())
+    }
+
     /// Loads the most-visited links into L1, at most `limit` of them and
     /// for at most `deadline`; how many it loaded.
     pub async fn warm_up(
