@@ -28,6 +28,27 @@ struct State {
     keys: Vec<(ApiKey, String, bool)>,
 }
 
+/// A plain link to `url` (no owner, options or password), for tests that
+/// set up a store; change its fields for the case at hand.
+pub fn new_link(id: i64, slug: &str, url: &str, created_at: OffsetDateTime) -> NewLink {
+    NewLink {
+        id,
+        slug: slug.into(),
+        url: crate::target::TargetUrl::parse(url, &crate::target::UrlPolicy::default())
+            .unwrap_or_else(|e| panic!("a test's URL {url} is invalid: {e}")),
+        owner_id: None,
+        created_at,
+        expires_at: None,
+        max_visits: None,
+        tags: Vec::new(),
+        title: None,
+        redirect_status: None,
+        forward_query: false,
+        password_hash: None,
+        pending: false,
+    }
+}
+
 /// Every store port over one in-memory state.
 #[derive(Debug)]
 pub struct FakeStore {

@@ -300,10 +300,9 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::fake::{FakeClicks, FakeHasher, FakeStore};
+    use crate::fake::{new_link, FakeClicks, FakeHasher, FakeStore};
     use crate::link::NewLink;
     use crate::ports::IdSource;
-    use crate::target::{TargetUrl, UrlPolicy};
 
     struct World {
         store: Arc<FakeStore>,
@@ -346,22 +345,7 @@ mod tests {
     impl World {
         async fn add(&self, slug: &str, adjust: impl FnOnce(&mut NewLink)) -> i64 {
             let id = i64::try_from(self.store.next_id().await.expect("an ID")).expect("small");
-            let mut link = NewLink {
-                id,
-                slug: slug.into(),
-                url: TargetUrl::parse("https://example.com/a?x=1#top", &UrlPolicy::default())
-                    .expect("valid"),
-                owner_id: None,
-                created_at: self.clock.now(),
-                expires_at: None,
-                max_visits: None,
-                tags: Vec::new(),
-                title: None,
-                redirect_status: None,
-                forward_query: false,
-                password_hash: None,
-                pending: false,
-            };
+            let mut link = new_link(id, slug, "https://example.com/a?x=1#top", self.clock.now());
             adjust(&mut link);
             self.store.insert(link).await.expect("insert");
             id

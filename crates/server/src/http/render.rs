@@ -9,7 +9,6 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Serialize;
 
 use kurz_core::error::Field;
@@ -106,31 +105,21 @@ fn body_of(err: &ApiError) -> Bytes {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let written = match self {
-            ApiError::NotFound => Some(&NOT_FOUND),
-            ApiError::Gone => Some(&GONE),
-            _ => None,
-        };
-        if let Some(body) = written {
-            return (
-                self.status(),
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                Bytes::clone(body),
-            )
-                .into_response();
-        }
         self.log();
-        let body = Body {
-            error: Detail {
-                code: code(&self),
-                message: self.to_string(),
-                field: self.field().map(field_name),
-            },
+        let body = match self {
+            ApiError::NotFound => Bytes::clone(&NOT_FOUND),
+            ApiError::Gone => Bytes::clone(&GONE),
+            _ => body_of(&self),
         };
-        let mut response = (self.status(), Json(body)).into_response();
+        let mut response = (
+            self.status(),
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response();
         if let Some(wait) = self.retry_after() {
             set_retry_after(&mut response, wait);
         }

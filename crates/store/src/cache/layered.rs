@@ -97,9 +97,8 @@ impl Invalidation {
     pub(crate) fn apply(&self, message: &Message) {
         match message {
             Message::Link(slug) => {
-                self.generations.advance(slug);
+                self.evict(slug);
                 if let Some(l1) = &self.l1 {
-                    l1.remove(slug);
                     let (l1, slug) = (Arc::clone(l1), slug.clone());
                     self.tasks.spawn(async move {
                         tokio::time::sleep(SECOND_DELETE).await;
@@ -113,6 +112,14 @@ impl Invalidation {
                 }
             }
             Message::All => self.clear(),
+        }
+    }
+
+    /// Drops this node's entry of `slug`, and any fill under way for it.
+    fn evict(&self, slug: &str) {
+        self.generations.advance(slug);
+        if let Some(l1) = &self.l1 {
+            l1.remove(slug);
         }
     }
 
@@ -154,8 +161,9 @@ impl Invalidator for Invalidation {
         });
         let told = self.announce(Message::Link(slug.to_owned())).await;
         // A lookup on this node between the eviction above and Redis's
-        // delete may have cached the old L2 entry: evict once more.
-        self.apply(&Message::Link(slug.to_owned()));
+        // delete may have cached the old L2 entry: evict once more (the
+        // delayed eviction is already on its way).
+        self.evict(slug);
         if !told {
             tracing::warn!(
                 "Redis could not be told of a link change now; it is told again once it \
@@ -181,10 +189,8 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     use kurz_core::clock::from_millis;
-    use kurz_core::fake::FakeStore;
-    use kurz_core::link::NewLink;
+    use kurz_core::fake::{new_link, FakeStore};
     use kurz_core::ports::{IdSource, LinkStore};
-    use kurz_core::target::{TargetUrl, UrlPolicy};
 
     use super::super::l1::L1Config;
     use super::*;
@@ -218,21 +224,7 @@ mod tests {
     async fn add(store: &FakeStore, slug: &str) {
         let id = i64::try_from(store.next_id().await.expect("id")).expect("small");
         store
-            .insert(NewLink {
-                id,
-                slug: slug.into(),
-                url: TargetUrl::parse("https://example.com/", &UrlPolicy::default()).expect("url"),
-                owner_id: None,
-                created_at: from_millis(0),
-                expires_at: None,
-                max_visits: None,
-                tags: Vec::new(),
-                title: None,
-                redirect_status: None,
-                forward_query: false,
-                password_hash: None,
-                pending: false,
-            })
+            .insert(new_link(id, slug, "https://example.com/", from_millis(0)))
             .await
             .expect("insert");
     }

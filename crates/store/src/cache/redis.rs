@@ -576,18 +576,8 @@ mod tests {
         );
         let mut conn = redis.conn.get().cloned().expect("connected");
         let other = format!("{prefix}x");
-        for i in 0..2500 {
-            let key = format!("{prefix}l:s{i}");
-            redis::cmd("SET")
-                .arg(&key)
-                .arg("v")
-                .arg("EX")
-                .arg(60)
-                .query_async::<()>(&mut conn)
-                .await
-                .expect("set");
-        }
-        for key in [format!("{other}l:s1"), format!("{prefix}k:1")] {
+        let ours = (0..2500).map(|i| format!("{prefix}l:s{i}"));
+        for key in ours.chain([format!("{other}l:s1"), format!("{prefix}k:1")]) {
             redis::cmd("SET")
                 .arg(&key)
                 .arg("v")
