@@ -31,6 +31,14 @@ pub enum Field {
     Role,
     /// The label of an API key.
     KeyName,
+    /// Start of a stats range.
+    From,
+    /// End of a stats range.
+    To,
+    /// Bucket width of a stats series.
+    Interval,
+    /// Output format of a listing.
+    Format,
 }
 
 /// A storage call failed.

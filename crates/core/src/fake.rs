@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::account::{ApiKey, NewApiKey, NewUser, Principal, User};
+use crate::analytics::Click;
 use crate::error::{AccountError, HashError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
 use crate::ports::{
@@ -164,6 +165,7 @@ impl LinkStore for FakeStore {
             expires_at: new.expires_at,
             max_visits: new.max_visits,
             visits: 0,
+            human_visits: 0,
             tags: new.tags,
             title: new.title,
             redirect_status: new.redirect_status,
@@ -309,22 +311,11 @@ impl VisitStore for FakeStore {
         let Some((link, _)) = state.links.values_mut().find(|(l, d)| l.id == id && !d) else {
             return Ok(false);
         };
-        if link.max_visits.is_some_and(|m| link.visits >= m) {
+        if link.max_visits.is_some_and(|m| link.human_visits >= m) {
             return Ok(false);
         }
-        link.visits += 1;
+        link.human_visits += 1;
         Ok(true)
-    }
-
-    async fn add_visits(&self, counts: &[(i64, u64)]) -> Result<(), StoreError> {
-        self.check_up()?;
-        let mut state = self.state();
-        for &(id, n) in counts {
-            if let Some((link, _)) = state.links.values_mut().find(|(l, _)| l.id == id) {
-                link.visits += i64::try_from(n).unwrap_or(i64::MAX);
-            }
-        }
-        Ok(())
     }
 }
 
@@ -468,11 +459,16 @@ impl PasswordHasher for FakeHasher {
 /// Remembers every click.
 #[derive(Debug, Default)]
 pub struct FakeClicks {
-    clicks: Mutex<Vec<i64>>,
+    clicks: Mutex<Vec<Click>>,
 }
 
 impl FakeClicks {
+    /// The link of each click, in order.
     pub fn recorded(&self) -> Vec<i64> {
+        self.clicks().iter().map(|c| c.link_id).collect()
+    }
+
+    pub fn clicks(&self) -> Vec<Click> {
         self.clicks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -481,11 +477,11 @@ impl FakeClicks {
 }
 
 impl ClickSink for FakeClicks {
-    fn record(&self, link_id: i64) {
+    fn record(&self, click: Click) {
         self.clicks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(link_id);
+            .push(click);
     }
 }
 

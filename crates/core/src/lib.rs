@@ -8,13 +8,15 @@
 //! - [`slug`] — the slug codec (keyed permutation + base62), alias rules,
 //!   reserved words, keyword lists.
 //! - [`target`] — target URL validation and normalisation.
-//! - [`link`], [`account`] — the entities.
+//! - [`link`], [`account`] — the entities; [`analytics`] — clicks, their
+//!   enrichment rules and rollups.
 //! - [`ports`] — the traits adapters implement; [`clock`] — "now" as one of
 //!   them; `fake` (tests, feature `fakes`) — in-memory implementations.
 //! - [`service`] — the use cases, which talk only to ports.
 //! - [`error`] — the error kinds the use cases return.
 
 pub mod account;
+pub mod analytics;
 pub mod clock;
 pub mod error;
 #[cfg(any(test, feature = "fakes"))]

@@ -58,7 +58,10 @@ pub struct Link {
     pub updated_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
     pub max_visits: Option<i64>,
+    /// Every click, people and programs (once the click worker wrote it).
     pub visits: i64,
+    /// Clicks of people, counted at once: what `max_visits` limits.
+    pub human_visits: i64,
     pub tags: Vec<String>,
     pub title: Option<String>,
     /// `None` follows the instance default.
@@ -80,6 +83,7 @@ impl Link {
             expires_at: self.expires_at,
             max_visits: self.max_visits,
             visits: self.visits,
+            human_visits: self.human_visits,
             redirect_status: self.redirect_status,
             forward_query: self.forward_query,
             has_password: self.password_hash.is_some(),
@@ -94,7 +98,7 @@ impl Link {
             self.pending,
             self.expires_at,
             self.max_visits,
-            self.visits,
+            self.human_visits,
             now,
         )
     }
@@ -112,14 +116,15 @@ fn status(
     pending: bool,
     expires_at: Option<OffsetDateTime>,
     max_visits: Option<i64>,
-    visits: i64,
+    human_visits: i64,
     now: OffsetDateTime,
 ) -> LinkStatus {
     if disabled {
         LinkStatus::Disabled
     } else if pending {
         LinkStatus::Pending
-    } else if expires_at.is_some_and(|at| at <= now) || max_visits.is_some_and(|max| visits >= max)
+    } else if expires_at.is_some_and(|at| at <= now)
+        || max_visits.is_some_and(|max| human_visits >= max)
     {
         LinkStatus::Expired
     } else {
@@ -137,9 +142,11 @@ pub struct RedirectRecord {
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
     pub max_visits: Option<i64>,
-    /// As of the lookup; an exact count only for links with `max_visits`,
-    /// which are counted in the store on every visit.
+    /// As of the lookup: every click the worker has written.
     pub visits: i64,
+    /// As of the lookup; exact only for links with `max_visits`, whose
+    /// human visits are counted in the store on every visit.
+    pub human_visits: i64,
     /// `None` follows the instance default.
     pub redirect_status: Option<u16>,
     pub forward_query: bool,
@@ -155,7 +162,7 @@ impl RedirectRecord {
             self.pending,
             self.expires_at,
             self.max_visits,
-            self.visits,
+            self.human_visits,
             now,
         )
     }

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::account::{ApiKey, NewApiKey, NewUser, Principal, User};
+use crate::analytics::{Click, ClickBatch, StatsRows, StatsScope, VisitCursor, VisitRecord};
 use crate::error::{AccountError, HashError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
 use crate::slug::SlugSecret;
@@ -71,14 +72,37 @@ pub trait IdSource: Send + Sync + Debug {
     async fn slug_secret(&self) -> Result<SlugSecret, StoreError>;
 }
 
-/// Visit counts.
+/// Visit limits.
 #[async_trait]
 pub trait VisitStore: Send + Sync + Debug {
-    /// Counts one visit of a link with a visit limit, atomically: `false`
-    /// when the limit is already reached (or the link is gone).
+    /// Counts one human visit of a link with a visit limit, atomically:
+    /// `false` when the limit is already reached (or the link is gone).
     async fn take_visit(&self, id: i64) -> Result<bool, StoreError>;
-    /// Adds batched visit counts.
-    async fn add_visits(&self, counts: &[(i64, u64)]) -> Result<(), StoreError>;
+}
+
+/// Click analytics: the worker's writes, the stats routes' reads.
+#[async_trait]
+pub trait AnalyticsStore: Send + Sync + Debug {
+    /// Adds a batch in one transaction: the hourly rollups, the links'
+    /// `visits`, and the raw visits.
+    async fn write_clicks(&self, batch: &ClickBatch) -> Result<(), StoreError>;
+    /// Rollups of the hours in `hours` over the links of `scope`; per
+    /// facet and for `top_links`, the `limit` largest.
+    async fn stats(
+        &self,
+        scope: StatsScope,
+        hours: std::ops::Range<i64>,
+        limit: u32,
+    ) -> Result<StatsRows, StoreError>;
+    /// Raw visits of a link, newest first, after `after`.
+    async fn visits(
+        &self,
+        link_id: i64,
+        after: Option<VisitCursor>,
+        limit: u32,
+    ) -> Result<Vec<VisitRecord>, StoreError>;
+    /// Deletes at most `max` raw visits older than `before`; how many went.
+    async fn purge_visits(&self, before: OffsetDateTime, max: u32) -> Result<u64, StoreError>;
 }
 
 /// Users and API keys.
@@ -147,7 +171,7 @@ pub trait Health: Send + Sync + Debug {
 
 /// Where the redirect path hands its clicks. Must not block.
 pub trait ClickSink: Send + Sync + Debug {
-    fn record(&self, link_id: i64);
+    fn record(&self, click: Click);
 }
 
 /// Slow, salted hashing of the passwords people choose. Implementations

@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// addresses, comma-separated or repeated [env: KURZ_TRUSTED_PROXIES]
     #[arg(long = "trusted-proxies", value_delimiter = ',')]
     pub trusted_proxies: Vec<String>,
+    /// A MaxMind-format country database (.mmdb) for the clicks' countries
+    /// [env: KURZ_GEOIP_DB]
+    #[arg(long = "geoip-db")]
+    pub geoip_db: Option<PathBuf>,
     /// Rate limits on or off [env: KURZ_RATE_LIMITS] [default: on]
     #[arg(long, value_enum)]
     pub rate_limits: Option<Switch>,
@@ -145,6 +149,7 @@ impl Cli {
             trusted_proxies: serve
                 .map(|s| s.trusted_proxies.clone())
                 .filter(|t| !t.is_empty()),
+            geoip_db: serve.and_then(|s| s.geoip_db.clone()),
             base_url: self.base_url.clone(),
             rate_limits: serve.and_then(|s| s.rate_limits),
         };

@@ -48,6 +48,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "redis",
     "trusted_proxies",
     "trusted_proxies_header",
+    "geoip_db",
     "base_url",
     "rate_limits",
     "log_format",
@@ -81,6 +82,8 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// The header those proxies write: `x-forwarded-for` or `forwarded`.
     pub trusted_proxies_header: ProxyHeader,
+    /// A MaxMind-format (`.mmdb`) country database: clicks get a country.
+    pub geoip_db: Option<std::path::PathBuf>,
     /// The origin used in `short_url`; defaults to `http://<listen address>`.
     pub base_url: Option<String>,
     /// `off` turns every rate limit off (benchmarks, tests).
@@ -226,8 +229,19 @@ pub struct CacheSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsConfig {
-    /// How often counted clicks are written to the store.
+    /// How often clicks are written to the store (sooner when
+    /// `batch_size` clicks wait). A hard crash loses at most this long.
     pub flush_interval_ms: u64,
+    /// Clicks that wake the worker before the interval ends.
+    pub batch_size: usize,
+    /// Clicks the queue holds with their detail; past it, only counted.
+    pub queue_capacity: usize,
+    /// Keep a row per click (time, referrer, country, browser, OS,
+    /// device, bot, user agent; never the IP).
+    pub raw_visits: bool,
+    /// Raw visits older than this are deleted; 0 keeps them. Rollups are
+    /// kept for ever.
+    pub retention_days: u32,
 }
 
 impl Default for Config {
@@ -239,6 +253,7 @@ impl Default for Config {
             redis: None,
             trusted_proxies: Vec::new(),
             trusted_proxies_header: ProxyHeader::default(),
+            geoip_db: None,
             base_url: None,
             rate_limits: Switch::On,
             log_format: LogFormat::Pretty,
@@ -279,7 +294,11 @@ impl Default for Config {
                 password_hash_queue: 32,
             },
             analytics: AnalyticsConfig {
-                flush_interval_ms: 500,
+                flush_interval_ms: 250,
+                batch_size: 2000,
+                queue_capacity: 16_384,
+                raw_visits: true,
+                retention_days: 90,
             },
             cache: CacheSettings {
                 l1_max_entries: 1_000_000,
@@ -308,6 +327,8 @@ pub struct Overrides {
     pub redis: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trusted_proxies: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geoip_db: Option<std::path::PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -388,6 +409,27 @@ impl Config {
             || self.http.write_timeout_secs == 0
         {
             return bad("http", "time-outs must be at least 1 second");
+        }
+        let a = &self.analytics;
+        if a.flush_interval_ms == 0 || a.flush_interval_ms > 60_000 {
+            return bad(
+                "analytics.flush_interval_ms",
+                "must be between 1 and 60000 (a crash loses at most one interval of clicks)",
+            );
+        }
+        if a.queue_capacity == 0 || a.queue_capacity > 10_000_000 {
+            return bad("analytics.queue_capacity", "must be between 1 and 10000000");
+        }
+        if a.batch_size == 0 || a.batch_size > a.queue_capacity {
+            return bad(
+                "analytics.batch_size",
+                "must be at least 1 and at most analytics.queue_capacity",
+            );
+        }
+        if let Some(path) = &self.geoip_db {
+            if !path.is_file() {
+                return bad("geoip_db", &format!("{} is not a file", path.display()));
+            }
         }
         if self.http.max_connections == 0 {
             return bad("http.max_connections", "must be at least 1");

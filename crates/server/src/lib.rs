@@ -1,5 +1,5 @@
 //! kurz-server: the `kurz` binary's library: configuration, the HTTP edge,
-//! the click worker, the CLI.
+//! click analytics, the CLI.
 //!
 //! Depends on kurz-core (use cases) and kurz-store (adapters).
 //!
@@ -9,13 +9,14 @@
 //! - [`startup`] — builds the app from a config (tests use it too).
 //! - [`serve`] — the accept loop: connection time-outs and cap.
 //! - [`http`] — routers, extractors, errors, pages, rate limits, tracing.
-//! - [`clicks`] — in-memory click counts and the worker that writes them.
+//! - [`analytics`] — the click queue, enrichment, and the worker that
+//!   writes rollups and raw visits.
 //! - [`accounts`], [`secret`] — users, keys, password and key hashing.
 //! - [`telemetry`] — logging.
 
 pub mod accounts;
+pub mod analytics;
 pub mod cli;
-pub mod clicks;
 pub mod config;
 pub mod http;
 pub mod secret;

@@ -18,14 +18,14 @@ use kurz_core::link::RedirectCode;
 use kurz_core::ports::PasswordHasher;
 use kurz_core::service::{
     AccountPorts, AccountService, LinkPorts, LinkService, LinkSettings, RedirectPorts,
-    RedirectSettings, Redirector,
+    RedirectSettings, Redirector, StatsService,
 };
 use kurz_core::slug::KeywordPolicy;
 use kurz_core::target::UrlPolicy;
 use kurz_store::cache::Caches;
 use kurz_store::Database;
 
-use crate::clicks::{ClickCounter, ClickFlusher};
+use crate::analytics::{worker, ClickQueue, ClickWorker, Enricher, Geo, WorkerSettings};
 use crate::config::{Config, Switch};
 use crate::http::limit::{self, Limits};
 use crate::http::{self, AppState, Handlers, Site};
@@ -208,8 +208,10 @@ pub struct App {
     /// For the redirect fast path.
     hot: AppState,
     db: Database,
-    flusher: ClickFlusher,
-    flush_interval: Duration,
+    clicks: ClickWorker,
+    /// Raw visits' retention in days; 0 keeps them.
+    retention_days: u32,
+    clock: Arc<dyn Clock>,
     base_url: String,
     connections: ConnectionLimits,
     proxies: Arc<TrustedProxies>,
@@ -234,14 +236,30 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     caches.start();
     warm_up_in_background(&config, db.clone(), caches.clone());
     let services = services(&config, &db, &caches, clock.clone(), &base_url);
-    let counter = Arc::new(ClickCounter::default());
-    let flusher = ClickFlusher::new(counter.clone(), db.visits());
+    let a = &config.analytics;
+    let queue = Arc::new(ClickQueue::new(a.queue_capacity, a.batch_size));
+    let geo = match &config.geoip_db {
+        Some(path) => Some(Arc::new(Geo::open(path).with_context(|| {
+            format!("reading the GeoIP database {}", path.display())
+        })?)),
+        None => None,
+    };
+    let clicks = ClickWorker::new(
+        queue.clone(),
+        db.analytics(),
+        Enricher::new(geo),
+        WorkerSettings {
+            flush_interval: Duration::from_millis(a.flush_interval_ms),
+            raw_visits: a.raw_visits,
+            max_pending_visits: a.queue_capacity.saturating_mul(8),
+        },
+    );
     let redirector = Redirector::new(
         RedirectPorts {
             lookup: caches.lookup(),
             links: db.links(),
             visits: db.visits(),
-            clicks: counter,
+            clicks: queue,
             hasher: services.hasher.clone(),
             clock: clock.clone(),
         },
@@ -267,6 +285,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let state = AppState::new(Handlers {
         links: services.links,
         redirector: Arc::new(redirector),
+        stats: Arc::new(StatsService::new(db.links(), db.analytics(), clock.clone())),
         accounts: services.accounts,
         health: db.health(),
         redis: caches.redis().cloned(),
@@ -286,8 +305,9 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         router: http::router(state.clone()),
         hot: state,
         db,
-        flusher,
-        flush_interval: Duration::from_millis(config.analytics.flush_interval_ms.max(10)),
+        clicks,
+        retention_days: config.analytics.retention_days,
+        clock,
         base_url,
         connections,
         proxies: Arc::new(
@@ -336,7 +356,15 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let worker = tokio::spawn(self.flusher.run(self.flush_interval, stop_rx));
+        let worker = tokio::spawn(self.clicks.run(stop_rx.clone()));
+        if self.retention_days > 0 {
+            tokio::spawn(worker::run_retention(
+                self.db.analytics(),
+                self.clock.clone(),
+                self.retention_days,
+                stop_rx,
+            ));
+        }
         let served = serve::serve(
             self.listener,
             self.router,

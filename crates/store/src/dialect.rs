@@ -44,7 +44,7 @@ impl Queries {
         // Columns of a link as `LinkRow` reads them, with the owner's name.
         let select_links = format!(
             "select l.id, {slug} as slug, l.url, l.owner_id, {owner} as owner, l.created_at, \
-             l.updated_at, l.expires_at, l.max_visits, l.visits, l.tags, l.title, \
+             l.updated_at, l.expires_at, l.max_visits, l.visits, l.human_visits, l.tags, l.title, \
              l.redirect_status, l.forward_query, l.password_hash, l.disabled, l.pending \
              from links l left join users u on u.id = l.owner_id"
         );
@@ -67,14 +67,14 @@ impl Queries {
             // The hot path's one query: a point lookup on the unique slug
             // index, no join, no JSON, and no password hash.
             lookup: q(
-                "select id, url, created_at, expires_at, max_visits, visits, redirect_status, \
+                "select id, url, created_at, expires_at, max_visits, visits, human_visits, redirect_status, \
                  forward_query, password_hash is not null as has_password, disabled, pending \
                  from links where slug = ? and deleted_at is null",
             ),
             // Warm-up reads this once at start; an index on visits would
             // cost every click flush more than this scan costs once.
             most_visited: q(&format!(
-                "select {} as slug, id, url, created_at, expires_at, max_visits, visits, \
+                "select {} as slug, id, url, created_at, expires_at, max_visits, visits, human_visits, \
                  redirect_status, forward_query, password_hash is not null as has_password, \
                  disabled, pending from links where deleted_at is null and visits > 0 \
                  order by visits desc limit ?",
@@ -106,8 +106,8 @@ impl Queries {
                  url_hash = 0, password_hash = null, title = null, tags = '[]' \
                  where id = ? and deleted_at is null",
             ),
-            take_visit: q("update links set visits = visits + 1 where id = ? \
-                 and deleted_at is null and (max_visits is null or visits < max_visits)"),
+            take_visit: q("update links set human_visits = human_visits + 1 where id = ? \
+                 and deleted_at is null and (max_visits is null or human_visits < max_visits)"),
             insert_secret: q(match dialect {
                 Dialect::MySql => {
                     "insert ignore into settings (name, value, created_at) \

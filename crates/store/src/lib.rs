@@ -8,7 +8,8 @@
 //!   `mysql://` or `mariadb://`, `postgres://`) and builds lazy pools.
 //! - `store` — `SqlStore`, shared by the repositories:
 //!   `links` (the redirect lookup and the API's links), `accounts`,
-//!   `visits`, `ids` (segment IDs and the slug secret), [`transfer`]
+//!   `visits` (visit limits), `analytics` (click rollups, raw visits),
+//!   `ids` (segment IDs and the slug secret), [`transfer`]
 //!   (export / import).
 //! - `db` — the three sqlx drivers behind one set of enums; `dialect` — the
 //!   statement text, and what differs between backends.
@@ -21,6 +22,7 @@
 //!   process, Redis as L2), and the API key cache.
 
 mod accounts;
+mod analytics;
 pub mod cache;
 mod db;
 mod dialect;
@@ -42,7 +44,8 @@ use std::time::Duration;
 use kurz_core::clock::Clock;
 use kurz_core::error::StoreError;
 use kurz_core::ports::{
-    AccountStore, Authenticator, Health, IdSource, LinkLookup, LinkStore, PopularLinks, VisitStore,
+    AccountStore, AnalyticsStore, Authenticator, Health, IdSource, LinkLookup, LinkStore,
+    PopularLinks, VisitStore,
 };
 
 use self::store::SqlStore;
@@ -143,6 +146,10 @@ impl Database {
     }
 
     pub fn visits(&self) -> Arc<dyn VisitStore> {
+        self.store.clone()
+    }
+
+    pub fn analytics(&self) -> Arc<dyn AnalyticsStore> {
         self.store.clone()
     }
 

@@ -89,13 +89,14 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RedirectRecord> {
         expires_at: row.get::<_, Option<i64>>(3)?.map(from_millis),
         max_visits: row.get(4)?,
         visits: row.get(5)?,
+        human_visits: row.get(6)?,
         redirect_status: row
-            .get::<_, Option<i64>>(6)?
+            .get::<_, Option<i64>>(7)?
             .and_then(|c| u16::try_from(c).ok()),
-        forward_query: row.get(7)?,
-        has_password: row.get(8)?,
-        disabled: row.get(9)?,
-        pending: row.get(10)?,
+        forward_query: row.get(8)?,
+        has_password: row.get(9)?,
+        disabled: row.get(10)?,
+        pending: row.get(11)?,
     })
 }
 

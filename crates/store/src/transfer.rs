@@ -402,8 +402,8 @@ impl SqlStore {
         let mut b = SqlBuilder::new(
             self.q.dialect,
             "insert into links (id, slug, url, url_hash, owner_id, created_at, updated_at, \
-             expires_at, max_visits, visits, tags, title, redirect_status, forward_query, \
-             password_hash, disabled, pending, deleted_at) values ",
+             expires_at, max_visits, visits, human_visits, tags, title, redirect_status, \
+             forward_query, password_hash, disabled, pending, deleted_at) values ",
         );
         for (i, l) in batch.iter().enumerate() {
             if i > 0 {
@@ -435,6 +435,10 @@ impl SqlStore {
                 .push(", ")
                 .bind(Arg::OptInt(l.max_visits))
                 .push(", ")
+                .bind(Arg::Int(l.visits))
+                .push(", ")
+                // An export knows one count: a limited link that was used
+                // stays used.
                 .bind(Arg::Int(l.visits))
                 .push(", ")
                 .bind(Arg::Text(&l.tags))

@@ -4,10 +4,12 @@
 pub mod accounts;
 pub mod links;
 pub mod redirect;
+pub mod stats;
 
 pub use accounts::{AccountPorts, AccountService};
 pub use links::{CreateLink, Created, LinkPage, LinkPorts, LinkService, LinkSettings, UpdateLink};
 pub use redirect::{
     CachePolicy, Hidden, Outcome, Preview, Previewed, Redirect, RedirectPorts, RedirectSettings,
-    Redirector, Unlock, UnlockError, Visit,
+    Redirector, Unlock, UnlockError, Visit, Visitor,
 };
+pub use stats::{Bucket, Interval, Stats, StatsRequest, StatsService, VisitPage};

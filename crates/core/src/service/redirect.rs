@@ -4,9 +4,11 @@
 //! only maps the [`Outcome`] to an answer, so a second API surface cannot
 //! drift from these rules.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::analytics::{agent, Click};
 use crate::clock::Clock;
 use crate::error::{HashError, StoreError};
 use crate::link::{self, LinkStatus, RedirectCode, RedirectRecord};
@@ -86,6 +88,16 @@ pub struct Visit<'a> {
     pub counted: bool,
     /// The visitor's query string, forwarded when the link says so.
     pub query: Option<&'a str>,
+    pub visitor: Visitor<'a>,
+}
+
+/// Who visits: what a click records of them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Visitor<'a> {
+    pub referrer: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    /// The client's address (after trusted proxies); never stored.
+    pub ip: Option<IpAddr>,
 }
 
 /// Why a preview does not show its target (ADR 0009).
@@ -158,7 +170,14 @@ impl Redirector {
         if !visit.counted && record.max_visits.is_some() {
             return Ok(Outcome::Withheld);
         }
-        if visit.counted && !self.count(&record).await? {
+        // Visit limits count people: a link-preview fetcher or a script
+        // neither uses up a limited link nor learns where it goes
+        // (ADR 0017). Its click is counted, as a bot's.
+        if visit.counted && record.max_visits.is_some() && agent::is_bot(visit.visitor.user_agent) {
+            self.click(&record, &visit.visitor);
+            return Ok(Outcome::Withheld);
+        }
+        if visit.counted && !self.count(&record, &visit.visitor).await? {
             return Ok(Outcome::Gone);
         }
         let status = record
@@ -181,7 +200,7 @@ impl Redirector {
         &self,
         slug: &str,
         password: Option<String>,
-        query: Option<&str>,
+        visit: Visit<'_>,
         gate: impl FnOnce(i64) -> Result<(), Duration> + Send,
     ) -> Result<Unlock, UnlockError> {
         let record = match self.active(slug).await? {
@@ -205,10 +224,12 @@ impl Redirector {
                 }
             }
         }
-        if !self.count(&record).await? {
+        // Whoever knows the password visits on a person's behalf: the
+        // visit counts against a limit, whatever the user agent says.
+        if !self.count(&record, &visit.visitor).await? {
             return Ok(Unlock::Gone);
         }
-        Ok(Unlock::Redirect(self.redirect(record, 303, query)))
+        Ok(Unlock::Redirect(self.redirect(record, 303, visit.query)))
     }
 
     /// `GET /{slug}+`: where a link goes, without going or counting.
@@ -253,15 +274,28 @@ impl Redirector {
     }
 
     /// Counts one visit. A link with a visit limit takes it atomically in
-    /// the store (`false`: someone else took the last one); other links are
-    /// counted in the background and never wait.
-    async fn count(&self, record: &RedirectRecord) -> Result<bool, StoreError> {
-        if record.max_visits.is_some() {
-            self.visits.take_visit(record.id).await
-        } else {
-            self.clicks.record(record.id);
-            Ok(true)
+    /// the store first (`false`: someone else took the last one); the
+    /// click itself goes to the analytics queue and never waits.
+    async fn count(
+        &self,
+        record: &RedirectRecord,
+        visitor: &Visitor<'_>,
+    ) -> Result<bool, StoreError> {
+        if record.max_visits.is_some() && !self.visits.take_visit(record.id).await? {
+            return Ok(false);
         }
+        self.click(record, visitor);
+        Ok(true)
+    }
+
+    fn click(&self, record: &RedirectRecord, visitor: &Visitor<'_>) {
+        self.clicks.record(Click::new(
+            record.id,
+            self.clock.now(),
+            visitor.referrer,
+            visitor.user_agent,
+            visitor.ip,
+        ));
     }
 
     /// The redirect of `record`: moves its target into `Location`, so a
@@ -355,8 +389,24 @@ mod tests {
             let visit = Visit {
                 counted: true,
                 query: None,
+                visitor: BROWSER,
             };
             self.redirector.follow(slug, visit).await.expect("follow")
+        }
+    }
+
+    const BROWSER: Visitor<'static> = Visitor {
+        referrer: None,
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"),
+        ip: None,
+    };
+
+    /// A password form posted from a browser.
+    fn posted() -> Visit<'static> {
+        Visit {
+            counted: true,
+            query: None,
+            visitor: BROWSER,
         }
     }
 
@@ -391,6 +441,7 @@ mod tests {
         let head = Visit {
             counted: false,
             query: None,
+            visitor: BROWSER,
         };
         let outcome = w.redirector.follow("plain", head).await.expect("follow");
         assert!(matches!(outcome, Outcome::Redirect(_)));
@@ -414,6 +465,7 @@ mod tests {
         let visit = Visit {
             counted: true,
             query: Some("utm=\u{fc}"),
+            visitor: BROWSER,
         };
         let r = redirect(w.redirector.follow("own", visit).await.expect("follow"));
         assert_eq!(r.status, 308);
@@ -455,8 +507,13 @@ mod tests {
             assert_eq!(r.cache, CachePolicy::NoStore);
         }
         assert_eq!(w.get("twice").await, Outcome::Gone);
-        assert_eq!(w.store.get("twice").expect("stored").visits, 2);
-        assert!(w.clicks.recorded().is_empty(), "counted once, in the store");
+        let id = w.store.get("twice").expect("stored").id;
+        assert_eq!(w.store.get("twice").expect("stored").human_visits, 2);
+        assert_eq!(
+            w.clicks.recorded(),
+            vec![id, id],
+            "the refused third is no click"
+        );
     }
 
     #[tokio::test]
@@ -467,20 +524,20 @@ mod tests {
         assert_eq!(w.get("locked").await, Outcome::PasswordRequired);
         let wrong = w
             .redirector
-            .unlock("locked", Some("guess".into()), None, open)
+            .unlock("locked", Some("guess".into()), posted(), open)
             .await
             .expect("unlock");
         assert_eq!(wrong, Unlock::WrongPassword);
         let missing = w
             .redirector
-            .unlock("locked", None, None, open)
+            .unlock("locked", None, posted(), open)
             .await
             .expect("unlock");
         assert_eq!(missing, Unlock::PasswordMissing);
         assert!(w.clicks.recorded().is_empty());
         let right = w
             .redirector
-            .unlock("locked", Some("sesame".into()), None, open)
+            .unlock("locked", Some("sesame".into()), posted(), open)
             .await
             .expect("unlock");
         let Unlock::Redirect(r) = right else {
@@ -492,12 +549,12 @@ mod tests {
         w.hasher.busy.store(true, Ordering::SeqCst);
         let busy = w
             .redirector
-            .unlock("locked", Some("sesame".into()), None, open)
+            .unlock("locked", Some("sesame".into()), posted(), open)
             .await;
         assert!(matches!(busy, Err(UnlockError::Hash(HashError::Busy))));
         assert_eq!(
             w.redirector
-                .unlock("nope", Some("x".into()), None, open)
+                .unlock("nope", Some("x".into()), posted(), open)
                 .await
                 .expect("unlock"),
             Unlock::NotFound
@@ -513,7 +570,7 @@ mod tests {
         let shut = |_: i64| Err(std::time::Duration::from_secs(7));
         let throttled = w
             .redirector
-            .unlock("locked", Some("sesame".into()), None, shut)
+            .unlock("locked", Some("sesame".into()), posted(), shut)
             .await
             .expect("unlock");
         assert_eq!(
@@ -524,7 +581,7 @@ mod tests {
         // No password to check: the gate is not asked, the link redirects.
         let open_link = w
             .redirector
-            .unlock("open", None, None, shut)
+            .unlock("open", None, posted(), shut)
             .await
             .expect("unlock");
         assert!(matches!(open_link, Unlock::Redirect(ref r) if r.status == 303));
@@ -532,7 +589,7 @@ mod tests {
             let asked = std::sync::atomic::AtomicBool::new(false);
             let outcome = w
                 .redirector
-                .unlock(slug, None, None, |_| {
+                .unlock(slug, None, posted(), |_| {
                     asked.store(true, Ordering::SeqCst);
                     Ok(())
                 })
@@ -544,7 +601,7 @@ mod tests {
         w.store.edit("locked", |l| l.password_hash = None);
         let after = w
             .redirector
-            .unlock("locked", Some("anything".into()), None, open)
+            .unlock("locked", Some("anything".into()), posted(), open)
             .await
             .expect("unlock");
         assert!(matches!(after, Unlock::Redirect(_)));
@@ -560,12 +617,12 @@ mod tests {
         .await;
         let first = w
             .redirector
-            .unlock("once", Some("sesame".into()), None, open)
+            .unlock("once", Some("sesame".into()), posted(), open)
             .await;
         assert!(matches!(first, Ok(Unlock::Redirect(_))));
         let second = w
             .redirector
-            .unlock("once", Some("sesame".into()), None, open)
+            .unlock("once", Some("sesame".into()), posted(), open)
             .await;
         assert!(matches!(second, Ok(Unlock::Gone)));
     }
@@ -605,6 +662,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn bots_neither_use_up_nor_see_a_limited_link_but_are_counted() {
+        let w = world();
+        let id = w.add("once", |l| l.max_visits = Some(1)).await;
+        for ua in [Some("Slackbot-LinkExpanding 1.0"), Some("curl/8.5.0"), None] {
+            let visit = Visit {
+                counted: true,
+                query: None,
+                visitor: Visitor {
+                    user_agent: ua,
+                    ..BROWSER
+                },
+            };
+            let outcome = w.redirector.follow("once", visit).await.expect("follow");
+            assert_eq!(outcome, Outcome::Withheld, "{ua:?}");
+        }
+        assert_eq!(w.clicks.recorded(), vec![id, id, id]);
+        // The one visit is still there for a person.
+        assert!(matches!(w.get("once").await, Outcome::Redirect(_)));
+        assert_eq!(w.get("once").await, Outcome::Gone);
+        let clicks = w.clicks.clicks();
+        assert_eq!(clicks.len(), 4);
+        assert_eq!(clicks[3].user_agent.as_deref(), BROWSER.user_agent);
+    }
+
+    #[tokio::test]
     async fn a_store_that_is_away_is_an_error_never_a_not_found() {
         let w = world();
         w.add("plain", |_| {}).await;
@@ -612,6 +694,7 @@ mod tests {
         let visit = Visit {
             counted: true,
             query: None,
+            visitor: BROWSER,
         };
         assert!(matches!(
             w.redirector.follow("plain", visit).await,

@@ -44,8 +44,14 @@ pub async fn answer<B>(state: &AppState, req: Request<B>, client: IpAddr) -> Res
                 .map_or(Ok(()), |l| l.check_redirect(client));
             match limited {
                 Ok(()) => {
-                    let answer =
-                        redirect::follow(state, slug, req.method(), req.uri(), req.headers());
+                    let answer = redirect::follow(
+                        state,
+                        slug,
+                        req.method(),
+                        req.uri(),
+                        req.headers(),
+                        Some(client),
+                    );
                     AssertUnwindSafe(answer)
                         .catch_unwind()
                         .await

@@ -32,7 +32,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use kurz_core::link::RedirectCode;
 use kurz_core::ports::Health;
-use kurz_core::service::{AccountService, LinkService, Redirector};
+use kurz_core::service::{AccountService, LinkService, Redirector, StatsService};
 use kurz_store::cache::Redis;
 
 use self::error::ApiError;
@@ -92,6 +92,8 @@ pub struct Handlers {
     pub links: Arc<LinkService>,
     /// The redirect path: `/{slug}`, its password form and preview.
     pub redirector: Arc<Redirector>,
+    /// Stats and raw visits.
+    pub stats: Arc<StatsService>,
     /// Users, keys, and who a key belongs to.
     pub accounts: Arc<AccountService>,
     /// Readiness.
@@ -108,6 +110,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(api::links::router())
         .merge(api::accounts::router())
+        .merge(api::stats::router())
         .merge(openapi::router())
         // Outermost last: limits and the key first, then the body, read
         // whole under its own time-out, then the handler under the request

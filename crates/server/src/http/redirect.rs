@@ -6,6 +6,7 @@
 //! [`Redirector`]: kurz_core::service::Redirector
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -16,7 +17,7 @@ use axum::Router;
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
-use kurz_core::service::{CachePolicy, Outcome, Previewed, Redirect, Unlock, Visit};
+use kurz_core::service::{CachePolicy, Outcome, Previewed, Redirect, Unlock, Visit, Visitor};
 
 use super::api::rfc3339;
 use super::error::ApiError;
@@ -55,7 +56,16 @@ pub async fn follow_link(State(state): State<AppState>, req: Request) -> Respons
     if let Some(slug) = slug.strip_suffix('+') {
         return preview(&state, slug, req.headers()).await;
     }
-    follow(&state, &slug, req.method(), req.uri(), req.headers()).await
+    let client = limit::client_ip(&req);
+    follow(
+        &state,
+        &slug,
+        req.method(),
+        req.uri(),
+        req.headers(),
+        client,
+    )
+    .await
 }
 
 /// `GET`/`HEAD` of a slug, as the router and the hot path (`hot.rs`) both
@@ -66,10 +76,12 @@ pub(crate) async fn follow(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
 ) -> Response {
     let visit = Visit {
         counted: method != Method::HEAD,
         query: uri.query(),
+        visitor: visitor(headers, client),
     };
     match state.redirector.follow(slug, visit).await {
         Ok(Outcome::Redirect(r)) => redirect(state, r),
@@ -78,6 +90,20 @@ pub(crate) async fn follow(
         Ok(Outcome::NotFound) => pages::error(ApiError::NotFound, headers),
         Ok(Outcome::Gone) => pages::error(ApiError::Gone, headers),
         Err(e) => pages::error(e.into(), headers),
+    }
+}
+
+/// Who a request comes from, as a click records it.
+fn visitor(headers: &HeaderMap, client: Option<IpAddr>) -> Visitor<'_> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    };
+    Visitor {
+        referrer: text(header::REFERER),
+        user_agent: text(header::USER_AGENT),
+        ip: client,
     }
 }
 
@@ -134,6 +160,11 @@ pub async fn unlock_link(
     let headers = req.headers().clone();
     let query = req.uri().query().map(str::to_owned);
     let peer = limit::client_ip(&req);
+    let visit = Visit {
+        counted: true,
+        query: query.as_deref(),
+        visitor: visitor(&headers, peer),
+    };
     // A link without a password redirects whatever was sent; only a
     // protected one needs the form, and then its faults are the answer.
     let (password, form_error) = match read_form(&state, req).await {
@@ -146,11 +177,7 @@ pub async fn unlock_link(
         (Some(limits), Some(ip)) => limits.check_password_attempt(link_id, ip),
         _ => Ok(()),
     };
-    match state
-        .redirector
-        .unlock(&slug, password, query.as_deref(), gate)
-        .await
-    {
+    match state.redirector.unlock(&slug, password, visit, gate).await {
         Ok(Unlock::Throttled(wait)) => pages::error(ApiError::RateLimited(wait), &headers),
         Ok(Unlock::PasswordMissing) => pages::error(
             form_error.unwrap_or_else(|| ApiError::BadRequest("a password is required".into())),

@@ -84,6 +84,10 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Username => "username",
         Field::Role => "role",
         Field::KeyName => "name",
+        Field::From => "from",
+        Field::To => "to",
+        Field::Interval => "interval",
+        Field::Format => "format",
     }
 }
 

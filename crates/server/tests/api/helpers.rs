@@ -26,7 +26,9 @@ pub(crate) struct TestApp {
     /// The app's clock; tests move it instead of sleeping.
     pub(crate) clock: Arc<ManualClock>,
     stop: Option<oneshot::Sender<()>>,
-    _dir: TempDir,
+    running: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub(crate) config: Config,
+    dir: Option<TempDir>,
 }
 
 /// The backends the suite runs against. SQLite always; MariaDB/MySQL and
@@ -186,13 +188,20 @@ pub(crate) fn test_config(database: String) -> Config {
         rate_limits: Switch::Off,
         analytics: AnalyticsConfig {
             flush_interval_ms: 50,
+            ..Config::default().analytics
         },
         ..Config::default()
     }
 }
 
+/// What the test client says it is: a browser, so its clicks count as a
+/// person's (tests of bots set their own).
+pub(crate) const BROWSER_UA: &str =
+    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+
 pub(crate) fn client() -> Client {
     Client::builder()
+        .user_agent(BROWSER_UA)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
@@ -237,12 +246,13 @@ pub(crate) async fn spawn_on(config: Config, dir: TempDir) -> TestApp {
     let admin_key = key_for(&accounts, ADMIN, false).await;
 
     let config_url = config.database.clone();
+    let kept = config.clone();
     let app = startup::build_with_clock(config, clock.clone())
         .await
         .expect("build");
     let addr = app.local_addr().expect("addr");
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async move {
+    let running = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
     TestApp {
@@ -254,7 +264,9 @@ pub(crate) async fn spawn_on(config: Config, dir: TempDir) -> TestApp {
         accounts,
         clock,
         stop: Some(stop),
-        _dir: dir,
+        running: Some(running),
+        config: kept,
+        dir: Some(dir),
     }
 }
 
@@ -271,6 +283,29 @@ pub(crate) async fn key_for(accounts: &AccountService, username: &str, read_only
 }
 
 impl TestApp {
+    /// Stops as SIGTERM does (finish requests, flush clicks) and waits
+    /// until the app has exited.
+    pub(crate) async fn stop_gracefully(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            running.await.expect("the app task").expect("a clean exit");
+        }
+    }
+
+    /// Stops gracefully and starts again on the same database, with the
+    /// same configuration and clock time.
+    pub(crate) async fn restart(mut self) -> Self {
+        let dir = self.dir.take().expect("a data folder");
+        let config = self.config.clone();
+        let at = kurz_core::clock::Clock::now(&*self.clock);
+        self.stop_gracefully().await;
+        let app = spawn_on(config, dir).await;
+        app.clock.set(at);
+        app
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -7,6 +7,7 @@
 #[macro_use]
 mod helpers;
 mod accounts;
+mod analytics;
 mod browser;
 mod cache;
 mod cli;
@@ -14,6 +15,7 @@ mod cluster;
 mod faults;
 mod hardening;
 mod links;
+mod mmdb;
 mod ops;
 mod redirect;
 mod transfer;

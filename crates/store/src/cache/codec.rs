@@ -3,14 +3,16 @@
 //! million records should cost tens of megabytes, not hundreds, so numbers
 //! are LEB128 varints and absent options take no room.
 //!
-//! Layout, version 1:
+//! Layout, version 2 (version 1 values, from before human visits were
+//! counted apart, read as misses and are refilled):
 //!
 //! ```text
-//! 1 byte  version (1)
+//! 1 byte  version (2)
 //! 1 byte  flags: forward_query, has_password, disabled, pending,
 //!         which optional fields follow (expires_at, max_visits,
 //!         redirect_status), and whether the URL starts with `https://`
-//! varint  id, created_at (ms), [expires_at (ms)], [max_visits], visits,
+//! varint  id, created_at (ms), [expires_at (ms)], [max_visits,
+//!         human_visits], visits,
 //!         [redirect_status]
 //! rest    the target URL (UTF-8), without its `https://`
 //! ```
@@ -21,7 +23,7 @@
 use kurz_core::clock::{from_millis, to_millis};
 use kurz_core::link::RedirectRecord;
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
 /// The value of a negative entry.
 pub(crate) const ABSENT: &[u8] = &[0];
 
@@ -84,6 +86,7 @@ pub(crate) fn encode(record: Option<&RedirectRecord>, out: &mut Vec<u8>) {
     }
     if let Some(max) = r.max_visits {
         put_varint(out, zigzag(max));
+        put_varint(out, zigzag(r.human_visits));
     }
     put_varint(out, zigzag(r.visits));
     if let Some(status) = r.redirect_status {
@@ -115,10 +118,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Cached> {
     } else {
         None
     };
-    let max_visits = if flags & HAS_MAX_VISITS != 0 {
-        Some(unzigzag(next()?))
+    let (max_visits, human_visits) = if flags & HAS_MAX_VISITS != 0 {
+        (Some(unzigzag(next()?)), unzigzag(next()?))
     } else {
-        None
+        (None, 0)
     };
     let visits = unzigzag(next()?);
     let redirect_status = if flags & HAS_STATUS != 0 {
@@ -142,6 +145,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Cached> {
         expires_at,
         max_visits,
         visits,
+        human_visits,
         redirect_status,
         forward_query: flags & FORWARD_QUERY != 0,
         has_password: flags & HAS_PASSWORD != 0,
@@ -194,6 +198,7 @@ mod tests {
             expires_at: None,
             max_visits: None,
             visits: 7,
+            human_visits: 0,
             redirect_status: None,
             forward_query: false,
             has_password: false,
@@ -237,6 +242,7 @@ mod tests {
             expires in proptest::option::of(-10_000_000_000_000i64..10_000_000_000_000),
             max_visits in proptest::option::of(any::<i64>()),
             visits in any::<i64>(),
+            human_visits in any::<i64>(),
             status in proptest::option::of(any::<u16>()),
             flags in any::<[bool; 4]>(),
             https in any::<bool>(),
@@ -250,6 +256,7 @@ mod tests {
                 expires_at: expires.map(from_millis),
                 max_visits,
                 visits,
+                human_visits: if max_visits.is_some() { human_visits } else { 0 },
                 redirect_status: status,
                 forward_query: flags[0],
                 has_password: flags[1],

@@ -268,6 +268,7 @@ mod tests {
             expires_at: None,
             max_visits: None,
             visits: 0,
+            human_visits: 0,
             redirect_status: None,
             forward_query: false,
             has_password: false,

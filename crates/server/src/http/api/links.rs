@@ -5,8 +5,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -18,7 +16,7 @@ use kurz_core::link::{Cursor, Link};
 use kurz_core::service::links::MAX_TAGS;
 use kurz_core::service::{CreateLink, Created, UpdateLink};
 
-use super::{nullable, rfc3339, Capped};
+use super::{cursor, nullable, rfc3339, Capped};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, MaybeAuth};
 use crate::http::render::field_name;
@@ -177,18 +175,12 @@ fn parse_time(field: Field, value: &str) -> Result<OffsetDateTime, ApiError> {
 }
 
 fn encode_cursor(c: Cursor) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}.{}", c.created_at_ms, c.id))
+    cursor::encode(c.created_at_ms, c.id)
 }
 
 fn decode_cursor(text: &str) -> Result<Cursor, ApiError> {
-    let bad = || ApiError::invalid(Field::Cursor, "the cursor is not one this service gave out");
-    let raw = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
-    let raw = String::from_utf8(raw).map_err(|_| bad())?;
-    let (at, id) = raw.split_once('.').ok_or_else(bad)?;
-    Ok(Cursor {
-        created_at_ms: at.parse().map_err(|_| bad())?,
-        id: id.parse().map_err(|_| bad())?,
-    })
+    let (created_at_ms, id) = cursor::decode(text)?;
+    Ok(Cursor { created_at_ms, id })
 }
 
 /// Create a link.

@@ -1,0 +1,127 @@
+//! The bounded queue between the redirect path and the click worker.
+//!
+//! A redirect pushes its click under a short, uncontended lock and returns;
+//! it never waits. When the queue is full the click's detail is dropped but
+//! its count is kept, per link and hour, for the next flush: a count is
+//! never lost, only what was known about one click.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::Notify;
+
+use kurz_core::analytics::{hour_of, Click};
+use kurz_core::ports::ClickSink;
+
+/// Clicks of one link in one hour whose detail did not fit.
+pub type Overflow = HashMap<(i64, i64), u64>;
+
+#[derive(Debug)]
+pub struct ClickQueue {
+    events: Mutex<Vec<Click>>,
+    capacity: usize,
+    /// The worker is woken when this many clicks wait, not by every click.
+    batch_size: usize,
+    overflow: Mutex<Overflow>,
+    dropped: AtomicU64,
+    wake: Notify,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl ClickQueue {
+    pub fn new(capacity: usize, batch_size: usize) -> Self {
+        Self {
+            events: Mutex::new(Vec::new()),
+            capacity,
+            batch_size: batch_size.clamp(1, capacity.max(1)),
+            overflow: Mutex::new(HashMap::new()),
+            dropped: AtomicU64::new(0),
+            wake: Notify::new(),
+        }
+    }
+
+    /// Moves the waiting clicks into `into` (empty), keeping its buffer as
+    /// the queue's next one, so a steady stream allocates nothing.
+    pub fn take(&self, into: &mut Vec<Click>) {
+        std::mem::swap(&mut *lock(&self.events), into);
+    }
+
+    /// The counts whose detail was dropped since the last call.
+    pub fn take_overflow(&self) -> Overflow {
+        std::mem::take(&mut *lock(&self.overflow))
+    }
+
+    /// Clicks waiting now.
+    pub fn depth(&self) -> usize {
+        lock(&self.events).len()
+    }
+
+    /// Details dropped since the start, because the queue was full.
+    pub fn dropped_details(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Counts a detail the worker itself had to drop.
+    pub(super) fn count_dropped(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Completes when a batch is waiting.
+    pub async fn batch_ready(&self) {
+        self.wake.notified().await;
+    }
+}
+
+impl ClickSink for ClickQueue {
+    fn record(&self, click: Click) {
+        let mut events = lock(&self.events);
+        if events.len() < self.capacity {
+            events.push(click);
+            let batch = events.len() == self.batch_size;
+            drop(events);
+            if batch {
+                self.wake.notify_one();
+            }
+            return;
+        }
+        drop(events);
+        *lock(&self.overflow)
+            .entry((click.link_id, hour_of(click.at)))
+            .or_insert(0) += 1;
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn click(link_id: i64, at: i64) -> Click {
+        let at = OffsetDateTime::from_unix_timestamp(at).expect("time");
+        Click::new(link_id, at, None, Some("ua"), None)
+    }
+
+    #[test]
+    fn a_full_queue_keeps_the_count_per_link_and_hour() {
+        let q = ClickQueue::new(2, 2);
+        for (link, at) in [(1, 0), (1, 10), (1, 20), (2, 3600), (1, 30)] {
+            q.record(click(link, at));
+        }
+        assert_eq!(q.depth(), 2);
+        assert_eq!(q.dropped_details(), 3);
+        let overflow = q.take_overflow();
+        assert_eq!(overflow.get(&(1, 0)), Some(&2));
+        assert_eq!(overflow.get(&(2, 1)), Some(&1));
+        let mut taken = Vec::new();
+        q.take(&mut taken);
+        assert_eq!(taken.len(), 2);
+        assert_eq!(q.depth(), 0);
+        assert!(q.take_overflow().is_empty());
+    }
+}

@@ -1,0 +1,482 @@
+//! The click worker: every flush interval (or as soon as a batch waits) it
+//! takes the queue, enriches the clicks, adds them to hourly rollups and
+//! writes them in one transaction. What a failed write held stays pending
+//! for the next try; shutdown drains and flushes everything.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use kurz_core::analytics::{hour_of, Click, ClickBatch, Facet, FacetCount, HourCount, StoredVisit};
+use kurz_core::clock::Clock;
+use kurz_core::error::StoreError;
+use kurz_core::ports::AnalyticsStore;
+
+use super::enrich::Enricher;
+use super::queue::{ClickQueue, Overflow};
+
+/// Hourly rows one transaction writes at most; a backlog after an outage
+/// goes out in several, so no transaction holds the store for long.
+const ROWS_PER_TRANSACTION: usize = 5000;
+/// Longest a facet name is kept (a host has at most 253 characters).
+const MAX_NAME: usize = 255;
+
+/// How the worker runs.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSettings {
+    pub flush_interval: Duration,
+    /// Keep raw visit rows (`analytics.raw_visits`).
+    pub raw_visits: bool,
+    /// Raw visits held while the store is away; past it their detail is
+    /// dropped (and counted), never their count.
+    pub max_pending_visits: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counts {
+    total: u64,
+    humans: u64,
+    bots: u64,
+}
+
+/// What is counted and not written yet.
+#[derive(Debug, Default)]
+struct Pending {
+    hours: HashMap<(i64, i64), Counts>,
+    facets: HashMap<(i64, i64, Facet, Arc<str>), u64>,
+    visits: Vec<StoredVisit>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.hours.is_empty()
+    }
+
+    /// The pending counts as batches of at most [`ROWS_PER_TRANSACTION`]
+    /// hours each (with their facets and a share of the visits), every
+    /// row in key order; `self` is left empty.
+    fn drain(&mut self) -> Vec<ClickBatch> {
+        let mut hours: Vec<HourCount> = self
+            .hours
+            .drain()
+            .map(|((link_id, hour), c)| HourCount {
+                link_id,
+                hour,
+                total: c.total,
+                humans: c.humans,
+                bots: c.bots,
+            })
+            .collect();
+        hours.sort_unstable_by_key(|h| (h.link_id, h.hour));
+        let mut facets: Vec<FacetCount> = self
+            .facets
+            .drain()
+            .map(|((link_id, hour, facet, name), n)| FacetCount {
+                link_id,
+                hour,
+                facet,
+                name,
+                n,
+            })
+            .collect();
+        facets.sort_unstable_by(|a, b| {
+            (a.link_id, a.hour, a.facet, &a.name).cmp(&(b.link_id, b.hour, b.facet, &b.name))
+        });
+        let mut visits = std::mem::take(&mut self.visits).into_iter();
+        let mut facets = facets.into_iter().peekable();
+        let mut out = Vec::new();
+        for chunk in hours.chunks(ROWS_PER_TRANSACTION) {
+            let last = chunk.last().map(|h| (h.link_id, h.hour));
+            let mut batch = ClickBatch {
+                hours: chunk.to_vec(),
+                ..ClickBatch::default()
+            };
+            while let Some(f) = facets.next_if(|f| Some((f.link_id, f.hour)) <= last) {
+                batch.facets.push(f);
+            }
+            batch
+                .visits
+                .extend(visits.by_ref().take(ROWS_PER_TRANSACTION));
+            out.push(batch);
+        }
+        if let Some(last) = out.last_mut() {
+            last.visits.extend(visits);
+        }
+        out
+    }
+
+    /// Puts an unwritten batch back.
+    fn restore(&mut self, batch: ClickBatch) {
+        for h in batch.hours {
+            let c = self.hours.entry((h.link_id, h.hour)).or_default();
+            c.total += h.total;
+            c.humans += h.humans;
+            c.bots += h.bots;
+        }
+        for f in batch.facets {
+            *self
+                .facets
+                .entry((f.link_id, f.hour, f.facet, f.name))
+                .or_insert(0) += f.n;
+        }
+        self.visits.extend(batch.visits);
+    }
+}
+
+/// Takes the queue, writes the rollups.
+#[derive(Debug)]
+pub struct ClickWorker {
+    queue: Arc<ClickQueue>,
+    store: Arc<dyn AnalyticsStore>,
+    enricher: Enricher,
+    settings: WorkerSettings,
+    pending: Pending,
+    /// The queue's spare buffer (see [`ClickQueue::take`]).
+    buffer: Vec<Click>,
+    dropped_seen: u64,
+}
+
+impl ClickWorker {
+    pub fn new(
+        queue: Arc<ClickQueue>,
+        store: Arc<dyn AnalyticsStore>,
+        enricher: Enricher,
+        settings: WorkerSettings,
+    ) -> Self {
+        Self {
+            queue,
+            store,
+            enricher,
+            settings,
+            pending: Pending::default(),
+            buffer: Vec::new(),
+            dropped_seen: 0,
+        }
+    }
+
+    /// Moves what the queue holds into the pending rollups.
+    fn absorb(&mut self) {
+        self.queue.take(&mut self.buffer);
+        let overflow: Overflow = self.queue.take_overflow();
+        let mut clicks = std::mem::take(&mut self.buffer);
+        let mut dropped = 0;
+        for click in clicks.drain(..) {
+            let (link_id, detail) = self.enricher.enrich(click);
+            let hour = hour_of(detail.at);
+            let c = self.pending.hours.entry((link_id, hour)).or_default();
+            c.total += 1;
+            if detail.bot {
+                c.bots += 1;
+            } else {
+                c.humans += 1;
+            }
+            let device = self.enricher.name(detail.device.as_str());
+            for (facet, name) in [
+                (Facet::Referrer, &detail.referrer),
+                (Facet::Country, &detail.country),
+                (Facet::Browser, &detail.browser),
+                (Facet::Os, &detail.os),
+                (Facet::Device, &device),
+            ] {
+                let name = if name.len() > MAX_NAME {
+                    self.enricher.name(clip(name, MAX_NAME))
+                } else {
+                    name.clone()
+                };
+                *self
+                    .pending
+                    .facets
+                    .entry((link_id, hour, facet, name))
+                    .or_insert(0) += 1;
+            }
+            if self.settings.raw_visits {
+                if self.pending.visits.len() < self.settings.max_pending_visits {
+                    self.pending.visits.push(StoredVisit { link_id, detail });
+                } else {
+                    dropped += 1;
+                }
+            }
+        }
+        self.buffer = clicks;
+        // Clicks counted while the queue was full: whether a person or a
+        // program clicked is not known, so neither humans nor bots.
+        for ((link_id, hour), n) in overflow {
+            self.pending.hours.entry((link_id, hour)).or_default().total += n;
+        }
+        if dropped > 0 {
+            self.queue.count_dropped(dropped);
+        }
+        let now_dropped = self.queue.dropped_details();
+        if now_dropped > self.dropped_seen {
+            tracing::warn!(
+                dropped = now_dropped - self.dropped_seen,
+                total = now_dropped,
+                "click details dropped: the analytics queue was full (their counts are kept)"
+            );
+            self.dropped_seen = now_dropped;
+        }
+    }
+
+    /// Writes everything pending; on failure what was not written stays
+    /// pending.
+    pub async fn flush(&mut self) -> Result<(), StoreError> {
+        self.absorb();
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut batches = self.pending.drain().into_iter();
+        while let Some(batch) = batches.next() {
+            if let Err(e) = self.store.write_clicks(&batch).await {
+                self.pending.restore(batch);
+                for rest in batches {
+                    self.pending.restore(rest);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes every interval, or as soon as a batch waits, until `stop`;
+    /// then drains the queue and flushes what is left, retrying a few
+    /// times if the store is briefly away.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(self.settings.flush_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let queue = self.queue.clone();
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = queue.batch_ready() => {}
+                _ = stop.changed() => break,
+            }
+            if let Err(e) = self.flush().await {
+                tracing::warn!(error = %e, "click flush failed; will retry");
+            }
+        }
+        for attempt in 1..=5 {
+            match self.flush().await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "final click flush failed");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+        let lost: u64 = self.pending.hours.values().map(|c| c.total).sum();
+        tracing::error!(
+            clicks = lost,
+            "clicks could not be written at shutdown and are lost"
+        );
+    }
+}
+
+/// `s` cut to at most `max` bytes, at a character boundary.
+fn clip(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Deletes raw visits older than `days`, in bounded batches, every hour.
+pub async fn run_retention(
+    store: Arc<dyn AnalyticsStore>,
+    clock: Arc<dyn Clock>,
+    days: u32,
+    mut stop: watch::Receiver<bool>,
+) {
+    const BATCH: u32 = 5000;
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        let before = clock.now() - time::Duration::days(i64::from(days));
+        let mut deleted = 0;
+        loop {
+            match store.purge_visits(before, BATCH).await {
+                Ok(n) => {
+                    deleted += n;
+                    if n < u64::from(BATCH) || *stop.borrow() {
+                        break;
+                    }
+                    // Room for the click worker and the API between batches.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "deleting old visits failed; will retry");
+                    break;
+                }
+            }
+        }
+        if deleted > 0 {
+            tracing::info!(deleted, days, "old raw visits deleted");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use kurz_core::analytics::{StatsRows, StatsScope, VisitCursor, VisitRecord};
+    use kurz_core::ports::ClickSink;
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    /// Remembers batches; fails while `down`.
+    #[derive(Debug, Default)]
+    struct Recorder {
+        batches: Mutex<Vec<ClickBatch>>,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl AnalyticsStore for Recorder {
+        async fn write_clicks(&self, batch: &ClickBatch) -> Result<(), StoreError> {
+            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("down".into()));
+            }
+            self.batches.lock().expect("lock").push(batch.clone());
+            Ok(())
+        }
+        async fn stats(
+            &self,
+            _: StatsScope,
+            _: std::ops::Range<i64>,
+            _: u32,
+        ) -> Result<StatsRows, StoreError> {
+            Ok(StatsRows::default())
+        }
+        async fn visits(
+            &self,
+            _: i64,
+            _: Option<VisitCursor>,
+            _: u32,
+        ) -> Result<Vec<VisitRecord>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn purge_visits(&self, _: OffsetDateTime, _: u32) -> Result<u64, StoreError> {
+            Ok(0)
+        }
+    }
+
+    fn worker(capacity: usize, store: Arc<Recorder>) -> (Arc<ClickQueue>, ClickWorker) {
+        let queue = Arc::new(ClickQueue::new(capacity, capacity));
+        let w = ClickWorker::new(
+            queue.clone(),
+            store,
+            Enricher::new(None),
+            WorkerSettings {
+                flush_interval: Duration::from_millis(10),
+                raw_visits: true,
+                max_pending_visits: 100,
+            },
+        );
+        (queue, w)
+    }
+
+    fn click(link: i64, ua: Option<&str>) -> Click {
+        let at = OffsetDateTime::from_unix_timestamp(7200 + link).expect("time");
+        Click::new(link, at, Some("https://a.example/x"), ua, None)
+    }
+
+    const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+
+    #[tokio::test]
+    async fn clicks_become_hourly_rollups_with_bots_and_overflow_apart() {
+        let store = Arc::new(Recorder::default());
+        let (queue, mut w) = worker(3, store.clone());
+        queue.record(click(1, Some(FIREFOX)));
+        queue.record(click(1, Some("curl/8.0")));
+        queue.record(click(2, Some(FIREFOX)));
+        queue.record(click(1, Some(FIREFOX))); // over capacity: count only
+        w.flush().await.expect("flush");
+        let batches = store.batches.lock().expect("lock").clone();
+        assert_eq!(batches.len(), 1);
+        let b = &batches[0];
+        assert_eq!(
+            b.hours,
+            vec![
+                HourCount {
+                    link_id: 1,
+                    hour: 2,
+                    total: 3,
+                    humans: 1,
+                    bots: 1
+                },
+                HourCount {
+                    link_id: 2,
+                    hour: 2,
+                    total: 1,
+                    humans: 1,
+                    bots: 0
+                },
+            ]
+        );
+        assert_eq!(b.link_totals(), vec![(1, 3), (2, 1)]);
+        assert_eq!(b.visits.len(), 3);
+        let browsers: Vec<_> = b
+            .facets
+            .iter()
+            .filter(|f| f.link_id == 1 && f.facet == Facet::Browser)
+            .map(|f| (f.name.to_string(), f.n))
+            .collect();
+        assert_eq!(
+            browsers,
+            vec![("Firefox".into(), 1), ("HTTP Library".into(), 1)]
+        );
+        assert_eq!(queue.dropped_details(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_keeps_every_count_for_the_next() {
+        let store = Arc::new(Recorder::default());
+        let (queue, mut w) = worker(10, store.clone());
+        store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        queue.record(click(1, Some(FIREFOX)));
+        assert!(w.flush().await.is_err());
+        queue.record(click(1, Some(FIREFOX)));
+        assert!(w.flush().await.is_err());
+        store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        w.flush().await.expect("flush");
+        let batches = store.batches.lock().expect("lock").clone();
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].hours[0].total, 2);
+        assert_eq!(batches[0].visits.len(), 2);
+    }
+
+    #[test]
+    fn a_backlog_goes_out_in_bounded_transactions_with_its_facets() {
+        let mut p = Pending::default();
+        for link in 0..(ROWS_PER_TRANSACTION as i64 + 10) {
+            p.hours.insert(
+                (link, 1),
+                Counts {
+                    total: 1,
+                    humans: 1,
+                    bots: 0,
+                },
+            );
+            p.facets.insert((link, 1, Facet::Os, "x".into()), 1);
+        }
+        let batches = p.drain();
+        assert_eq!(batches.len(), 2);
+        assert_eq!(batches[0].hours.len(), ROWS_PER_TRANSACTION);
+        assert_eq!(batches[0].facets.len(), ROWS_PER_TRANSACTION);
+        assert_eq!(batches[1].facets.len(), 10);
+        assert!(batches[1]
+            .facets
+            .iter()
+            .all(|f| f.link_id >= ROWS_PER_TRANSACTION as i64));
+        assert!(p.is_empty());
+    }
+}

@@ -1,0 +1,42 @@
+-- Click analytics. Visit limits count people only, apart from `visits`,
+-- which counts every click (ADR 0017).
+alter table links add column human_visits bigint not null default 0;
+update links set human_visits = visits where max_visits is not null;
+
+-- Per link and hour (hours since the Unix epoch, UTC): kept for ever.
+-- Flushes add to them (upserts), so nodes add up without reading.
+create table click_hours (
+    link_id bigint not null,
+    hour bigint not null,
+    total bigint not null,
+    humans bigint not null,
+    bots bigint not null,
+    primary key (link_id, hour)
+) engine = InnoDB default charset = utf8mb4;
+
+-- Breakdowns of the same hours: facet 1 referrer host, 2 country,
+-- 3 browser, 4 OS, 5 device class. Names are at most 255 characters.
+create table click_facets (
+    link_id bigint not null,
+    hour bigint not null,
+    facet bigint not null,
+    name varchar(255) collate utf8mb4_bin not null,
+    n bigint not null,
+    primary key (link_id, hour, facet, name)
+) engine = InnoDB default charset = utf8mb4;
+
+-- Raw visits, for analytics.retention_days. Never an IP.
+create table visits (
+    id bigint not null auto_increment primary key,
+    link_id bigint not null,
+    at bigint not null,
+    referrer varchar(255) not null,
+    country varchar(16) not null,
+    browser varchar(255) not null,
+    os varchar(255) not null,
+    device varchar(16) not null,
+    bot boolean not null,
+    user_agent varchar(512),
+    key visits_link_at (link_id, at, id),
+    key visits_at (at)
+) engine = InnoDB default charset = utf8mb4;
