@@ -19,6 +19,14 @@
 #                 in Redis after one pass (the baseline gets the same ones)
 #   store only    no L1, no Redis: every redirect is a store lookup
 #   create        API creates per second (kurz only)
+#   overload      one run of uniform clicks (more than the analytics worker
+#                 can write), then a graceful stop: clicks answered by kurz
+#                 (wrk's count) against clicks stored in the rollups
+#   stats         latency of a link's stats over 10M clicks of rollups
+#                 (seeded: bench/seed_stats.py), 30 days by day and 90 by hour
+#
+#   SCENARIOS="l1 l2 store create overload stats" bench/run.sh  (the default;
+#   any subset)
 #
 # Needs wrk (apt-get install wrk), python3, and redis-cli for the L2 prefix.
 set -euo pipefail
@@ -27,6 +35,8 @@ N=${1:-1000000}
 D=${2:-10}
 ROUNDS=${3:-3}
 BACKENDS=${BACKENDS:-sqlite mysql postgres}
+SCENARIOS=${SCENARIOS:-l1 l2 store create overload stats}
+want() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 REDIS=${REDIS:-redis://127.0.0.1:6379}
 KPORT=18081
 BPORT=18080
@@ -99,6 +109,15 @@ start_kurz() {
 }
 
 stop_kurz() { kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; }
+
+# sql URL: runs standard input on the backend of URL, prints the answer.
+sql() {
+  case $1 in
+    sqlite://*) sqlite3 "${1#sqlite://}" ;;
+    mysql://*) mariadb -h 127.0.0.1 -uroot -N kurz_bench ;;
+    postgres://*) psql -h 127.0.0.1 -U postgres -d kurz_bench -qAt ;;
+  esac
+}
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
 
 echo "nproc $(nproc), $(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%F), $N links, wrk -t1 -c64 -d${D}s, $ROUNDS rounds"
@@ -116,6 +135,7 @@ for backend in $BACKENDS; do
 
   # Default configuration; the warm-up loads every link (each has visits).
   export SLUGS=$work/slugs.tsv
+  if want l1; then
   KURZ_CACHE__WARMUP_ENTRIES=$N start_kurz "$url"
   for _ in $(seq 1 240); do grep -q "warm-up" "$work/kurz.log" && break; sleep 0.5; done
   grep -o 'warm-up.*' "$work/kurz.log" | head -1 | sed "s/^/$backend: /" >&2 || true
@@ -126,7 +146,39 @@ for backend in $BACKENDS; do
   alternate "404 flood (100k absent slugs)" notfound.lua
   notes+=("$backend: import of $N links ${import_s}s; kurz RSS with $N links in L1 after the L1 scenarios: $(rss "$pid")")
   stop_kurz
+  fi
 
+  # Overload: every click a different link, faster than the worker writes
+  # them; after a graceful stop every answered click must be in the rollups.
+  if want overload; then
+  KURZ_CACHE__WARMUP_ENTRIES=$N start_kurz "$url"
+  for _ in $(seq 1 240); do grep -q "warm-up" "$work/kurz.log" && break; sleep 0.5; done
+  stored() { echo "select coalesce(sum(total), 0), coalesce(sum(bots), 0) from click_hours;" | sql "$url" | tr '|\t' '  '; }
+  read -r t0 b0 <<<"$(stored)"
+  out=$(wrk -t1 -c64 -d"$D"s --latency -s bench/random.lua "http://127.0.0.1:$KPORT" 2>&1)
+  answered=$(awk '/requests in/ {print $1}' <<<"$out")
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  stop_kurz
+  read -r t1 b1 <<<"$(stored)"
+  echo "| $backend | overload: $answered clicks answered, $((t1 - t0)) stored, $((b1 - b0)) with detail | $rps | $(awk '$1=="50%" {print $2}' <<<"$out") | $(awk '$1=="99%" {print $2}' <<<"$out") | – | – | – | – |"
+  fi
+
+  # Stats of one link with 10M clicks of rollups (link 1).
+  if want stats; then
+  python3 bench/seed_stats.py 1 $(( $(date +%s) / 3600 )) | sql "$url" >/dev/null
+  start_kurz "$url"
+  slug=$(head -n 1 "$work/slugs.tsv" | cut -f1)
+  from90=$(date -u -d '-89 days' +%Y-%m-%dT%H:00:00Z)
+  for q in "" "?interval=hour&from=$from90"; do
+    export STATS_PATH="/api/v1/links/$slug/stats$q"
+    s=$(wrk -t1 -c4 -d"$D"s --latency -s bench/stats.lua "http://127.0.0.1:$KPORT" 2>&1)
+    total=$(curl -s -H "Authorization: Bearer $KEY" "http://127.0.0.1:$KPORT$STATS_PATH" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+    echo "| $backend | stats of a link with 10M clicks (${q:-default: 30 days by day}; total $total) | $(awk '/Requests\/sec/ {print $2}' <<<"$s") | $(awk '$1=="50%" {print $2}' <<<"$s") | $(awk '$1=="99%" {print $2}' <<<"$s") | – | – | $(awk '/Non-2xx or 3xx/ {print $5}' <<<"$s") | – |"
+  done
+  stop_kurz
+  fi
+
+  if want l2; then
   # L2 only: 100k slugs in Redis after one pass.
   prefix="kurz_bench_$$:"
   redis-cli -u "$REDIS" --scan --pattern "${prefix}*" | xargs -r redis-cli -u "$REDIS" del >/dev/null
@@ -136,16 +188,23 @@ for backend in $BACKENDS; do
   alternate "L2 only (100k slugs in Redis)" random.lua
   stop_kurz
   redis-cli -u "$REDIS" --scan --pattern "${prefix}*" | xargs -r redis-cli -u "$REDIS" del >/dev/null
+  fi
 
   # Store only.
+  if want store || want create; then
   export SLUGS=$work/slugs.tsv
   KURZ_CACHE__L1_MAX_ENTRIES=0 start_kurz "$url"
+  if want store; then
   wrk_run $KPORT random.lua 3 >/dev/null
   alternate "store only, uniform" random.lua
+  fi
+  if want create; then
   c=$(wrk_run $KPORT create.lua "$D")
   echo "| $backend | create (API, durable) | $(cut -d' ' -f1 <<<"$c") | $(cut -d' ' -f2 <<<"$c") | $(cut -d' ' -f3 <<<"$c") | – | – | $(cut -d' ' -f4 <<<"$c") | $(cut -d' ' -f5 <<<"$c") |"
+  fi
   notes+=("$backend: kurz RSS store only, after load: $(rss "$pid")")
   stop_kurz
+  fi
 done
 echo
 printf -- '- %s\n' "${notes[@]}"

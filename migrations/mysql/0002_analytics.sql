@@ -15,14 +15,15 @@ create table click_hours (
 ) engine = InnoDB default charset = utf8mb4;
 
 -- Breakdowns of the same hours: facet 1 referrer host, 2 country,
--- 3 browser, 4 OS, 5 device class. Names are at most 255 characters.
+-- 3 browser, 4 OS, 5 device class. Keyed by facet before hour: a breakdown
+-- reads only its own rows of the range. Names are at most 255 characters.
 create table click_facets (
     link_id bigint not null,
     hour bigint not null,
     facet bigint not null,
     name varchar(255) collate utf8mb4_bin not null,
     n bigint not null,
-    primary key (link_id, hour, facet, name)
+    primary key (link_id, facet, hour, name)
 ) engine = InnoDB default charset = utf8mb4;
 
 -- Raw visits, for analytics.retention_days. Never an IP.

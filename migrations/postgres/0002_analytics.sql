@@ -15,14 +15,15 @@ create table click_hours (
 );
 
 -- Breakdowns of the same hours: facet 1 referrer host, 2 country,
--- 3 browser, 4 OS, 5 device class.
+-- 3 browser, 4 OS, 5 device class. Keyed by facet before hour: a breakdown
+-- reads only its own rows of the range.
 create table click_facets (
     link_id bigint not null,
     hour bigint not null,
     facet bigint not null,
     name text collate "C" not null,
     n bigint not null,
-    primary key (link_id, hour, facet, name)
+    primary key (link_id, facet, hour, name)
 );
 
 -- Raw visits, for analytics.retention_days. Never an IP.

@@ -15,14 +15,15 @@ create table click_hours (
 ) without rowid;
 
 -- Breakdowns of the same hours: facet 1 referrer host, 2 country,
--- 3 browser, 4 OS, 5 device class.
+-- 3 browser, 4 OS, 5 device class. Keyed by facet before hour: a breakdown
+-- reads only its own rows of the range.
 create table click_facets (
     link_id integer not null,
     hour integer not null,
     facet integer not null,
     name text not null,
     n integer not null,
-    primary key (link_id, hour, facet, name)
+    primary key (link_id, facet, hour, name)
 ) without rowid;
 
 -- Raw visits, for analytics.retention_days. Never an IP.

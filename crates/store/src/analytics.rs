@@ -37,11 +37,10 @@ impl AnalyticsStore for SqlStore {
         }
         self.ready().await?;
         let d = self.q.dialect;
-        // The first statement writes (see `store`): SQLite takes its write
-        // lock at once instead of failing busy half-way.
+        // Every statement writes (see `store`): SQLite takes its write lock
+        // at the first, instead of failing busy half-way.
         self.timed(async {
             let mut tx = self.primary.begin().await?;
-            add_link_visits(&mut tx, d, &batch.link_totals()).await?;
             for chunk in batch.hours.chunks(ROWS_PER_STATEMENT) {
                 let s = upsert_hours(d, chunk);
                 tx.exec().execute(s.sql(), s.args()).await?;
@@ -54,6 +53,10 @@ impl AnalyticsStore for SqlStore {
                 let s = insert_visits(d, chunk);
                 tx.exec().execute(s.sql(), s.args()).await?;
             }
+            // Last: on the servers the `links` rows stay locked until the
+            // commit, and the redirect's `take_visit` and the API's writes
+            // wait on those locks, not on the rollups.
+            add_link_visits(&mut tx, d, &batch.link_totals()).await?;
             tx.commit().await
         })
         .await
@@ -148,13 +151,14 @@ impl AnalyticsStore for SqlStore {
         );
         q.bind(Arg::Int(link_id));
         if let Some(c) = after {
-            q.push(" and (at < ")
+            // `at <= ?` bounds the index range scan; the rest breaks ties.
+            q.push(" and at <= ")
                 .bind(Arg::Int(c.at_ms))
-                .push(" or (at = ")
+                .push(" and (at < ")
                 .bind(Arg::Int(c.at_ms))
-                .push(" and id < ")
+                .push(" or id < ")
                 .bind(Arg::Int(c.id))
-                .push("))");
+                .push(")");
         }
         q.push(" order by at desc, id desc limit ")
             .bind(Arg::Int(i64::from(limit)));
@@ -332,7 +336,7 @@ fn upsert_facets<'a>(d: Dialect, rows: &'a [kurz_core::analytics::FacetCount]) -
         &mut b,
         d,
         "click_facets",
-        "link_id, hour, facet, name",
+        "link_id, facet, hour, name",
         &["n"],
     );
     b

@@ -23,7 +23,9 @@ pub const UNKNOWN: &str = "unknown";
 /// Link-preview fetchers, crawlers and HTTP libraries, as lower-case
 /// substrings. woothee knows the big crawlers; these are the programs that
 /// open short links in chats and scripts, which it files as browsers or
-/// not at all.
+/// not at all. `bot` covers Slackbot, Discordbot, TelegramBot,
+/// Twitterbot, LinkedInBot and the like; apps' own names are not markers,
+/// as their in-app browsers carry them too.
 const BOT_MARKERS: &[&str] = &[
     "bot",
     "crawler",
@@ -33,13 +35,10 @@ const BOT_MARKERS: &[&str] = &[
     "facebookcatalog",
     "meta-externalagent",
     "whatsapp",
-    "slack",
-    "discord",
-    "telegram",
+    "slack-imgproxy",
     "skypeuripreview",
     "embedly",
     "quora link preview",
-    "pinterest",
     "vkshare",
     "bitlybot",
     "iframely",

@@ -196,7 +196,7 @@ pub struct ClickBatch {
 
 impl ClickBatch {
     pub fn is_empty(&self) -> bool {
-        self.hours.is_empty()
+        self.hours.is_empty() && self.visits.is_empty()
     }
 
     /// Clicks per link over the batch, in link order: what `links.visits`

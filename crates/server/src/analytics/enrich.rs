@@ -16,6 +16,19 @@ const AGENTS: usize = 10_000;
 /// Distinct names (hosts, browsers, countries) shared between visits.
 const NAMES: usize = 50_000;
 
+/// Longest name kept, in bytes: the store's columns hold 255 characters
+/// (a host has at most 253).
+pub const MAX_NAME: usize = 255;
+
+/// `s` cut to at most [`MAX_NAME`] bytes, at a character boundary.
+fn clip(s: &str) -> &str {
+    let mut end = MAX_NAME.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// A MaxMind-format country database.
 pub struct Geo {
     reader: maxminddb::Reader<Vec<u8>>,
@@ -89,12 +102,12 @@ impl Enricher {
             Some(a) => (a.browser.clone(), a.os.clone(), a.device),
             None => (self.name(UNKNOWN), self.name(UNKNOWN), Device::Unknown),
         };
-        let referrer = self.name(&referrer_host(click.referrer.as_deref()));
+        let referrer = self.name(clip(&referrer_host(click.referrer.as_deref())));
         let country = match (&self.geo, click.ip) {
             (Some(geo), Some(ip)) => geo.country(ip),
             _ => None,
         };
-        let country = self.name(country.as_deref().unwrap_or(UNKNOWN));
+        let country = self.name(clip(country.as_deref().unwrap_or(UNKNOWN)));
         let detail = VisitDetail {
             at: click.at,
             referrer,
@@ -151,5 +164,15 @@ mod tests {
         // Names are shared, not copied per click.
         let (_, again) = e.enrich(Click::new(8, OffsetDateTime::UNIX_EPOCH, None, None, None));
         assert!(Arc::ptr_eq(&bot.referrer, &again.referrer));
+        // A host longer than any column is cut, not refused by the store.
+        let long = format!("https://{}.example/", "a".repeat(400));
+        let (_, d) = e.enrich(Click::new(
+            9,
+            OffsetDateTime::UNIX_EPOCH,
+            Some(&long),
+            None,
+            None,
+        ));
+        assert_eq!(d.referrer.len(), MAX_NAME);
     }
 }

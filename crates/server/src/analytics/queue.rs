@@ -25,6 +25,7 @@ pub struct ClickQueue {
     batch_size: usize,
     overflow: Mutex<Overflow>,
     dropped: AtomicU64,
+    dropped_rows: AtomicU64,
     wake: Notify,
 }
 
@@ -40,6 +41,7 @@ impl ClickQueue {
             batch_size: batch_size.clamp(1, capacity.max(1)),
             overflow: Mutex::new(HashMap::new()),
             dropped: AtomicU64::new(0),
+            dropped_rows: AtomicU64::new(0),
             wake: Notify::new(),
         }
     }
@@ -60,14 +62,21 @@ impl ClickQueue {
         lock(&self.events).len()
     }
 
-    /// Details dropped since the start, because the queue was full.
+    /// Details dropped since the start because the queue was full: those
+    /// clicks are counted, but as neither people nor programs
+    /// (`unclassified`).
     pub fn dropped_details(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Counts a detail the worker itself had to drop.
-    pub(super) fn count_dropped(&self, n: u64) {
-        self.dropped.fetch_add(n, Ordering::Relaxed);
+    /// Raw visit rows dropped since the start (their clicks classified and
+    /// counted): too many waited for the store, or it refused them.
+    pub fn dropped_visit_rows(&self) -> u64 {
+        self.dropped_rows.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn count_dropped_rows(&self, n: u64) {
+        self.dropped_rows.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Completes when a batch is waiting.

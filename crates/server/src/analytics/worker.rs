@@ -20,8 +20,13 @@ use super::queue::{ClickQueue, Overflow};
 /// Hourly rows one transaction writes at most; a backlog after an outage
 /// goes out in several, so no transaction holds the store for long.
 const ROWS_PER_TRANSACTION: usize = 5000;
-/// Longest a facet name is kept (a host has at most 253 characters).
-const MAX_NAME: usize = 255;
+/// Breakdown entries waiting for the store past which the queue is left to
+/// fill (about 100 bytes each).
+const MAX_PENDING_FACETS: usize = 1_000_000;
+/// Longest wait between tries while the store fails.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Entries the pending maps keep room for between flushes.
+const KEEP_CAPACITY: usize = 65_536;
 
 /// How the worker runs.
 #[derive(Debug, Clone, Copy)]
@@ -51,13 +56,26 @@ struct Pending {
 
 impl Pending {
     fn is_empty(&self) -> bool {
-        self.hours.is_empty()
+        self.hours.is_empty() && self.visits.is_empty()
     }
 
     /// The pending counts as batches of at most [`ROWS_PER_TRANSACTION`]
     /// hours each (with their facets and a share of the visits), every
     /// row in key order; `self` is left empty.
     fn drain(&mut self) -> Vec<ClickBatch> {
+        let batches = self.batches();
+        // A burst over many links grows the maps to hundreds of thousands
+        // of entries; keep that memory only while it is used.
+        if self.hours.capacity() > KEEP_CAPACITY {
+            self.hours = HashMap::new();
+        }
+        if self.facets.capacity() > KEEP_CAPACITY {
+            self.facets = HashMap::new();
+        }
+        batches
+    }
+
+    fn batches(&mut self) -> Vec<ClickBatch> {
         let mut hours: Vec<HourCount> = self
             .hours
             .drain()
@@ -84,7 +102,6 @@ impl Pending {
         facets.sort_unstable_by(|a, b| {
             (a.link_id, a.hour, a.facet, &a.name).cmp(&(b.link_id, b.hour, b.facet, &b.name))
         });
-        let mut visits = std::mem::take(&mut self.visits).into_iter();
         let mut facets = facets.into_iter().peekable();
         let mut out = Vec::new();
         for chunk in hours.chunks(ROWS_PER_TRANSACTION) {
@@ -96,13 +113,23 @@ impl Pending {
             while let Some(f) = facets.next_if(|f| Some((f.link_id, f.hour)) <= last) {
                 batch.facets.push(f);
             }
-            batch
-                .visits
-                .extend(visits.by_ref().take(ROWS_PER_TRANSACTION));
             out.push(batch);
         }
-        if let Some(last) = out.last_mut() {
-            last.visits.extend(visits);
+        // Raw visits ride along, as many per transaction as hourly rows at
+        // most; the rest in transactions of their own.
+        let mut visits = std::mem::take(&mut self.visits).into_iter();
+        for i in 0.. {
+            let chunk: Vec<StoredVisit> = visits.by_ref().take(ROWS_PER_TRANSACTION).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            match out.get_mut(i) {
+                Some(batch) => batch.visits = chunk,
+                None => out.push(ClickBatch {
+                    visits: chunk,
+                    ..ClickBatch::default()
+                }),
+            }
         }
         out
     }
@@ -156,13 +183,23 @@ impl ClickWorker {
         }
     }
 
-    /// Moves what the queue holds into the pending rollups.
-    fn absorb(&mut self) {
-        self.queue.take(&mut self.buffer);
+    /// Moves what the queue holds into the pending rollups. While the store
+    /// is away and too much waits for it, clicks are left in the queue: it
+    /// fills, and further clicks are only counted (a few bytes per link
+    /// and hour instead of a breakdown each).
+    async fn absorb(&mut self) {
         let overflow: Overflow = self.queue.take_overflow();
+        if self.pending.facets.len() < MAX_PENDING_FACETS {
+            self.queue.take(&mut self.buffer);
+        }
         let mut clicks = std::mem::take(&mut self.buffer);
         let mut dropped = 0;
-        for click in clicks.drain(..) {
+        for (i, click) in clicks.drain(..).enumerate() {
+            // A cold start parses thousands of user agents: let the
+            // runtime's other tasks (redirects) in between.
+            if i % 1024 == 1023 {
+                tokio::task::yield_now().await;
+            }
             let (link_id, detail) = self.enricher.enrich(click);
             let hour = hour_of(detail.at);
             let c = self.pending.hours.entry((link_id, hour)).or_default();
@@ -180,11 +217,7 @@ impl ClickWorker {
                 (Facet::Os, &detail.os),
                 (Facet::Device, &device),
             ] {
-                let name = if name.len() > MAX_NAME {
-                    self.enricher.name(clip(name, MAX_NAME))
-                } else {
-                    name.clone()
-                };
+                let name = name.clone();
                 *self
                     .pending
                     .facets
@@ -206,7 +239,7 @@ impl ClickWorker {
             self.pending.hours.entry((link_id, hour)).or_default().total += n;
         }
         if dropped > 0 {
-            self.queue.count_dropped(dropped);
+            self.queue.count_dropped_rows(dropped);
         }
         let now_dropped = self.queue.dropped_details();
         if now_dropped > self.dropped_seen {
@@ -222,13 +255,22 @@ impl ClickWorker {
     /// Writes everything pending; on failure what was not written stays
     /// pending.
     pub async fn flush(&mut self) -> Result<(), StoreError> {
-        self.absorb();
+        self.absorb().await;
         if self.pending.is_empty() {
             return Ok(());
         }
         let mut batches = self.pending.drain().into_iter();
-        while let Some(batch) = batches.next() {
+        while let Some(mut batch) = batches.next() {
             if let Err(e) = self.store.write_clicks(&batch).await {
+                // The store refused rows rather than being away: the raw
+                // visits are the likely culprit, and must not hold every
+                // count back behind them for ever.
+                if matches!(e, StoreError::Other(_)) && !batch.visits.is_empty() {
+                    tracing::error!(error = %e, rows = batch.visits.len(),
+                        "the store refused a batch; its raw visits are dropped, its counts kept");
+                    self.queue.count_dropped_rows(batch.visits.len() as u64);
+                    batch.visits.clear();
+                }
                 self.pending.restore(batch);
                 for rest in batches {
                     self.pending.restore(rest);
@@ -243,17 +285,24 @@ impl ClickWorker {
     /// then drains the queue and flushes what is left, retrying a few
     /// times if the store is briefly away.
     pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
-        let mut tick = tokio::time::interval(self.settings.flush_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let interval = self.settings.flush_interval;
         let queue = self.queue.clone();
+        let mut wait = interval;
         loop {
+            let healthy = wait == interval;
             tokio::select! {
-                _ = tick.tick() => {}
-                () = queue.batch_ready() => {}
+                () = tokio::time::sleep(wait) => {}
+                // After a failure, wait out the back-off whatever piles up.
+                () = queue.batch_ready(), if healthy => {}
                 _ = stop.changed() => break,
             }
-            if let Err(e) = self.flush().await {
-                tracing::warn!(error = %e, "click flush failed; will retry");
+            match self.flush().await {
+                Ok(()) => wait = interval,
+                Err(e) => {
+                    wait = (wait * 2).min(MAX_BACKOFF).max(interval);
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64,
+                        "click flush failed; will retry");
+                }
             }
         }
         for attempt in 1..=5 {
@@ -271,15 +320,6 @@ impl ClickWorker {
             "clicks could not be written at shutdown and are lost"
         );
     }
-}
-
-/// `s` cut to at most `max` bytes, at a character boundary.
-fn clip(s: &str, max: usize) -> &str {
-    let mut end = max.min(s.len());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 /// Deletes raw visits older than `days`, in bounded batches, every hour.
@@ -468,11 +508,27 @@ mod tests {
             );
             p.facets.insert((link, 1, Facet::Os, "x".into()), 1);
         }
+        let visit = StoredVisit {
+            link_id: 1,
+            detail: Enricher::new(None).enrich(click(1, None)).1,
+        };
+        p.visits = vec![visit; 3 * ROWS_PER_TRANSACTION + 1];
         let batches = p.drain();
-        assert_eq!(batches.len(), 2);
+        assert_eq!(batches.len(), 4, "two of counts, two more of visits alone");
         assert_eq!(batches[0].hours.len(), ROWS_PER_TRANSACTION);
         assert_eq!(batches[0].facets.len(), ROWS_PER_TRANSACTION);
         assert_eq!(batches[1].facets.len(), 10);
+        let visits: Vec<usize> = batches.iter().map(|b| b.visits.len()).collect();
+        assert_eq!(
+            visits,
+            [
+                ROWS_PER_TRANSACTION,
+                ROWS_PER_TRANSACTION,
+                ROWS_PER_TRANSACTION,
+                1
+            ]
+        );
+        assert!(batches[3].hours.is_empty() && !batches[3].is_empty());
         assert!(batches[1]
             .facets
             .iter()

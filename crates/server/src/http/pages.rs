@@ -92,6 +92,19 @@ pub fn password_form(slug: &str, status: StatusCode, wrong: bool) -> Response {
     page_with_policy(status, "Protected link", &body, CSP_PASSWORD)
 }
 
+/// A visit-limited link asked for by a program (or by `HEAD`): its target
+/// is shown only to a visit that counts, and a person whose browser looks
+/// like a program gets there with one click. Link-preview fetchers do not
+/// submit forms, so they neither see the target nor use up a visit.
+pub fn confirm_visit(slug: &str) -> Response {
+    let body = format!(
+        "<h1>Open this link?</h1><p>It can be opened a limited number of times.</p>\
+         <form method=\"post\" action=\"/{slug}\"><button type=\"submit\">Open the link</button></form>",
+        slug = escape(slug)
+    );
+    page_with_policy(StatusCode::OK, "Open link", &body, CSP_PASSWORD)
+}
+
 /// What `/{slug}+` shows instead of redirecting.
 pub fn preview(
     short_url: &str,

@@ -86,7 +86,7 @@ pub(crate) async fn follow(
     match state.redirector.follow(slug, visit).await {
         Ok(Outcome::Redirect(r)) => redirect(state, r),
         Ok(Outcome::PasswordRequired) => pages::password_form(slug, StatusCode::OK, false),
-        Ok(Outcome::Withheld) => withheld(),
+        Ok(Outcome::Withheld) => pages::confirm_visit(slug),
         Ok(Outcome::NotFound) => pages::error(ApiError::NotFound, headers),
         Ok(Outcome::Gone) => pages::error(ApiError::Gone, headers),
         Err(e) => pages::error(e.into(), headers),
@@ -228,14 +228,5 @@ fn redirect(state: &AppState, r: Redirect) -> Response {
     let h = response.headers_mut();
     h.insert(header::LOCATION, location);
     h.insert(header::CACHE_CONTROL, cache);
-    response
-}
-
-/// `HEAD` of a visit-limited link: it is there, but not where it leads.
-fn withheld() -> Response {
-    let mut response = Response::new(Body::empty());
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

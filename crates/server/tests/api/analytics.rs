@@ -180,16 +180,68 @@ async fn bots_do_not_use_up_a_limited_link(backend: Backend) {
             r.headers().get("location").is_none(),
             "a bot does not learn the target"
         );
+        let page = r.text().await.expect("body");
+        assert!(!page.contains("example.com/once"), "{page}");
+        assert!(page.contains(&format!("action=\"/{slug}\"")), "{page}");
     }
-    assert_eq!(app.click(&slug, BROWSER_UA, None).await, StatusCode::FOUND);
+    // A person whose browser looks like a program opens it from that page.
+    let r = app
+        .client
+        .post(app.url(&format!("/{slug}")))
+        .header("user-agent", "curl/8.5.0")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "https://example.com/once");
     assert_eq!(app.click(&slug, BROWSER_UA, None).await, StatusCode::GONE);
     let link = app.wait_for_visits(&slug, 4).await;
     assert_eq!(link["status"], "expired");
     let s = app.link_stats(&slug, "").await;
     assert_eq!(
         (s["humans"].as_u64(), s["bots"].as_u64()),
-        (Some(1), Some(3))
+        (Some(0), Some(4)),
+        "the form's visit counts against the limit, its click by its user agent"
     );
+}
+
+async fn long_headers_are_cut_not_refused(backend: Backend) {
+    let app = spawn_with(backend, |_| {}).await;
+    let slug = app.shorten("https://example.com/long").await;
+    let host = format!("{}.example", "a".repeat(400));
+    let referrer = format!("https://{host}/");
+    let ua = format!("=cmd|' /C calc'!A0 {}", "x".repeat(2000));
+    assert_eq!(
+        app.click(&slug, &ua, Some(&referrer)).await,
+        StatusCode::FOUND
+    );
+    assert_eq!(app.click(&slug, BROWSER_UA, None).await, StatusCode::FOUND);
+    app.wait_for_visits(&slug, 2).await;
+    let s = app.link_stats(&slug, "").await;
+    let referrers = breakdown(&s, "referrers");
+    assert!(
+        referrers.contains(&(host[..255].to_owned(), 1)),
+        "{referrers:?}"
+    );
+    let visits = app
+        .stats(&format!("/api/v1/links/{slug}/visits"), &app.admin_key)
+        .await;
+    let kept = visits["items"][1]["user_agent"].as_str().expect("ua");
+    assert_eq!(kept.len(), 512);
+    let csv = app
+        .get(
+            &format!("/api/v1/links/{slug}/visits?format=csv"),
+            &app.admin_key,
+        )
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("body");
+    assert!(csv.contains(",'=cmd|"), "a formula stays text: {csv}");
 }
 
 async fn a_tiny_queue_under_many_concurrent_clicks_keeps_exact_totals(backend: Backend) {
@@ -586,6 +638,7 @@ async fn countries_come_from_the_geoip_database_behind_trusted_proxies(backend: 
 backend_tests!(
     clicks_are_counted_with_their_detail_across_a_graceful_restart,
     bots_do_not_use_up_a_limited_link,
+    long_headers_are_cut_not_refused,
     a_tiny_queue_under_many_concurrent_clicks_keeps_exact_totals,
     two_nodes_add_up,
     hours_and_days_are_utc_buckets_with_exact_edges,

@@ -365,6 +365,16 @@ async fn csv(
     Ok(response)
 }
 
+/// A cell a spreadsheet will not run as a formula: text from visitors
+/// (user agents) that starts like one gets a leading `'`.
+fn cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}").into()
+    } else {
+        text.into()
+    }
+}
+
 fn write_csv_row(out: &mut Vec<u8>, v: VisitRecord) {
     let v = VisitResponse::from(v);
     let mut w = csv::WriterBuilder::new()
@@ -372,15 +382,31 @@ fn write_csv_row(out: &mut Vec<u8>, v: VisitRecord) {
         .from_writer(&mut *out);
     let bot = if v.bot { "true" } else { "false" };
     // Writing to a Vec cannot fail.
-    let _ = w.write_record([
-        v.t.as_str(),
-        &v.referrer,
-        &v.country,
-        &v.browser,
-        &v.os,
-        v.device,
-        bot,
-        v.user_agent.as_deref().unwrap_or(""),
-    ]);
+    let cells = [
+        cell(&v.t),
+        cell(&v.referrer),
+        cell(&v.country),
+        cell(&v.browser),
+        cell(&v.os),
+        cell(v.device),
+        cell(bot),
+        cell(v.user_agent.as_deref().unwrap_or("")),
+    ];
+    let _ = w.write_record(cells.iter().map(|c| c.as_bytes()));
     let _ = w.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_from_visitors_stay_text_in_csv() {
+        assert_eq!(
+            cell("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("Mozilla/5.0"), "Mozilla/5.0");
+    }
 }
