@@ -17,7 +17,7 @@ use super::{ops, redirect, AppState};
     paths(
         links::create_link, links::list_links, links::get_link, links::update_link,
         links::delete_link,
-        stats::link_stats, stats::link_visits, stats::overall_stats,
+        stats::get_link_stats, stats::list_visits, stats::get_stats,
         accounts::create_user, accounts::create_key, accounts::list_keys, accounts::revoke_key,
         openapi_json,
         redirect::index, redirect::follow_link, redirect::unlock_link,

@@ -25,9 +25,9 @@ use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/v1/links/{slug}/stats", get(link_stats))
-        .route("/api/v1/links/{slug}/visits", get(link_visits))
-        .route("/api/v1/stats", get(overall_stats))
+        .route("/api/v1/links/{slug}/stats", get(get_link_stats))
+        .route("/api/v1/links/{slug}/visits", get(list_visits))
+        .route("/api/v1/stats", get(get_stats))
 }
 
 /// The question of a stats route.
@@ -176,7 +176,7 @@ impl From<Stats> for StatsResponse {
         (status = 404, description = "No such link, or another user's (40401)"),
     ),
     security(("api_key" = []), ("bearer" = [])))]
-pub async fn link_stats(
+pub async fn get_link_stats(
     State(state): State<AppState>,
     Auth(who): Auth,
     ApiPath(slug): ApiPath<String>,
@@ -197,7 +197,7 @@ pub async fn link_stats(
         (status = 401, description = "40101"),
     ),
     security(("api_key" = []), ("bearer" = [])))]
-pub async fn overall_stats(
+pub async fn get_stats(
     State(state): State<AppState>,
     Auth(who): Auth,
     ApiQuery(params): ApiQuery<StatsParams>,
@@ -268,7 +268,7 @@ const CSV_PAGE: u32 = 1000;
         (status = 404, description = "No such link, or another user's (40401)"),
     ),
     security(("api_key" = []), ("bearer" = [])))]
-pub async fn link_visits(
+pub async fn list_visits(
     State(state): State<AppState>,
     Auth(who): Auth,
     ApiPath(slug): ApiPath<String>,
