@@ -11,12 +11,6 @@ pub struct Agent {
     pub device: Device,
 }
 
-impl Agent {
-    pub fn is_bot(&self) -> bool {
-        self.device == Device::Bot
-    }
-}
-
 /// Shown when a user agent does not say.
 pub const UNKNOWN: &str = "unknown";
 

@@ -40,23 +40,20 @@ impl Click {
         Self {
             link_id,
             at,
-            referrer: referrer.map(|r| clip(r, MAX_REFERRER)),
-            user_agent: user_agent.map(|u| clip(u, MAX_USER_AGENT)),
+            referrer: referrer.map(|r| clip(r, MAX_REFERRER).into()),
+            user_agent: user_agent.map(|u| clip(u, MAX_USER_AGENT).into()),
             ip,
         }
     }
 }
 
 /// `s` cut to at most `max` bytes, at a character boundary.
-fn clip(s: &str, max: usize) -> Box<str> {
-    if s.len() <= max {
-        return s.into();
-    }
-    let mut end = max;
+pub fn clip(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].into()
+    &s[..end]
 }
 
 /// The device class of a visitor.
@@ -121,10 +118,6 @@ impl Facet {
             Self::Os => 4,
             Self::Device => 5,
         }
-    }
-
-    pub fn from_code(code: i64) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.code() == code)
     }
 }
 

@@ -197,6 +197,17 @@ impl StatsService {
             ));
         }
         let link = self.readable(who, slug).await?;
+        self.visits_of(&link, after, limit).await
+    }
+
+    /// One page of the raw visits of a link already checked with
+    /// [`Self::readable`] (a CSV export pages through many).
+    pub async fn visits_of(
+        &self,
+        link: &Link,
+        after: Option<VisitCursor>,
+        limit: u32,
+    ) -> Result<VisitPage, LinkError> {
         let items = self.analytics.visits(link.id, after, limit).await?;
         let next = (items.len() == limit as usize)
             .then(|| items.last())

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use kurz_core::analytics::agent::{self, UNKNOWN};
 use kurz_core::analytics::referrer::referrer_host;
-use kurz_core::analytics::{Click, Device, VisitDetail};
+use kurz_core::analytics::{clip, Click, Device, VisitDetail};
 
 /// Distinct user agents remembered with their classification. Real traffic
 /// repeats a few thousand strings; past this many the memory starts over.
@@ -19,15 +19,6 @@ const NAMES: usize = 50_000;
 /// Longest name kept, in bytes: the store's columns hold 255 characters
 /// (a host has at most 253).
 pub const MAX_NAME: usize = 255;
-
-/// `s` cut to at most [`MAX_NAME`] bytes, at a character boundary.
-fn clip(s: &str) -> &str {
-    let mut end = MAX_NAME.min(s.len());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
 
 /// A MaxMind-format country database.
 pub struct Geo {
@@ -102,12 +93,12 @@ impl Enricher {
             Some(a) => (a.browser.clone(), a.os.clone(), a.device),
             None => (self.name(UNKNOWN), self.name(UNKNOWN), Device::Unknown),
         };
-        let referrer = self.name(clip(&referrer_host(click.referrer.as_deref())));
+        let referrer = self.name(clip(&referrer_host(click.referrer.as_deref()), MAX_NAME));
         let country = match (&self.geo, click.ip) {
             (Some(geo), Some(ip)) => geo.country(ip),
             _ => None,
         };
-        let country = self.name(clip(country.as_deref().unwrap_or(UNKNOWN)));
+        let country = self.name(clip(country.as_deref().unwrap_or(UNKNOWN), MAX_NAME));
         let detail = VisitDetail {
             at: click.at,
             referrer,

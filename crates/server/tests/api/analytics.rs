@@ -38,6 +38,20 @@ impl TestApp {
         expect_json(r, StatusCode::OK).await
     }
 
+    /// A link's raw visits as CSV, as the admin; panics unless 200.
+    async fn visits_csv(&self, slug: &str) -> String {
+        let r = self
+            .get(
+                &format!("/api/v1/links/{slug}/visits?format=csv"),
+                &self.admin_key,
+            )
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::OK);
+        r.text().await.expect("body")
+    }
+
     async fn link_stats(&self, slug: &str, query: &str) -> Value {
         self.stats(
             &format!("/api/v1/links/{slug}/stats?{query}"),
@@ -230,17 +244,7 @@ async fn long_headers_are_cut_not_refused(backend: Backend) {
         .await;
     let kept = visits["items"][1]["user_agent"].as_str().expect("ua");
     assert_eq!(kept.len(), 512);
-    let csv = app
-        .get(
-            &format!("/api/v1/links/{slug}/visits?format=csv"),
-            &app.admin_key,
-        )
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("body");
+    let csv = app.visits_csv(&slug).await;
     assert!(csv.contains(",'=cmd|"), "a formula stays text: {csv}");
 }
 
@@ -621,17 +625,7 @@ async fn countries_come_from_the_geoip_database_behind_trusted_proxies(backend: 
         pairs(&[("NL", 2), ("JP", 1), ("unknown", 1)])
     );
     // The addresses themselves are nowhere in what is kept.
-    let csv = app
-        .get(
-            &format!("/api/v1/links/{slug}/visits?format=csv"),
-            &app.admin_key,
-        )
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("body");
+    let csv = app.visits_csv(&slug).await;
     assert!(!csv.contains("203.0.113") && !csv.contains("198.51.100"));
 }
 

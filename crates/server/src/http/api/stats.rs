@@ -307,9 +307,9 @@ async fn csv(
     if limit == 0 {
         return Err(ApiError::invalid(Field::Limit, "limit must be at least 1"));
     }
-    // Checked before the first byte goes out: a stranger's or a missing
-    // link is an error answer, not an empty file.
-    state.stats.readable(&who, &slug).await?;
+    // Checked once, before the first byte goes out: a stranger's or a
+    // missing link is an error answer, not an empty file.
+    let link = std::sync::Arc::new(state.stats.readable(&who, &slug).await?);
     struct Cursor {
         after: Option<VisitCursor>,
         left: u64,
@@ -323,7 +323,7 @@ async fn csv(
         done: false,
     };
     let rows = stream::unfold(start, move |mut c| {
-        let (state, who, slug) = (state.clone(), who.clone(), slug.clone());
+        let (state, link) = (state.clone(), link.clone());
         async move {
             if c.done {
                 return None;
@@ -334,7 +334,7 @@ async fn csv(
                 c.header = false;
             }
             let want = u32::try_from(c.left.min(u64::from(CSV_PAGE))).unwrap_or(CSV_PAGE);
-            let page: VisitPage = match state.stats.visits(&who, &slug, c.after, Some(want)).await {
+            let page: VisitPage = match state.stats.visits_of(&link, c.after, want).await {
                 Ok(page) => page,
                 Err(e) => {
                     // Headers are gone: the best left is to end the body
