@@ -252,6 +252,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
             flush_interval: Duration::from_millis(a.flush_interval_ms),
             raw_visits: a.raw_visits,
             max_pending_visits: a.queue_capacity.saturating_mul(8),
+            max_pending_facets: worker::MAX_PENDING_FACETS,
         },
     );
     let redirector = Redirector::new(

@@ -21,8 +21,8 @@ use super::queue::{ClickQueue, Overflow};
 /// goes out in several, so no transaction holds the store for long.
 const ROWS_PER_TRANSACTION: usize = 5000;
 /// Breakdown entries waiting for the store past which the queue is left to
-/// fill (about 100 bytes each).
-const MAX_PENDING_FACETS: usize = 1_000_000;
+/// fill (about 100 bytes each): [`WorkerSettings::max_pending_facets`].
+pub const MAX_PENDING_FACETS: usize = 1_000_000;
 /// Longest wait between tries while the store fails.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Entries the pending maps keep room for between flushes.
@@ -37,6 +37,9 @@ pub struct WorkerSettings {
     /// Raw visits held while the store is away; past it their detail is
     /// dropped (and counted), never their count.
     pub max_pending_visits: usize,
+    /// Breakdown entries held while the store is away; past it clicks stay
+    /// in the queue, which fills, and further ones are only counted.
+    pub max_pending_facets: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -189,7 +192,7 @@ impl ClickWorker {
     /// and hour instead of a breakdown each).
     async fn absorb(&mut self) {
         let overflow: Overflow = self.queue.take_overflow();
-        if self.pending.facets.len() < MAX_PENDING_FACETS {
+        if self.pending.facets.len() < self.settings.max_pending_facets {
             self.queue.take(&mut self.buffer);
         }
         let mut clicks = std::mem::take(&mut self.buffer);
@@ -419,6 +422,7 @@ mod tests {
                 flush_interval: Duration::from_millis(10),
                 raw_visits: true,
                 max_pending_visits: 100,
+                max_pending_facets: 50,
             },
         );
         (queue, w)
@@ -492,6 +496,51 @@ mod tests {
         assert_eq!(batches.len(), 1);
         assert_eq!(batches[0].hours[0].total, 2);
         assert_eq!(batches[0].visits.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn raw_visits_waiting_for_the_store_are_capped_but_their_counts_are_not() {
+        let store = Arc::new(Recorder::default());
+        let (queue, mut w) = worker(1000, store.clone());
+        store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        for _ in 0..150 {
+            queue.record(click(1, Some(FIREFOX)));
+        }
+        assert!(w.flush().await.is_err());
+        assert_eq!(w.pending.visits.len(), 100, "max_pending_visits");
+        assert_eq!(queue.dropped_visit_rows(), 50);
+        assert_eq!(queue.dropped_details(), 0, "every click kept its detail");
+        store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        w.flush().await.expect("flush");
+        let batches = store.batches.lock().expect("lock").clone();
+        assert_eq!(batches[0].hours[0].total, 150);
+        assert_eq!(batches[0].hours[0].humans, 150);
+        assert_eq!(batches[0].visits.len(), 100);
+    }
+
+    #[tokio::test]
+    async fn past_the_breakdown_cap_clicks_wait_in_the_queue_and_overflow_as_counts() {
+        let store = Arc::new(Recorder::default());
+        let (queue, mut w) = worker(1000, store.clone());
+        store.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Ten links, five breakdowns each: the cap of 50 is reached.
+        for link in 0..10 {
+            queue.record(click(link, Some(FIREFOX)));
+        }
+        assert!(w.flush().await.is_err());
+        assert_eq!(w.pending.facets.len(), 50);
+        for link in 10..20 {
+            queue.record(click(link, Some(FIREFOX)));
+        }
+        assert!(w.flush().await.is_err());
+        assert_eq!(w.pending.facets.len(), 50, "nothing more taken");
+        assert_eq!(queue.depth(), 10, "left in the queue");
+        store.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        w.flush().await.expect("flush");
+        w.flush().await.expect("flush");
+        let batches = store.batches.lock().expect("lock").clone();
+        let total: u64 = batches.iter().flat_map(|b| &b.hours).map(|h| h.total).sum();
+        assert_eq!(total, 20, "every click written once the store is back");
     }
 
     #[test]

@@ -431,6 +431,18 @@ async fn bad_ranges_and_strangers_get_clear_errors(backend: Backend) {
         .await
         .expect("send");
     expect_error(visits, StatusCode::BAD_REQUEST, 40030, Some("format")).await;
+    // Pages of raw visits hold at most 1,000.
+    for limit in ["0", "1001"] {
+        let r = app
+            .get(
+                &format!("/api/v1/links/{slug}/visits?limit={limit}"),
+                &app.admin_key,
+            )
+            .send()
+            .await
+            .expect("send");
+        expect_error(r, StatusCode::BAD_REQUEST, 40030, Some("limit")).await;
+    }
     // Another user's link is not theirs to see, nor to know of.
     let bob = app.user("bob").await;
     for path in [
