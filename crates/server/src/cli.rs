@@ -86,6 +86,14 @@ pub struct ServeArgs {
     /// [env: KURZ_GEOIP_DB]
     #[arg(long = "geoip-db")]
     pub geoip_db: Option<PathBuf>,
+    /// Serve /metrics on this address instead of the main listener, e.g.
+    /// 127.0.0.1:9464 [env: KURZ_METRICS_LISTEN]
+    #[arg(long = "metrics-listen")]
+    pub metrics_listen: Option<String>,
+    /// Export traces over OTLP/HTTP to this collector, e.g.
+    /// http://127.0.0.1:4318 [env: KURZ_OTLP_ENDPOINT]
+    #[arg(long = "otlp-endpoint")]
+    pub otlp_endpoint: Option<String>,
     /// Rate limits on or off [env: KURZ_RATE_LIMITS] [default: on]
     #[arg(long, value_enum)]
     pub rate_limits: Option<Switch>,
@@ -150,6 +158,8 @@ impl Cli {
                 .map(|s| s.trusted_proxies.clone())
                 .filter(|t| !t.is_empty()),
             geoip_db: serve.and_then(|s| s.geoip_db.clone()),
+            metrics_listen: serve.and_then(|s| s.metrics_listen.clone()),
+            otlp_endpoint: serve.and_then(|s| s.otlp_endpoint.clone()),
             base_url: self.base_url.clone(),
             rate_limits: serve.and_then(|s| s.rate_limits),
         };
@@ -159,7 +169,12 @@ impl Cli {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config()?;
-    telemetry::init(config.log_format);
+    // Only the server exports spans; commands log.
+    let otlp = match &cli.command {
+        Command::Serve(_) => config.otlp_endpoint.as_deref(),
+        _ => None,
+    };
+    let _spans = telemetry::init(config.log_format, otlp)?;
     match cli.command {
         Command::Serve(_) => serve(config).await,
         Command::Migrate => {

@@ -49,6 +49,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "trusted_proxies",
     "trusted_proxies_header",
     "geoip_db",
+    "metrics_listen",
+    "otlp_endpoint",
     "base_url",
     "rate_limits",
     "log_format",
@@ -84,6 +86,11 @@ pub struct Config {
     pub trusted_proxies_header: ProxyHeader,
     /// A MaxMind-format (`.mmdb`) country database: clicks get a country.
     pub geoip_db: Option<std::path::PathBuf>,
+    /// Serve `/metrics` on this address instead of the main listener.
+    pub metrics_listen: Option<String>,
+    /// OTLP/HTTP endpoint spans are exported to (`http://collector:4318`);
+    /// none: no export.
+    pub otlp_endpoint: Option<String>,
     /// The origin used in `short_url`; defaults to `http://<listen address>`.
     pub base_url: Option<String>,
     /// `off` turns every rate limit off (benchmarks, tests).
@@ -254,6 +261,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             trusted_proxies_header: ProxyHeader::default(),
             geoip_db: None,
+            metrics_listen: None,
+            otlp_endpoint: None,
             base_url: None,
             rate_limits: Switch::On,
             log_format: LogFormat::Pretty,
@@ -329,6 +338,10 @@ pub struct Overrides {
     pub trusted_proxies: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub geoip_db: Option<std::path::PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -429,6 +442,26 @@ impl Config {
         if let Some(path) = &self.geoip_db {
             if !path.is_file() {
                 return bad("geoip_db", &format!("{} is not a file", path.display()));
+            }
+        }
+        if let Some(address) = &self.metrics_listen {
+            if address.parse::<std::net::SocketAddr>().is_err() {
+                return bad(
+                    "metrics_listen",
+                    "must be an address and port, like 127.0.0.1:9464",
+                );
+            }
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            match url::Url::parse(endpoint) {
+                Ok(u) if u.scheme() == "http" => {}
+                Ok(_) => {
+                    return bad(
+                        "otlp_endpoint",
+                        "must be an http:// URL (OTLP/HTTP to a collector nearby; TLS is the collector's job)",
+                    )
+                }
+                Err(e) => return bad("otlp_endpoint", &format!("not a URL: {e}")),
             }
         }
         if self.http.max_connections == 0 {

@@ -12,13 +12,14 @@
 //! - [`analytics`] — the click queue, enrichment, and the worker that
 //!   writes rollups and raw visits.
 //! - [`accounts`], [`secret`] — users, keys, password and key hashing.
-//! - [`telemetry`] — logging.
+//! - [`metrics`] — `/metrics`; [`telemetry`] — logs and exported traces.
 
 pub mod accounts;
 pub mod analytics;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod secret;
 pub mod serve;
 pub mod startup;

@@ -29,6 +29,7 @@ use crate::analytics::{worker, ClickQueue, ClickWorker, Enricher, Geo, WorkerSet
 use crate::config::{Config, Switch};
 use crate::http::limit::{self, Limits};
 use crate::http::{self, AppState, Handlers, Site};
+use crate::metrics::Metrics;
 use crate::secret::BoundedHasher;
 use crate::serve::{self, ConnectionLimits};
 
@@ -204,6 +205,8 @@ pub fn base_url(config: &Config, bound: SocketAddr) -> String {
 #[derive(Debug)]
 pub struct App {
     listener: TcpListener,
+    /// `/metrics` on an address of its own, when configured.
+    metrics_listener: Option<(TcpListener, Arc<Metrics>)>,
     router: axum::Router,
     /// For the redirect fast path.
     hot: AppState,
@@ -238,6 +241,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     let services = services(&config, &db, &caches, clock.clone(), &base_url);
     let a = &config.analytics;
     let queue = Arc::new(ClickQueue::new(a.queue_capacity, a.batch_size));
+    let queue_for_metrics = queue.clone();
     let geo = match &config.geoip_db {
         Some(path) => Some(Arc::new(Geo::open(path).with_context(|| {
             format!("reading the GeoIP database {}", path.display())
@@ -270,6 +274,22 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         },
     );
 
+    let metrics = Arc::new(Metrics::new()?);
+    db.register_metrics(metrics.registry())
+        .context("registering the store's metrics")?;
+    caches
+        .register_metrics(metrics.registry())
+        .context("registering the cache's metrics")?;
+    metrics.register_clicks(queue_for_metrics)?;
+    let metrics_listener = match &config.metrics_listen {
+        Some(address) => Some(
+            TcpListener::bind(address)
+                .await
+                .with_context(|| format!("binding the metrics listener {address}"))?,
+        ),
+        None => None,
+    };
+
     let limits = (config.rate_limits == Switch::On).then(|| Arc::new(Limits::new(&config.limits)));
     if let Some(l) = &limits {
         limit::spawn_cleanup(l.clone());
@@ -300,8 +320,11 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
             body_timeout: Duration::from_secs(config.http.body_timeout_secs),
         }),
         limits,
+        metrics: metrics.clone(),
+        metrics_here: metrics_listener.is_none(),
     });
     Ok(App {
+        metrics_listener: metrics_listener.map(|l| (l, metrics)),
         listener,
         router: http::router(state.clone()),
         hot: state,
@@ -317,6 +340,9 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         ),
     })
 }
+
+/// Connections the metrics listener serves at once: scrapers, not clients.
+const METRICS_CONNECTIONS: usize = 16;
 
 /// File descriptors kept for the store's pools, log files and the like.
 const RESERVED_FDS: u64 = 256;
@@ -349,6 +375,13 @@ impl App {
         &self.base_url
     }
 
+    /// The metrics listener's address, when it has one of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+    }
+
     /// Serves until `shutdown` completes, then stops taking connections,
     /// finishes the requests in flight, flushes the counted clicks and
     /// closes the store.
@@ -358,6 +391,24 @@ impl App {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(self.clicks.run(stop_rx.clone()));
+        if let Some((listener, metrics)) = self.metrics_listener {
+            let router = http::ops::metrics_router().with_state(metrics);
+            let limits = ConnectionLimits {
+                max_connections: METRICS_CONNECTIONS,
+                ..self.connections
+            };
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                };
+                let proxies = Arc::new(TrustedProxies::default());
+                if let Err(e) = serve::serve(listener, router, None, limits, proxies, stopped).await
+                {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            });
+        }
         if self.retention_days > 0 {
             tokio::spawn(worker::run_retention(
                 self.db.analytics(),

@@ -64,7 +64,7 @@ impl AccountStore for SqlStore {
             Arg::Int(to_millis(user.created_at)),
         ];
         let inserted = self
-            .timed(async {
+            .timed("create_user", async {
                 match self.primary.execute(&self.q.insert_user, &args).await {
                     Ok(_) => Ok(true),
                     Err(e) if is_unique_violation(&e) => Ok(false),
@@ -84,6 +84,7 @@ impl AccountStore for SqlStore {
         self.ready().await?;
         let row: Option<UserRow> = self
             .timed(
+                "user_by_name",
                 self.primary
                     .fetch_optional(&self.q.user_by_name, &[Arg::Text(username)]),
             )
@@ -101,7 +102,7 @@ impl AccountStore for SqlStore {
             Arg::Int(to_millis(key.created_at)),
         ];
         let row: KeyRow = self
-            .timed(async {
+            .timed("create_key", async {
                 self.primary.execute(&self.q.insert_key, &args).await?;
                 self.primary
                     .fetch_one(&self.q.key_by_hash, &[Arg::Text(&key.key_hash)])
@@ -115,6 +116,7 @@ impl AccountStore for SqlStore {
         self.ready().await?;
         let rows: Vec<KeyRow> = self
             .timed(
+                "keys_of",
                 self.primary
                     .fetch_all(&self.q.keys_of, &[Arg::Int(user_id)]),
             )
@@ -131,7 +133,10 @@ impl AccountStore for SqlStore {
         self.ready().await?;
         let args = [Arg::Int(to_millis(at)), Arg::Int(key_id), Arg::Int(user_id)];
         let revoked = self
-            .timed(self.primary.execute(&self.q.revoke_key, &args))
+            .timed(
+                "revoke_key",
+                self.primary.execute(&self.q.revoke_key, &args),
+            )
             .await?;
         Ok(revoked == 1)
     }
@@ -143,6 +148,7 @@ impl Authenticator for SqlStore {
         self.ready().await?;
         let row: Option<(i64, bool, i64, String, String)> = self
             .timed(
+                "authenticate",
                 self.primary
                     .fetch_optional(&self.q.authenticate, &[Arg::Text(key_hash)]),
             )

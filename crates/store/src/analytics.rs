@@ -39,7 +39,7 @@ impl AnalyticsStore for SqlStore {
         let d = self.q.dialect;
         // Every statement writes (see `store`): SQLite takes its write lock
         // at the first, instead of failing busy half-way.
-        self.timed(async {
+        self.timed("write_clicks", async {
             let mut tx = self.primary.begin().await?;
             for chunk in batch.hours.chunks(ROWS_PER_STATEMENT) {
                 let s = upsert_hours(d, chunk);
@@ -83,7 +83,9 @@ impl AnalyticsStore for SqlStore {
         );
         scoped(&mut q, scope, "h", &hours);
         q.push(" group by h.hour order by h.hour");
-        let rows: Vec<(i64, i64, i64, i64)> = self.timed(pool.fetch_all(q.sql(), q.args())).await?;
+        let rows: Vec<(i64, i64, i64, i64)> = self
+            .timed("stats", pool.fetch_all(q.sql(), q.args()))
+            .await?;
         let hours_out = rows
             .into_iter()
             .map(|(hour, total, humans, bots)| HourCount {
@@ -109,7 +111,9 @@ impl AnalyticsStore for SqlStore {
             q.push(" and f.facet = ").bind(Arg::Int(facet.code()));
             q.push(" group by f.name order by c desc, f.name limit ")
                 .bind(Arg::Int(i64::from(limit)));
-            let rows: Vec<(String, i64)> = self.timed(pool.fetch_all(q.sql(), q.args())).await?;
+            let rows: Vec<(String, i64)> = self
+                .timed("stats", pool.fetch_all(q.sql(), q.args()))
+                .await?;
             facets.push((facet, named(rows)));
         }
 
@@ -127,7 +131,9 @@ impl AnalyticsStore for SqlStore {
             scoped(&mut q, scope, "h", &hours);
             q.push(" group by l.id, l.slug order by c desc, l.slug limit ")
                 .bind(Arg::Int(i64::from(limit)));
-            let rows: Vec<(String, i64)> = self.timed(pool.fetch_all(q.sql(), q.args())).await?;
+            let rows: Vec<(String, i64)> = self
+                .timed("stats", pool.fetch_all(q.sql(), q.args()))
+                .await?;
             named(rows)
         };
         Ok(StatsRows {
@@ -163,7 +169,7 @@ impl AnalyticsStore for SqlStore {
         q.push(" order by at desc, id desc limit ")
             .bind(Arg::Int(i64::from(limit)));
         let rows: Vec<VisitRow> = self
-            .timed(self.reader().fetch_all(q.sql(), q.args()))
+            .timed("visits", self.reader().fetch_all(q.sql(), q.args()))
             .await?;
         Ok(rows.into_iter().map(VisitRow::into_record).collect())
     }
@@ -177,7 +183,8 @@ impl AnalyticsStore for SqlStore {
             ),
         };
         let args = [Arg::Int(to_millis(before)), Arg::Int(i64::from(max))];
-        self.timed(self.primary.execute(&sql, &args)).await
+        self.timed("purge_visits", self.primary.execute(&sql, &args))
+            .await
     }
 }
 

@@ -129,6 +129,16 @@ impl Pool {
         })
     }
 
+    /// Connections open, and those of them idle.
+    pub(crate) fn size_and_idle(&self) -> (u64, u64) {
+        let (size, idle) = match self {
+            Self::Sqlite(p) => (p.size(), p.num_idle()),
+            Self::MySql(p) => (p.size(), p.num_idle()),
+            Self::Postgres(p) => (p.size(), p.num_idle()),
+        };
+        (u64::from(size), idle as u64)
+    }
+
     pub(crate) async fn close(&self) {
         match self {
             Self::Sqlite(p) => p.close().await,

@@ -17,7 +17,7 @@ impl IdSource for SqlStore {
             .next(|n| async move {
                 // The update locks the counter row until commit, so the
                 // select reads this lease and nobody else's.
-                self.timed(async {
+                self.timed("next_id", async {
                     let mut tx = self.primary.begin().await?;
                     let n = i64::try_from(n).unwrap_or(i64::MAX);
                     tx.exec().execute(&self.q.lease_ids, &[Arg::Int(n)]).await?;

@@ -29,6 +29,7 @@ mod dialect;
 mod error;
 mod ids;
 mod links;
+mod metrics;
 mod migrate;
 mod open;
 mod segment;
@@ -173,6 +174,16 @@ impl Database {
     /// Fails with [`StoreError::Unavailable`] while the database is away.
     pub async fn ensure_ready(&self) -> Result<(), StoreError> {
         self.store.ready().await.map(|_| ())
+    }
+
+    /// Adds the store's metrics (query times and errors by operation, the
+    /// primary pool's connections) to `registry`.
+    pub fn register_metrics(&self, registry: &prometheus::Registry) -> prometheus::Result<()> {
+        self.store.metrics.register(registry)?;
+        registry.register(Box::new(metrics::PoolGauge::new(
+            self.store.primary.clone(),
+            self.store.max_connections,
+        )?))
     }
 
     /// Closes the pools, waiting for connections in use to be returned.

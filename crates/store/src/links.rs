@@ -126,7 +126,10 @@ impl SqlStore {
         slug: &str,
     ) -> Result<Option<RedirectRecord>, StoreError> {
         let row: Option<RecordRow> = self
-            .timed(pool.fetch_optional(&self.q.lookup, &[Arg::Text(slug)]))
+            .timed(
+                "lookup",
+                pool.fetch_optional(&self.q.lookup, &[Arg::Text(slug)]),
+            )
             .await?;
         Ok(row.map(RedirectRecord::from))
     }
@@ -134,6 +137,7 @@ impl SqlStore {
     async fn link_by_id(&self, id: i64) -> Result<Option<Link>, StoreError> {
         let row: Option<LinkRow> = self
             .timed(
+                "link_by_id",
                 self.primary
                     .fetch_optional(&self.q.link_by_id, &[Arg::Int(id)]),
             )
@@ -147,7 +151,12 @@ impl LinkLookup for SqlStore {
     async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
         self.ready().await?;
         if let Some(reader) = &self.sqlite_reader {
-            return reader.lookup(slug);
+            let started = std::time::Instant::now();
+            let found =
+                tracing::info_span!("store.query", op = "lookup").in_scope(|| reader.lookup(slug));
+            self.metrics
+                .observe("lookup", started.elapsed(), found.is_err());
+            return found;
         }
         if self.replicas.is_empty() {
             return self.lookup_on(&self.primary, slug).await;
@@ -189,7 +198,7 @@ impl LinkStore for SqlStore {
             Arg::Bool(link.pending),
         ];
         let inserted = self
-            .timed(async {
+            .timed("insert", async {
                 match self.primary.execute(&self.q.insert_link, &args).await {
                     Ok(_) => Ok(true),
                     Err(e) if is_unique_violation(&e) => Ok(false),
@@ -209,6 +218,7 @@ impl LinkStore for SqlStore {
         self.ready().await?;
         let row: Option<LinkRow> = self
             .timed(
+                "by_slug",
                 self.primary
                     .fetch_optional(&self.q.link_by_slug, &[Arg::Text(slug)]),
             )
@@ -227,12 +237,16 @@ impl LinkStore for SqlStore {
         let rows: Vec<LinkRow> = match owner_id {
             Some(owner) => {
                 let args = [Arg::Int(owner), hash, Arg::Text(url), limit];
-                self.timed(self.primary.fetch_all(&self.q.link_by_owner_url, &args))
-                    .await?
+                self.timed(
+                    "by_owner_and_url",
+                    self.primary.fetch_all(&self.q.link_by_owner_url, &args),
+                )
+                .await?
             }
             None => {
                 let args = [hash, Arg::Text(url), limit];
                 self.timed(
+                    "by_owner_and_url",
                     self.primary
                         .fetch_all(&self.q.link_by_null_owner_url, &args),
                 )
@@ -283,7 +297,7 @@ impl LinkStore for SqlStore {
         b.push(" order by l.created_at desc, l.id desc limit ")
             .bind(Arg::Int(i64::from(query.limit)));
         let rows: Vec<LinkRow> = self
-            .timed(self.reader().fetch_all(b.sql(), b.args()))
+            .timed("list", self.reader().fetch_all(b.sql(), b.args()))
             .await?;
         links(rows)
     }
@@ -336,7 +350,9 @@ impl LinkStore for SqlStore {
         b.push(" where id = ")
             .bind(Arg::Int(id))
             .push(" and deleted_at is null");
-        let changed = self.timed(self.primary.execute(b.sql(), b.args())).await?;
+        let changed = self
+            .timed("update", self.primary.execute(b.sql(), b.args()))
+            .await?;
         if changed == 0 {
             return Ok(None);
         }
@@ -348,7 +364,7 @@ impl LinkStore for SqlStore {
         let at = to_millis(at);
         let args = [Arg::Int(at), Arg::Int(at), Arg::Int(id)];
         let deleted = self
-            .timed(self.primary.execute(&self.q.delete_link, &args))
+            .timed("delete", self.primary.execute(&self.q.delete_link, &args))
             .await?;
         Ok(deleted == 1)
     }
@@ -357,6 +373,7 @@ impl LinkStore for SqlStore {
         self.ready().await?;
         let row: Option<(Option<String>,)> = self
             .timed(
+                "password_hash",
                 self.primary
                     .fetch_optional(&self.q.password_hash, &[Arg::Int(id)]),
             )

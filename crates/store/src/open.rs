@@ -45,6 +45,7 @@ pub(crate) fn store(o: &DbOptions, clock: Arc<dyn Clock>) -> Result<SqlStore, Op
         sqlite_file,
         busy_timeout: o.busy_timeout,
         clock,
+        max_connections: o.max_connections.max(1),
     }))
 }
 

@@ -12,10 +12,11 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokio::sync::OnceCell;
+use tracing::Instrument;
 
 use kurz_core::clock::{self, Clock};
 use kurz_core::error::StoreError;
@@ -25,6 +26,7 @@ use kurz_core::slug::SlugSecret;
 use crate::db::{Arg, Pool};
 use crate::dialect::Queries;
 use crate::error::store_error;
+use crate::metrics::StoreMetrics;
 use crate::segment::SegmentAllocator;
 use crate::sqlite_reader::SqliteReader;
 use crate::DbKind;
@@ -49,6 +51,9 @@ pub(crate) struct SqlStore {
     /// For the store's own timestamps (the secret's row, an export's date);
     /// domain timestamps come in with the data.
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) metrics: StoreMetrics,
+    /// The primary pool's size, for the pool gauge.
+    pub(crate) max_connections: u32,
 }
 
 impl fmt::Debug for SqlStore {
@@ -74,6 +79,7 @@ pub(crate) struct Parts {
     /// How long the SQLite reader waits on a lock.
     pub(crate) busy_timeout: Duration,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) max_connections: u32,
 }
 
 impl SqlStore {
@@ -96,6 +102,8 @@ impl SqlStore {
             query_timeout: parts.query_timeout,
             migration_lock: parts.migration_lock,
             clock: parts.clock,
+            metrics: StoreMetrics::new(),
+            max_connections: parts.max_connections,
         }
     }
 
@@ -108,17 +116,25 @@ impl SqlStore {
         &self.replicas[i]
     }
 
-    /// Runs one store call under the query timeout, in domain errors.
+    /// Runs one store call under the query timeout, in domain errors, and
+    /// reports its time under `op` (metrics, and a span for traces).
     pub(crate) async fn timed<T>(
         &self,
+        op: &'static str,
         call: impl Future<Output = Result<T, sqlx::Error>>,
     ) -> Result<T, StoreError> {
-        match tokio::time::timeout(self.query_timeout, call).await {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(self.query_timeout, call)
+            .instrument(tracing::info_span!("store.query", op))
+            .await
+        {
             Ok(result) => result.map_err(|e| store_error(e, self.kind)),
             Err(_) => Err(StoreError::Unavailable(
                 "the store did not answer in time".into(),
             )),
-        }
+        };
+        self.metrics.observe(op, started.elapsed(), result.is_err());
+        result
     }
 
     /// Applies migrations and reads (or makes) the slug secret, once; every
@@ -133,12 +149,13 @@ impl SqlStore {
                 let now = clock::to_millis(self.clock.now());
                 // The first process to get here decides; the others read it.
                 self.timed(
+                    "ready",
                     self.primary
                         .execute(&self.q.insert_secret, &[Arg::Text(&secret), Arg::Int(now)]),
                 )
                 .await?;
                 let (stored,): (String,) = self
-                    .timed(self.primary.fetch_one(&self.q.select_secret, &[]))
+                    .timed("ready", self.primary.fetch_one(&self.q.select_secret, &[]))
                     .await?;
                 parse_secret(&stored)
             })
@@ -156,7 +173,8 @@ impl SqlStore {
 #[async_trait]
 impl Health for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.timed(self.primary.execute("select 1", &[])).await?;
+        self.timed("ping", self.primary.execute("select 1", &[]))
+            .await?;
         self.ready().await.map(|_| ())
     }
 }

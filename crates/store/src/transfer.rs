@@ -166,7 +166,7 @@ impl SqlStore {
     ) -> Result<TransferStats, TransferError> {
         let secret = self.ready().await?.clone();
         let (next_id,): (i64,) = self
-            .timed(self.primary.fetch_one(&self.q.read_next_id, &[]))
+            .timed("export", self.primary.fetch_one(&self.q.read_next_id, &[]))
             .await?;
         write_record(
             out,
@@ -185,28 +185,34 @@ impl SqlStore {
         let mut stats = TransferStats::default();
         let text = |c| self.q.dialect.text(c);
         let users: Vec<UserRecord> = self
-            .timed(self.primary.fetch_all(
-                &format!(
+            .timed(
+                "export",
+                self.primary.fetch_all(
+                    &format!(
                     "select {} as username, password_hash, role, created_at from users order by id",
                     text("username")
                 ),
-                &[],
-            ))
+                    &[],
+                ),
+            )
             .await?;
         for u in users {
             write_record(out, &Record::User(u))?;
             stats.users += 1;
         }
         let keys: Vec<KeyRecord> = self
-            .timed(self.primary.fetch_all(
-                &format!(
+            .timed(
+                "export",
+                self.primary.fetch_all(
+                    &format!(
                     "select {} as username, k.name, {} as key_hash, k.read_only, k.created_at, \
                      k.revoked_at from api_keys k join users u on u.id = k.user_id order by k.id",
                     text("u.username"),
                     text("k.key_hash")
                 ),
-                &[],
-            ))
+                    &[],
+                ),
+            )
             .await?;
         for k in keys {
             write_record(out, &Record::Key(k))?;
@@ -225,6 +231,7 @@ impl SqlStore {
         loop {
             let page: Vec<LinkRecord> = self
                 .timed(
+                    "export",
                     self.primary
                         .fetch_all(&page_sql, &[Arg::Int(after), Arg::Int(EXPORT_PAGE)]),
                 )
@@ -245,25 +252,34 @@ impl SqlStore {
         input: &mut (dyn BufRead + Send),
     ) -> Result<TransferStats, TransferError> {
         self.ready().await?;
-        let mut tx = self.timed(self.primary.begin()).await?;
+        let mut tx = self.timed("import", self.primary.begin()).await?;
         // A write first, so SQLite takes its write lock now rather than
         // failing busy at the first insert after these reads.
-        self.timed(tx.exec().execute(
-            "update id_counters set next_id = next_id where name = 'link'",
-            &[],
-        ))
+        self.timed(
+            "import",
+            tx.exec().execute(
+                "update id_counters set next_id = next_id where name = 'link'",
+                &[],
+            ),
+        )
         .await?;
         let (users,): (i64,) = self
-            .timed(tx.exec().fetch_one("select count(*) from users", &[]))
+            .timed(
+                "import",
+                tx.exec().fetch_one("select count(*) from users", &[]),
+            )
             .await?;
         let (links,): (i64,) = self
-            .timed(tx.exec().fetch_one("select count(*) from links", &[]))
+            .timed(
+                "import",
+                tx.exec().fetch_one("select count(*) from links", &[]),
+            )
             .await?;
         if users > 0 || links > 0 {
             return Err(TransferError::NotEmpty);
         }
         let stats = self.import_records(&mut tx, input).await?;
-        self.timed(tx.commit()).await?;
+        self.timed("import", tx.commit()).await?;
         Ok(stats)
     }
 
@@ -330,10 +346,16 @@ impl SqlStore {
                         Arg::Text(&u.role),
                         Arg::Int(u.created_at),
                     ];
-                    self.timed(tx.exec().execute(&self.q.insert_user, &args))
-                        .await?;
+                    self.timed(
+                        "import_records",
+                        tx.exec().execute(&self.q.insert_user, &args),
+                    )
+                    .await?;
                     let (id,): (i64,) = self
-                        .timed(tx.exec().fetch_one(&user_id, &[Arg::Text(&u.username)]))
+                        .timed(
+                            "import_records",
+                            tx.exec().fetch_one(&user_id, &[Arg::Text(&u.username)]),
+                        )
                         .await?;
                     owners.insert(u.username, id);
                     stats.users += 1;
@@ -350,7 +372,8 @@ impl SqlStore {
                         Arg::Int(k.created_at),
                         Arg::OptInt(k.revoked_at),
                     ];
-                    self.timed(tx.exec().execute(&insert_key, &args)).await?;
+                    self.timed("import_records", tx.exec().execute(&insert_key, &args))
+                        .await?;
                     stats.keys += 1;
                 }
                 Record::Link(l) => {
@@ -380,13 +403,17 @@ impl SqlStore {
             .dialect
             .placeholders("update id_counters set next_id = ? where name = 'link'");
         let next = Arg::Int(next_id.max(max_id.saturating_add(1)));
-        self.timed(tx.exec().execute(&counter, &[next])).await?;
+        self.timed("import_records", tx.exec().execute(&counter, &[next]))
+            .await?;
         let secret_sql = self
             .q
             .dialect
             .placeholders("update settings set value = ? where name = 'slug_secret'");
-        self.timed(tx.exec().execute(&secret_sql, &[Arg::Text(&secret)]))
-            .await?;
+        self.timed(
+            "import_records",
+            tx.exec().execute(&secret_sql, &[Arg::Text(&secret)]),
+        )
+        .await?;
         Ok(stats)
     }
 
@@ -458,6 +485,7 @@ impl SqlStore {
                 .bind(Arg::OptInt(l.deleted_at))
                 .push(")");
         }
-        self.timed(tx.exec().execute(b.sql(), b.args())).await
+        self.timed("insert_links", tx.exec().execute(b.sql(), b.args()))
+            .await
     }
 }

@@ -13,7 +13,10 @@ impl VisitStore for SqlStore {
     async fn take_visit(&self, id: i64) -> Result<bool, StoreError> {
         self.ready().await?;
         let taken = self
-            .timed(self.primary.execute(&self.q.take_visit, &[Arg::Int(id)]))
+            .timed(
+                "take_visit",
+                self.primary.execute(&self.q.take_visit, &[Arg::Int(id)]),
+            )
             .await?;
         Ok(taken == 1)
     }

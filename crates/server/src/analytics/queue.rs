@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
 use tokio::sync::Notify;
 
 use kurz_core::analytics::{hour_of, Click};
@@ -24,9 +25,49 @@ pub struct ClickQueue {
     /// The worker is woken when this many clicks wait, not by every click.
     batch_size: usize,
     overflow: Mutex<Overflow>,
-    dropped: AtomicU64,
     dropped_rows: AtomicU64,
     wake: Notify,
+    /// Clicks recorded, details dropped, flush times: `/metrics` reads them.
+    pub(crate) metrics: ClickMetrics,
+}
+
+/// The click pipeline's metrics: `kurz_clicks_total`,
+/// `kurz_click_details_dropped_total`, `kurz_click_queue_depth` (read at
+/// scrape time) and `kurz_click_flush_duration_seconds`.
+#[derive(Debug, Clone)]
+pub(crate) struct ClickMetrics {
+    pub(crate) recorded: IntCounter,
+    pub(crate) dropped: IntCounter,
+    pub(crate) depth: IntGauge,
+    pub(crate) flush_seconds: Histogram,
+}
+
+impl ClickMetrics {
+    fn new() -> Self {
+        // Constant names prometheus accepts: these cannot fail.
+        Self {
+            recorded: IntCounter::new("kurz_clicks_total", "Clicks recorded by redirects")
+                .expect("valid counter"),
+            dropped: IntCounter::new(
+                "kurz_click_details_dropped_total",
+                "Clicks counted without their detail because the click queue was full",
+            )
+            .expect("valid counter"),
+            depth: IntGauge::new("kurz_click_queue_depth", "Clicks waiting in the queue")
+                .expect("valid gauge"),
+            flush_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "kurz_click_flush_duration_seconds",
+                    "Time of one flush of the click worker (every batch it writes)",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    30.0,
+                ]),
+            )
+            .expect("valid histogram"),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -40,9 +81,9 @@ impl ClickQueue {
             capacity,
             batch_size: batch_size.clamp(1, capacity.max(1)),
             overflow: Mutex::new(HashMap::new()),
-            dropped: AtomicU64::new(0),
             dropped_rows: AtomicU64::new(0),
             wake: Notify::new(),
+            metrics: ClickMetrics::new(),
         }
     }
 
@@ -66,7 +107,7 @@ impl ClickQueue {
     /// clicks are counted, but as neither people nor programs
     /// (`unclassified`).
     pub fn dropped_details(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.metrics.dropped.get()
     }
 
     /// Raw visit rows dropped since the start (their clicks classified and
@@ -87,6 +128,7 @@ impl ClickQueue {
 
 impl ClickSink for ClickQueue {
     fn record(&self, click: Click) {
+        self.metrics.recorded.inc();
         let mut events = lock(&self.events);
         if events.len() < self.capacity {
             events.push(click);
@@ -101,7 +143,7 @@ impl ClickSink for ClickQueue {
         *lock(&self.overflow)
             .entry((click.link_id, hour_of(click.at)))
             .or_insert(0) += 1;
-        self.dropped.fetch_add(1, Ordering::Relaxed);
+        self.metrics.dropped.inc();
     }
 }
 

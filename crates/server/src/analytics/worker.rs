@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use kurz_core::analytics::{hour_of, Click, ClickBatch, Facet, FacetCount, HourCount, StoredVisit};
 use kurz_core::clock::Clock;
@@ -258,6 +259,14 @@ impl ClickWorker {
     /// Writes everything pending; on failure what was not written stays
     /// pending.
     pub async fn flush(&mut self) -> Result<(), StoreError> {
+        let timer = self.queue.metrics.flush_seconds.start_timer();
+        let span = tracing::info_span!("clicks.flush");
+        let result = self.flush_pending().instrument(span).await;
+        timer.observe_duration();
+        result
+    }
+
+    async fn flush_pending(&mut self) -> Result<(), StoreError> {
         self.absorb().await;
         if self.pending.is_empty() {
             return Ok(());

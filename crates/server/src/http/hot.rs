@@ -16,12 +16,14 @@ use std::time::Instant;
 use axum::http::{Method, Request};
 use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
+use tracing::Instrument;
 
 use kurz_core::service::redirect::could_be_slug;
 use kurz_core::slug::is_reserved;
 
 use super::error::ApiError;
 use super::{pages, redirect, trace, AppState};
+use crate::metrics::{self, Limit};
 
 /// The slug a request is for, if the hot path answers it.
 pub fn slug_of<B>(req: &Request<B>) -> Option<&str> {
@@ -35,7 +37,8 @@ pub fn slug_of<B>(req: &Request<B>) -> Option<&str> {
 /// Answers a request [`slug_of`] accepted.
 pub async fn answer<B>(state: &AppState, req: Request<B>, client: IpAddr) -> Response {
     let started = Instant::now();
-    let trace_id = trace::trace_id(req.headers());
+    let (span, trace_id) =
+        trace::request_span(req.headers(), req.method(), metrics::REDIRECT_ROUTE, false);
     let mut response = match slug_of(&req) {
         Some(slug) => {
             let limited = state
@@ -52,7 +55,7 @@ pub async fn answer<B>(state: &AppState, req: Request<B>, client: IpAddr) -> Res
                         req.headers(),
                         Some(client),
                     );
-                    AssertUnwindSafe(answer)
+                    AssertUnwindSafe(answer.instrument(span.clone()))
                         .catch_unwind()
                         .await
                         .unwrap_or_else(|_| {
@@ -60,13 +63,24 @@ pub async fn answer<B>(state: &AppState, req: Request<B>, client: IpAddr) -> Res
                                 .into_response()
                         })
                 }
-                Err(e) => pages::error(e, req.headers()),
+                Err(e) => {
+                    state.metrics.rate_limited(Limit::Redirect);
+                    pages::error(e, req.headers())
+                }
             }
         }
         None => ApiError::NotFound.into_response(),
     };
-    let micros = started.elapsed().as_micros() as u64;
-    trace::log_redirect(&trace_id, req.method(), response.status().as_u16(), micros);
+    let took = started.elapsed();
+    let status = response.status();
+    span.record("status", status.as_u16());
+    state.metrics.redirect_request(req.method(), status, took);
+    trace::log_redirect(
+        &trace_id,
+        req.method(),
+        status.as_u16(),
+        trace::micros(took),
+    );
     trace::set_trace_header(&mut response, &trace_id);
     response
 }

@@ -27,6 +27,7 @@ use super::error::ApiError;
 use super::extract::{self, Caller};
 use super::AppState;
 use crate::config::LimitsConfig;
+use crate::metrics::Limit;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Client {
@@ -134,15 +135,18 @@ pub(crate) fn client_ip(req: &Request) -> Option<IpAddr> {
 /// Creations and other calls have separate budgets.
 pub async fn guard_api(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let limits = state.limits.as_deref();
-    let limiter = limits.map(|l| {
-        if req.method() == Method::POST && req.uri().path() == "/api/v1/links" {
-            &l.create
-        } else {
-            &l.api
-        }
+    let which = if req.method() == Method::POST && req.uri().path() == "/api/v1/links" {
+        Limit::Create
+    } else {
+        Limit::Api
+    };
+    let limiter = limits.map(|l| match which {
+        Limit::Create => &l.create,
+        _ => &l.api,
     });
     if let (Some(limits), Some(limiter), Some(ip)) = (limits, limiter, client_ip(&req)) {
         if let Err(e) = limits.check(limiter, &Client::Ip(limits.client(ip))) {
+            state.metrics.rate_limited(which);
             return e.into_response();
         }
     }
@@ -152,6 +156,7 @@ pub async fn guard_api(State(state): State<AppState>, mut req: Request, next: Ne
     };
     if let (Some(limits), Some(limiter), Some(who)) = (limits, limiter, &caller) {
         if let Err(e) = limits.check(limiter, &Client::Key(who.key_id)) {
+            state.metrics.rate_limited(which);
             return e.into_response();
         }
     }
@@ -170,6 +175,7 @@ impl Limits {
 pub async fn limit_redirects(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let (Some(limits), Some(ip)) = (state.limits.as_deref(), client_ip(&req)) {
         if let Err(e) = limits.check_redirect(ip) {
+            state.metrics.rate_limited(Limit::Redirect);
             return e.into_response();
         }
     }

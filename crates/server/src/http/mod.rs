@@ -23,7 +23,7 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -34,6 +34,8 @@ use kurz_core::link::RedirectCode;
 use kurz_core::ports::Health;
 use kurz_core::service::{AccountService, LinkService, Redirector, StatsService};
 use kurz_store::cache::Redis;
+
+use crate::metrics::Metrics;
 
 use self::error::ApiError;
 use self::limit::Limits;
@@ -77,6 +79,12 @@ impl AppState {
     }
 }
 
+impl FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
+}
+
 impl std::ops::Deref for AppState {
     type Target = Handlers;
 
@@ -103,6 +111,9 @@ pub struct Handlers {
     pub site: Arc<Site>,
     /// `None` when rate limits are off.
     pub limits: Option<Arc<Limits>>,
+    pub metrics: Arc<Metrics>,
+    /// Whether `/metrics` is served here (not on a listener of its own).
+    pub metrics_here: bool,
 }
 
 /// The whole application router.
@@ -131,21 +142,26 @@ pub fn router(state: AppState) -> Router {
         )),
         None => redirect::router(),
     };
-    let app = Router::new()
+    let metrics = state.metrics.clone();
+    let mut app = Router::new()
         .merge(api)
         .merge(redirect)
-        .merge(ops::router())
+        .merge(ops::router());
+    if state.metrics_here {
+        app = app.merge(ops::metrics_router());
+    }
+    let app = app
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
-    with_edge_layers(app)
+    with_edge_layers(app, metrics)
 }
 
 /// The layers every route gets, outermost last: panics become 500 / 50000,
-/// and every answer, that one included, carries a trace ID.
-pub fn with_edge_layers(app: Router) -> Router {
+/// and every answer, that one included, carries a trace ID and is counted.
+pub fn with_edge_layers(app: Router, metrics: Arc<Metrics>) -> Router {
     app.layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(trace::trace))
+        .layer(middleware::from_fn_with_state(metrics, trace::trace))
 }
 
 // tower-http's CatchPanicLayer hands the panic payload over by value.

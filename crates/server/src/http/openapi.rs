@@ -21,7 +21,7 @@ use super::{ops, redirect, AppState};
         accounts::create_user, accounts::create_key, accounts::list_keys, accounts::revoke_key,
         openapi_json,
         redirect::index, redirect::follow_link, redirect::unlock_link,
-        ops::healthz, ops::readyz,
+        ops::healthz, ops::readyz, ops::metrics,
     ),
     modifiers(&Security),
 )]

@@ -1,8 +1,10 @@
 //! Health endpoints for load balancers and orchestrators (API.md,
-//! "Operations").
+//! "Operations"), and `/metrics` for Prometheus.
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::sync::Arc;
+
+use axum::extract::{FromRef, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -10,11 +12,35 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::AppState;
+use crate::metrics::Metrics;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+}
+
+/// `/metrics`, on the main listener (the default) or on its own.
+pub fn metrics_router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Arc<Metrics>: FromRef<S>,
+{
+    Router::new().route("/metrics", get(metrics))
+}
+
+/// The app's metrics in Prometheus's text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format, version 0.0.4")))]
+pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        metrics.render(),
+    )
+        .into_response()
 }
 
 /// 200 while the process runs.

@@ -23,6 +23,7 @@ use super::api::rfc3339;
 use super::error::ApiError;
 use super::extract::ApiPath;
 use super::{body, limit, pages, AppState};
+use crate::metrics::{Limit, RedirectResult};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -83,12 +84,28 @@ pub(crate) async fn follow(
         query: uri.query(),
         visitor: visitor(headers, client),
     };
+    let m = &state.metrics;
     match state.redirector.follow(slug, visit).await {
-        Ok(Outcome::Redirect(r)) => redirect(state, r),
-        Ok(Outcome::PasswordRequired) => pages::password_form(slug, StatusCode::OK, false),
-        Ok(Outcome::Withheld) => pages::confirm_visit(slug),
-        Ok(Outcome::NotFound) => pages::error(ApiError::NotFound, headers),
-        Ok(Outcome::Gone) => pages::error(ApiError::Gone, headers),
+        Ok(Outcome::Redirect(r)) => {
+            m.redirect(RedirectResult::Redirect);
+            redirect(state, r)
+        }
+        Ok(Outcome::PasswordRequired) => {
+            m.redirect(RedirectResult::Protected);
+            pages::password_form(slug, StatusCode::OK, false)
+        }
+        Ok(Outcome::Withheld) => {
+            m.redirect(RedirectResult::Protected);
+            pages::confirm_visit(slug)
+        }
+        Ok(Outcome::NotFound) => {
+            m.redirect(RedirectResult::NotFound);
+            pages::error(ApiError::NotFound, headers)
+        }
+        Ok(Outcome::Gone) => {
+            m.redirect(RedirectResult::Gone);
+            pages::error(ApiError::Gone, headers)
+        }
         Err(e) => pages::error(e.into(), headers),
     }
 }
@@ -177,19 +194,36 @@ pub async fn unlock_link(
         (Some(limits), Some(ip)) => limits.check_password_attempt(link_id, ip),
         _ => Ok(()),
     };
+    let m = &state.metrics;
     match state.redirector.unlock(&slug, password, visit, gate).await {
-        Ok(Unlock::Throttled(wait)) => pages::error(ApiError::RateLimited(wait), &headers),
+        Ok(Unlock::Throttled(wait)) => {
+            m.rate_limited(Limit::Password);
+            pages::error(ApiError::RateLimited(wait), &headers)
+        }
         Ok(Unlock::PasswordMissing) => pages::error(
             form_error.unwrap_or_else(|| ApiError::BadRequest("a password is required".into())),
             &headers,
         ),
-        Ok(Unlock::Redirect(r)) => redirect(&state, r),
-        Ok(Unlock::WrongPassword) if pages::wants_html(&headers) => {
-            pages::password_form(&slug, StatusCode::UNAUTHORIZED, true)
+        Ok(Unlock::Redirect(r)) => {
+            m.redirect(RedirectResult::Redirect);
+            redirect(&state, r)
         }
-        Ok(Unlock::WrongPassword) => ApiError::WrongPassword.into_response(),
-        Ok(Unlock::NotFound) => pages::error(ApiError::NotFound, &headers),
-        Ok(Unlock::Gone) => pages::error(ApiError::Gone, &headers),
+        Ok(Unlock::WrongPassword) => {
+            m.redirect(RedirectResult::Protected);
+            if pages::wants_html(&headers) {
+                pages::password_form(&slug, StatusCode::UNAUTHORIZED, true)
+            } else {
+                ApiError::WrongPassword.into_response()
+            }
+        }
+        Ok(Unlock::NotFound) => {
+            m.redirect(RedirectResult::NotFound);
+            pages::error(ApiError::NotFound, &headers)
+        }
+        Ok(Unlock::Gone) => {
+            m.redirect(RedirectResult::Gone);
+            pages::error(ApiError::Gone, &headers)
+        }
         Err(e) => pages::error(e.into(), &headers),
     }
 }

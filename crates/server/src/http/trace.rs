@@ -1,16 +1,26 @@
 //! Request tracing: a trace ID for every request, taken from a W3C
-//! `traceparent` header when there is a valid one, returned in `x-trace-id`,
-//! and one log line per request: at `info` for the API and the pages, at
+//! `traceparent` header when there is a valid one, returned in `x-trace-id`;
+//! the request's metrics; its span, exported when OTLP is configured; and
+//! one log line per request: at `info` for the API and the pages, at
 //! `debug` for redirects (ADR 0014). Neither the query string (it may carry
-//! secrets) nor the client IP is logged.
+//! secrets), nor headers, nor the client IP is logged.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing::field::Empty;
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::metrics::{Metrics, REDIRECT_ROUTE};
+use crate::telemetry;
 
 pub const TRACE_HEADER: &str = "x-trace-id";
 
@@ -64,11 +74,6 @@ impl std::fmt::Display for TraceId {
     }
 }
 
-/// The route of the redirect path, whose requests log at `debug`: at a
-/// hundred thousand redirects a second, a line each would cost more than
-/// the redirect (ADR 0014). Its failures (5xx) still log.
-const REDIRECT_ROUTE: &str = "/{slug}";
-
 /// The trace ID of a request: its `traceparent`'s, or a new one.
 pub(crate) fn trace_id(headers: &HeaderMap) -> TraceId {
     headers
@@ -79,6 +84,47 @@ pub(crate) fn trace_id(headers: &HeaderMap) -> TraceId {
         .unwrap_or_else(TraceId::new)
 }
 
+/// The span of one request and its trace ID. The span exists when spans
+/// are exported or `logged` asks for it (the API's log line carries its
+/// fields). When exported, the caller's `traceparent` continues (the span
+/// is its child) or a new trace starts, and the trace ID answered is the
+/// exported trace's either way.
+pub(crate) fn request_span(
+    headers: &HeaderMap,
+    method: &Method,
+    route: &str,
+    logged: bool,
+) -> (tracing::Span, TraceId) {
+    let exporting = telemetry::exporting();
+    if !exporting && !logged {
+        return (tracing::Span::none(), trace_id(headers));
+    }
+    let span = tracing::info_span!("request", trace_id = Empty, %method, route, status = Empty);
+    let id = if exporting {
+        let parent = TraceContextPropagator::new().extract(&Headers(headers));
+        let _ = span.set_parent(parent);
+        let exported = span.context().span().span_context().trace_id();
+        TraceId::from_hex(&format!("{exported:032x}")).unwrap_or_else(TraceId::new)
+    } else {
+        trace_id(headers)
+    };
+    span.record("trace_id", id.as_str());
+    (span, id)
+}
+
+/// `traceparent` (and `tracestate`) as the propagator reads them.
+struct Headers<'a>(&'a HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
 /// Puts the trace ID on an answer.
 pub(crate) fn set_trace_header(response: &mut Response, trace_id: &TraceId) {
     if let Ok(v) = HeaderValue::from_bytes(&trace_id.0) {
@@ -87,7 +133,8 @@ pub(crate) fn set_trace_header(response: &mut Response, trace_id: &TraceId) {
 }
 
 /// The log line of a redirect: `debug`, or `warn` when it failed on our
-/// side.
+/// side. At a hundred thousand redirects a second, a line each would cost
+/// more than the redirect (ADR 0014).
 pub(crate) fn log_redirect(trace_id: &TraceId, method: &Method, status: u16, micros: u64) {
     let trace_id = trace_id.as_str();
     if status >= 500 {
@@ -97,27 +144,34 @@ pub(crate) fn log_redirect(trace_id: &TraceId, method: &Method, status: u16, mic
     }
 }
 
-pub async fn trace(req: Request, next: Next) -> Response {
-    let trace_id = trace_id(req.headers());
+/// The layer every routed request goes through: trace ID, metrics, span,
+/// log line.
+pub async fn trace(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().cloned();
     let route = route.as_ref().map_or("(none)", MatchedPath::as_str);
     let method = req.method().clone();
     let started = Instant::now();
-    let mut response = if route == REDIRECT_ROUTE {
-        let response = next.run(req).await;
-        let micros = started.elapsed().as_micros() as u64;
-        log_redirect(&trace_id, &method, response.status().as_u16(), micros);
-        response
+    let redirect = route == REDIRECT_ROUTE;
+    let (span, trace_id) = request_span(req.headers(), &method, route, !redirect);
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let status = response.status();
+    let took = started.elapsed();
+    span.record("status", status.as_u16());
+    if redirect {
+        metrics.redirect_request(&method, status, took);
+        log_redirect(&trace_id, &method, status.as_u16(), micros(took));
     } else {
-        let span = tracing::info_span!("request", trace_id = %trace_id, %method, route = %route);
-        let response = next.run(req).instrument(span.clone()).await;
-        let status = response.status().as_u16();
-        let micros = started.elapsed().as_micros() as u64;
-        span.in_scope(|| tracing::info!(status, micros, "request"));
-        response
-    };
+        metrics.request(route, &method, status, took);
+        span.in_scope(|| {
+            tracing::info!(status = status.as_u16(), micros = micros(took), "request")
+        });
+    }
     set_trace_header(&mut response, &trace_id);
     response
+}
+
+pub(crate) fn micros(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]

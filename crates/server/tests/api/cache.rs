@@ -127,6 +127,19 @@ impl Node {
         link["slug"].as_str().expect("slug").to_owned()
     }
 
+    /// One sample of `/metrics`.
+    async fn metric(&self, c: &Client, series: &str) -> Option<f64> {
+        let text = c
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("text");
+        crate::operating::sample(&text, series)
+    }
+
     async fn readyz(&self, c: &Client) -> Value {
         c.get(self.url("/readyz"))
             .send()
@@ -421,6 +434,11 @@ async fn killing_redis_fails_no_redirect_and_l2_returns_with_it() {
     }
     assert_eq!(failed, 0, "of {i} redirects");
     assert_eq!(node.readyz(&c).await["redis"], "down", "and still 200");
+    let breaker = node.metric(&c, "kurz_redis_breaker_state").await;
+    assert!(
+        matches!(breaker, Some(b) if b >= 1.0),
+        "the breaker is open (2) or probing (1): {breaker:?}"
+    );
 
     // Meanwhile a link changes behind the node's back (no invalidation can
     // reach it while the channel is down): its L1 still has the old target.
@@ -442,6 +460,11 @@ async fn killing_redis_fails_no_redirect_and_l2_returns_with_it() {
         node.readyz(&c).await["redis"] == "up"
     })
     .await;
+    assert_eq!(
+        node.metric(&c, "kurz_redis_breaker_state").await,
+        Some(0.0),
+        "closed again"
+    );
     // Resubscribed, the node dropped what it cached while deaf.
     wait_until(
         "L1 cleared on resubscribing",
@@ -461,6 +484,10 @@ async fn killing_redis_fails_no_redirect_and_l2_returns_with_it() {
         redis.has(&format!("{prefix}l:{fresh}"))
     })
     .await;
+    let l2_misses = node
+        .metric(&c, r#"kurz_cache_requests_total{level="l2",result="miss"}"#)
+        .await;
+    assert!(matches!(l2_misses, Some(n) if n >= 1.0), "{l2_misses:?}");
 }
 
 #[tokio::test]

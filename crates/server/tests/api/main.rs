@@ -16,6 +16,7 @@ mod faults;
 mod hardening;
 mod links;
 mod mmdb;
+mod operating;
 mod ops;
 mod redirect;
 mod transfer;

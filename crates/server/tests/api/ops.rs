@@ -116,6 +116,7 @@ async fn openapi_31_document_covers_every_route() {
         "POST /{slug}",
         "GET /healthz",
         "GET /readyz",
+        "GET /metrics",
     ]
     .into_iter()
     .map(String::from)
@@ -289,7 +290,8 @@ async fn a_panicking_handler_answers_500_and_the_server_keeps_serving() {
     let routes = Router::new()
         .route("/boom", get(boom))
         .route("/fine", get(|| async { "fine" }));
-    let app = kurz_server::http::with_edge_layers(routes);
+    let metrics = std::sync::Arc::new(kurz_server::metrics::Metrics::new().expect("metrics"));
+    let app = kurz_server::http::with_edge_layers(routes, metrics);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

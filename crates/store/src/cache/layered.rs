@@ -11,6 +11,7 @@
 //! later. The second delete closes the race with a reader that read the
 //! old row just before the write and fills a cache just after it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,12 +22,14 @@ use kurz_core::link::RedirectRecord;
 use kurz_core::ports::{Invalidator, LinkLookup};
 
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use super::auth::AuthCache;
 use super::codec::Cached;
 use super::generation::Generations;
 use super::l1::L1;
 use super::redis::{Message, Redis};
+use crate::metrics::CacheMetrics;
 
 /// How long after a write the second delete comes.
 pub(crate) const SECOND_DELETE: Duration = Duration::from_millis(500);
@@ -37,6 +40,7 @@ pub(crate) struct CachedLookup {
     pub(crate) l2: Option<Arc<Redis>>,
     pub(crate) store: Arc<dyn LinkLookup>,
     pub(crate) generations: Arc<Generations>,
+    pub(crate) metrics: CacheMetrics,
 }
 
 impl CachedLookup {
@@ -45,8 +49,11 @@ impl CachedLookup {
     async fn below_l1(&self, slug: &str, since: u64) -> Result<Option<RedirectRecord>, StoreError> {
         if let Some(l2) = &self.l2 {
             if let Some(cached) = l2.get(slug).await {
-                return Ok(cached.into_option());
+                let found = cached.into_option();
+                self.metrics.l2_found(found.is_some());
+                return Ok(found);
             }
+            self.metrics.l2_miss.inc();
         }
         let found = self.store.lookup(slug).await?;
         if let Some(l2) = &self.l2 {
@@ -60,22 +67,43 @@ impl CachedLookup {
 
 #[async_trait]
 impl LinkLookup for CachedLookup {
+    /// A miss here is not counted: the caller goes on to [`Self::lookup`],
+    /// which counts it.
     fn lookup_now(&self, slug: &str) -> Option<Option<RedirectRecord>> {
-        self.l1.as_ref()?.get(slug).map(Cached::into_option)
+        let found = self.l1.as_ref()?.get(slug).map(Cached::into_option)?;
+        self.metrics.l1_found(found.is_some());
+        Some(found)
     }
 
     async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
-        match &self.l1 {
-            Some(l1) => {
-                l1.get_or_load(
-                    slug,
-                    |since| self.below_l1(slug, since),
-                    || self.generations.of(slug),
-                )
-                .await
+        let span = tracing::info_span!("cache.lookup");
+        async {
+            match &self.l1 {
+                Some(l1) => {
+                    // Whoever loads counts the miss; callers that waited
+                    // on that load, or found the entry, count a hit.
+                    let loaded = AtomicBool::new(false);
+                    let found = l1
+                        .get_or_load(
+                            slug,
+                            |since| {
+                                loaded.store(true, Ordering::Relaxed);
+                                self.metrics.l1_miss.inc();
+                                self.below_l1(slug, since)
+                            },
+                            || self.generations.of(slug),
+                        )
+                        .await;
+                    if let (false, Ok(found)) = (loaded.load(Ordering::Relaxed), &found) {
+                        self.metrics.l1_found(found.is_some());
+                    }
+                    found
+                }
+                None => self.below_l1(slug, self.generations.of(slug)).await,
             }
-            None => self.below_l1(slug, self.generations.of(slug)).await,
         }
+        .instrument(span)
+        .await
     }
 }
 
@@ -210,6 +238,7 @@ mod tests {
                 l2: None,
                 store: store.clone(),
                 generations: generations.clone(),
+                metrics: CacheMetrics::new(),
             },
             Invalidation {
                 l1,

@@ -36,6 +36,7 @@ use self::auth::AuthCache;
 use self::generation::Generations;
 use self::l1::L1;
 use self::layered::{CachedLookup, Invalidation};
+use crate::metrics::{BreakerGauge, CacheMetrics};
 
 /// How a node caches.
 #[derive(Debug, Clone)]
@@ -86,6 +87,7 @@ impl Caches {
                 l2: redis.clone(),
                 store: lookup,
                 generations: generations.clone(),
+                metrics: CacheMetrics::new(),
             }),
             invalidation: Arc::new(Invalidation {
                 l1: l1.clone(),
@@ -100,6 +102,16 @@ impl Caches {
             generations,
             subscribed: Arc::new(watch::Sender::new(false)),
         })
+    }
+
+    /// Adds the cache's metrics to `registry`: lookups by level and result,
+    /// and the Redis breaker's state when Redis is configured.
+    pub fn register_metrics(&self, registry: &prometheus::Registry) -> prometheus::Result<()> {
+        registry.register(self.lookup.metrics.collector())?;
+        if let Some(redis) = &self.redis {
+            registry.register(Box::new(BreakerGauge::new(redis.clone())?))?;
+        }
+        Ok(())
     }
 
     /// Connects to Redis and listens on the invalidation channel, in the
