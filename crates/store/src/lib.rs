@@ -11,6 +11,8 @@
 //!   `visits` (visit limits), `analytics` (click rollups, raw visits),
 //!   `ids` (segment IDs and the slug secret), [`transfer`]
 //!   (export / import).
+//! - `backup` — an online copy of a SQLite database; [`inspect`] — what
+//!   `kurz doctor` reads, without changing anything.
 //! - `db` — the three sqlx drivers behind one set of enums; `dialect` — the
 //!   statement text, and what differs between backends.
 //! - `migrate` — the migrations of `migrations/<backend>/`, one process at
@@ -23,11 +25,13 @@
 
 mod accounts;
 mod analytics;
+mod backup;
 pub mod cache;
 mod db;
 mod dialect;
 mod error;
 mod ids;
+pub mod inspect;
 mod links;
 mod metrics;
 mod migrate;
@@ -49,6 +53,7 @@ use kurz_core::ports::{
     PopularLinks, VisitStore,
 };
 
+pub use self::backup::{BackupError, BackupOutcome};
 use self::store::SqlStore;
 use self::transfer::{TransferError, TransferStats};
 

@@ -14,6 +14,7 @@ use kurz_core::error::StoreError;
 use crate::db::{Conn, Pool};
 use crate::error::store_error;
 use crate::store::SqlStore;
+use crate::DbKind;
 
 static SQLITE: Migrator = sqlx::migrate!("../../migrations/sqlite");
 static MYSQL: Migrator = sqlx::migrate!("../../migrations/mysql");
@@ -124,4 +125,13 @@ fn migrate_error(e: MigrateError, store: &SqlStore) -> StoreError {
         other => sqlx::Error::Migrate(Box::new(other)),
     };
     store_error(e, store.kind)
+}
+
+/// The migrations built in for `kind`.
+pub(crate) fn migrator(kind: DbKind) -> &'static Migrator {
+    match kind {
+        DbKind::Sqlite => &SQLITE,
+        DbKind::MySql => &MYSQL,
+        DbKind::Postgres => &POSTGRES,
+    }
 }

@@ -88,7 +88,7 @@ fn sqlite_options(o: &DbOptions, url: &str) -> Result<SqliteConnectOptions, Open
 
 /// The file of a SQLite database (its migration lock and its lookup reader
 /// go with it); an in-memory database, or a server, has none.
-fn sqlite_file(o: &DbOptions, kind: DbKind) -> Result<Option<PathBuf>, OpenError> {
+pub(crate) fn sqlite_file(o: &DbOptions, kind: DbKind) -> Result<Option<PathBuf>, OpenError> {
     if kind != DbKind::Sqlite || o.url.contains(":memory:") || o.url.contains("mode=memory") {
         return Ok(None);
     }
