@@ -65,6 +65,17 @@ pub enum Command {
         #[arg(long, short)]
         input: Option<PathBuf>,
     },
+    /// Copy a SQLite database while the server runs (MariaDB and
+    /// PostgreSQL: use their own dump tools, or export).
+    Backup {
+        /// The file to write; it must not exist.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Check the configuration, database, migrations, Redis, GeoIP file and
+    /// clock, and say what is wrong; exits 1 if anything is. Takes the
+    /// flags of serve, to check the configuration serve would run with.
+    Doctor(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -144,7 +155,7 @@ pub struct ShortenArgs {
 impl Cli {
     fn config(&self) -> anyhow::Result<Config> {
         let serve = match &self.command {
-            Command::Serve(s) => Some(s),
+            Command::Serve(s) | Command::Doctor(s) => Some(s),
             _ => None,
         };
         let overrides = Overrides {
@@ -168,6 +179,9 @@ impl Cli {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Doctor(_) = &cli.command {
+        return diagnose(&cli).await;
+    }
     let config = cli.config()?;
     // Only the server exports spans; commands log.
     let otlp = match &cli.command {
@@ -196,6 +210,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Shorten(args) => shorten(&config, args).await,
         Command::Export { output } => export(&config, output).await,
         Command::Import { input } => import(&config, input).await,
+        Command::Backup { output } => backup(&config, &output).await,
+        Command::Doctor(_) => diagnose(&cli).await,
     }
 }
 
@@ -396,5 +412,86 @@ async fn import(config: &Config, input: Option<PathBuf>) -> anyhow::Result<()> {
     let stats = db.import(&mut reader).await;
     db.close().await;
     eprintln!("imported {}", stats?);
+    Ok(())
+}
+
+async fn backup(config: &Config, output: &std::path::Path) -> anyhow::Result<()> {
+    use kurz_store::DbKind;
+    let options = config.db_options();
+    let name = startup::redacted(&options.url);
+    match DbKind::from_url(&options.url)? {
+        DbKind::Sqlite => {}
+        DbKind::MySql => bail!(
+            "kurz backup copies SQLite databases only. Back up MariaDB / MySQL with its own \
+             tool, which copies without stopping kurz: \
+             `mariadb-dump --single-transaction DATABASE > FILE`; or write a copy any kurz \
+             backend can read with `kurz export --output FILE`"
+        ),
+        DbKind::Postgres => bail!(
+            "kurz backup copies SQLite databases only. Back up PostgreSQL with its own tool, \
+             which copies without stopping kurz: `pg_dump --format=custom --file=FILE URL`; \
+             or write a copy any kurz backend can read with `kurz export --output FILE`"
+        ),
+    }
+    let Some(file) = options.sqlite_file()? else {
+        bail!("{name} is an in-memory database: there is no file to back up");
+    };
+    // Opening the store would create an empty database there.
+    if !file.exists() {
+        bail!(
+            "there is no database at {}: nothing to back up",
+            file.display()
+        );
+    }
+    let db = kurz_store::open(&options, Arc::new(SystemClock))?;
+    let outcome = db.backup(output).await;
+    db.close().await;
+    let outcome = outcome.with_context(|| format!("backing up {name}"))?;
+    println!(
+        "wrote {} ({}), a copy of {}",
+        outcome.path.display(),
+        human_size(outcome.bytes),
+        file.display()
+    );
+    Ok(())
+}
+
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    let mut size = bytes as f64;
+    let mut unit = "bytes";
+    for next in UNITS {
+        if size < 1024.0 {
+            break;
+        }
+        size /= 1024.0;
+        unit = next;
+    }
+    if unit == "bytes" {
+        format!("{bytes} bytes")
+    } else {
+        format!("{size:.1} {unit}, {bytes} bytes")
+    }
+}
+
+/// Runs the checks of [`crate::doctor`] on the configuration
+/// `kurz serve` would load, reporting one that does not load rather than
+/// failing on it.
+async fn diagnose(cli: &Cli) -> anyhow::Result<()> {
+    let config = cli.config().map_err(|e| {
+        let text = e.to_string();
+        text.strip_prefix("invalid configuration: ")
+            .map_or(text.clone(), str::to_owned)
+    });
+    let mut report = crate::doctor::Report::new(std::io::stdout());
+    crate::doctor::examine(config, &mut report).await;
+    if report.problems > 0 {
+        bail!(
+            "kurz doctor found {} problem(s) (the FAIL lines) and {} warning(s)",
+            report.problems,
+            report.warnings
+        );
+    }
+    println!("no problems found ({} warning(s))", report.warnings);
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! - [`cli`] — subcommands; [`config`]: the layered configuration.
 //! - [`startup`] — builds the app from a config (tests use it too).
 //! - [`serve`] — the accept loop: connection time-outs and cap.
+//! - [`doctor`] — the checks of `kurz doctor`.
 //! - [`http`] — routers, extractors, errors, pages, rate limits, tracing.
 //! - [`analytics`] — the click queue, enrichment, and the worker that
 //!   writes rollups and raw visits.
@@ -18,6 +19,7 @@ pub mod accounts;
 pub mod analytics;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod http;
 pub mod metrics;
 pub mod secret;

@@ -20,7 +20,7 @@ use crate::faults::{server_addr, wait_until, Proxy};
 use crate::helpers::{client, expect_error, Backend};
 
 /// The shared Redis of the test run; `None` (with a note) when unset.
-fn redis_url() -> Option<String> {
+pub(crate) fn redis_url() -> Option<String> {
     let url = std::env::var("KURZ_TEST_REDIS_URL")
         .ok()
         .filter(|v| !v.is_empty());

@@ -12,7 +12,7 @@ use crate::helpers::{client, Backend};
 
 pub(crate) const KURZ: &str = env!("CARGO_BIN_EXE_kurz");
 
-fn kurz(db: &str) -> Command {
+pub(crate) fn kurz(db: &str) -> Command {
     let mut c = Command::new(KURZ);
     c.env_remove("KURZ_CONFIG")
         .env("RUST_LOG", "warn")
@@ -53,7 +53,7 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-async fn start(db: &str, port: u16) -> Child {
+pub(crate) async fn start(db: &str, port: u16) -> Child {
     let mut child = kurz(db)
         .args([
             "serve",

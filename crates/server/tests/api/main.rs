@@ -8,10 +8,12 @@
 mod helpers;
 mod accounts;
 mod analytics;
+mod backup;
 mod browser;
 mod cache;
 mod cli;
 mod cluster;
+mod doctor;
 mod faults;
 mod hardening;
 mod links;
