@@ -2,7 +2,8 @@
 # Two builds of kurz against each other and the baseline, in one session:
 # the L1-hit scenario of bench/run.sh with both builds serving the same
 # SQLite file (every link warmed into L1), loaded in turns (A, B,
-# baseline) so that the machine's drift touches all three alike.
+# baseline, the order of A and B swapped every round) so that the
+# machine's drift touches all three alike.
 #
 #   KURZ_A=/tmp/kurz-before KURZ_B=target/release/kurz bench/ab.sh [LINKS] [SECONDS] [ROUNDS] [SCRIPT]
 #   defaults: 1000000 10 5 random.lua (or zipf.lua, notfound.lua)
@@ -20,7 +21,8 @@ APORT=18081 BPORT=18082 LPORT=18080
 
 cargo build --release -q -p kurz-bench-baseline
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+pids=()
+trap 'kill $(jobs -p) "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 bench/gen.py "$N" "$work/export.jsonl" "$work/slugs.tsv" "$work/absent.txt"
 export SLUGS=$work/slugs.tsv ABSENT=$work/absent.txt
 url="sqlite://$work/bench.db"
@@ -29,11 +31,12 @@ url="sqlite://$work/bench.db"
 target/release/baseline $LPORT "$work/slugs.tsv" 2>/dev/null &
 start() { # BIN PORT LOG
   KURZ_CACHE__WARMUP_ENTRIES=$N "$1" --database "$url" serve --listen 127.0.0.1:"$2" \
-    --rate-limits off 2>"$3" &
+    --rate-limits off >/dev/null 2>"$3" &
   echo $!
 }
 apid=$(start "$KURZ_A" $APORT "$work/a.log")
 bpid=$(start "$KURZ_B" $BPORT "$work/b.log")
+pids=("$apid" "$bpid")
 for log in "$work/a.log" "$work/b.log"; do
   for _ in $(seq 1 600); do grep -q "warm-up" "$log" && break; sleep 0.5; done
 done
@@ -49,7 +52,11 @@ $(awk '/Socket errors/ {s=0; for (i=3;i<=NF;i++) if ($i ~ /^[0-9]+,?$/) s+=$i; p
 for port in $APORT $BPORT $LPORT; do run $port >/dev/null; done
 : >"$work/rounds"
 for r in $(seq 1 "$ROUNDS"); do
-  for side in A:$APORT B:$BPORT baseline:$LPORT; do
+  # A before B in odd rounds, B before A in even ones: whichever runs
+  # second shares the machine with the first one's click flush.
+  order="A:$APORT B:$BPORT baseline:$LPORT"
+  [ $((r % 2)) -eq 0 ] && order="B:$BPORT A:$APORT baseline:$LPORT"
+  for side in $order; do
     echo "${side%%:*} $(run "${side#*:}")" | tee -a "$work/rounds" >&2
   done
 done

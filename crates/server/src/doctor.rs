@@ -366,8 +366,10 @@ async fn check_clock<W: Write>(db: &Database, report: &mut Report<W>) {
     let after = unix_millis();
     let server = match server {
         Ok(Some(millis)) => millis,
-        // SQLite runs on this machine's clock.
-        Ok(None) => return,
+        Ok(None) => {
+            report.ok("clock: SQLite uses this machine's clock; nothing to compare");
+            return;
+        }
         Err(e) => {
             report.warn(&format!(
                 "clock: cannot read the database server's time ({})",

@@ -3,18 +3,20 @@
 //! redirects, rate limits) beside the store's, the caches', the click
 //! queue's and the process's.
 //!
-//! The redirect path records through handles resolved at start, so a
-//! redirect costs a few atomic adds here and no label lookup.
+//! The redirect path records into counters striped by thread (no label
+//! lookup, no cache line shared between cores), summed at scrape time.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use axum::http::{Method, StatusCode};
+use kurz_store::metrics::{Striped, StripedCounters};
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::MetricFamily;
+use prometheus::proto::{self, Bucket, LabelPair, Metric, MetricFamily};
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::analytics::ClickQueue;
@@ -58,16 +60,36 @@ pub enum Limit {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    requests: IntCounterVec,
-    durations: HistogramVec,
-    /// `/{slug}` for GET and HEAD, by [`REDIRECT_STATUSES`].
-    redirect_requests: [[IntCounter; REDIRECT_STATUSES.len()]; 2],
-    redirect_duration: Histogram,
-    /// Indexed by [`RedirectResult`].
-    redirects: [IntCounter; 4],
+    edge: Arc<Edge>,
     /// Indexed by [`Limit`].
     rate_limited: [IntCounter; 4],
+    /// The last render, and when it was made.
+    rendered: Mutex<Option<(Instant, Bytes)>>,
 }
+
+/// How long a render is served again.
+pub const RENDER_EVERY: Duration = Duration::from_millis(250);
+
+/// The request and redirect families. The redirect route's series are
+/// counted in [`Striped`] counters (a redirect touches no cache line
+/// another core writes) and brought into the families at scrape time.
+#[derive(Debug)]
+struct Edge {
+    requests: IntCounterVec,
+    durations: HistogramVec,
+    redirect_family: IntCounterVec,
+    /// `/{slug}` GET and HEAD by [`REDIRECT_STATUSES`], then the four
+    /// [`RedirectResult`]s.
+    redirect_counts: StripedCounters,
+    /// `/{slug}`'s time: one counter per bucket of [`REQUEST_BUCKETS`],
+    /// one past the last (`+Inf`), then the sum in nanoseconds.
+    redirect_times: Striped,
+    /// [`REQUEST_BUCKETS`] in nanoseconds.
+    bounds_nanos: Vec<u64>,
+}
+
+const RESULTS_AT: usize = 2 * REDIRECT_STATUSES.len();
+const SUM_AT: usize = REQUEST_BUCKETS.len() + 1;
 
 /// The registry refused a metric: two collectors with one name, a bug.
 #[derive(Debug, thiserror::Error)]
@@ -112,26 +134,39 @@ impl Metrics {
         )?;
         build_info.set(1);
 
-        let per_status = |method: &str| {
-            REDIRECT_STATUSES.map(|status| {
-                requests.with_label_values(&[REDIRECT_ROUTE, method, &status.to_string()])
-            })
-        };
-        let metrics = Self {
-            redirect_requests: [per_status("GET"), per_status("HEAD")],
-            redirect_duration: durations.with_label_values(&[REDIRECT_ROUTE]),
-            redirects: ["redirect", "not_found", "gone", "protected"]
-                .map(|r| redirect_family.with_label_values(&[r])),
-            rate_limited: ["create", "api", "redirect", "password"]
-                .map(|l| limited_family.with_label_values(&[l])),
+        let mut targets = Vec::with_capacity(RESULTS_AT + 4);
+        for method in ["GET", "HEAD"] {
+            for status in REDIRECT_STATUSES {
+                targets.push(requests.with_label_values(&[
+                    REDIRECT_ROUTE,
+                    method,
+                    &status.to_string(),
+                ]));
+            }
+        }
+        for result in ["redirect", "not_found", "gone", "protected"] {
+            targets.push(redirect_family.with_label_values(&[result]));
+        }
+        let edge = Arc::new(Edge {
+            redirect_counts: StripedCounters::new(targets),
+            redirect_times: Striped::new(SUM_AT + 1),
+            bounds_nanos: REQUEST_BUCKETS
+                .iter()
+                .map(|s| (s * 1e9).round() as u64)
+                .collect(),
             requests,
             durations,
+            redirect_family,
+        });
+        let metrics = Self {
+            rate_limited: ["create", "api", "redirect", "password"]
+                .map(|l| limited_family.with_label_values(&[l])),
+            edge: edge.clone(),
             registry,
+            rendered: Mutex::new(None),
         };
         let r = &metrics.registry;
-        r.register(Box::new(metrics.requests.clone()))?;
-        r.register(Box::new(metrics.durations.clone()))?;
-        r.register(Box::new(redirect_family))?;
+        r.register(Box::new(EdgeCollector(edge)))?;
         r.register(Box::new(limited_family))?;
         r.register(Box::new(build_info))?;
         r.register(Box::new(
@@ -155,54 +190,67 @@ impl Metrics {
 
     /// One answered request of `route` (a template, never a raw path).
     pub fn request(&self, route: &str, method: &Method, status: StatusCode, took: Duration) {
-        self.requests
+        let e = &self.edge;
+        e.requests
             .with_label_values(&[route, method_label(method), status.as_str()])
             .inc();
-        self.durations
+        e.durations
             .with_label_values(&[route])
             .observe(took.as_secs_f64());
     }
 
     /// One answered request of the redirect route.
     pub fn redirect_request(&self, method: &Method, status: StatusCode, took: Duration) {
-        let by_method = match *method {
-            Method::GET => Some(&self.redirect_requests[0]),
-            Method::HEAD => Some(&self.redirect_requests[1]),
+        let e = &self.edge;
+        let row = match *method {
+            Method::GET => Some(0),
+            Method::HEAD => Some(1),
             _ => None,
         };
-        let resolved = by_method.and_then(|counters| {
-            REDIRECT_STATUSES
-                .iter()
-                .position(|&s| s == status.as_u16())
-                .map(|i| &counters[i])
-        });
-        match resolved {
-            Some(counter) => counter.inc(),
-            None => self
+        let column = REDIRECT_STATUSES.iter().position(|&s| s == status.as_u16());
+        match (row, column) {
+            (Some(row), Some(column)) => e
+                .redirect_counts
+                .inc(row * REDIRECT_STATUSES.len() + column),
+            _ => e
                 .requests
                 .with_label_values(&[REDIRECT_ROUTE, method_label(method), status.as_str()])
                 .inc(),
         }
-        self.redirect_duration.observe(took.as_secs_f64());
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = e.bounds_nanos.partition_point(|&bound| bound < nanos);
+        e.redirect_times.add(bucket, 1);
+        e.redirect_times.add(SUM_AT, nanos);
     }
 
     pub fn redirect(&self, result: RedirectResult) {
-        self.redirects[result as usize].inc();
+        self.edge.redirect_counts.inc(RESULTS_AT + result as usize);
     }
 
     pub fn rate_limited(&self, limit: Limit) {
         self.rate_limited[limit as usize].inc();
     }
 
-    /// Everything registered, in the text format.
-    pub fn render(&self) -> Vec<u8> {
+    /// Everything registered, in the text format; rendered at most once
+    /// per [`RENDER_EVERY`], however often it is asked for (on the main
+    /// listener anyone can ask, and a render lists the process's file
+    /// descriptors).
+    pub fn render(&self) -> Bytes {
+        let mut last = self.rendered.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, text)) = last.as_ref() {
+            if at.elapsed() < RENDER_EVERY {
+                return text.clone();
+            }
+        }
         let mut out = Vec::with_capacity(16 * 1024);
         // Encoding into a Vec fails only on families prometheus itself
         // would not build.
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
             tracing::error!(error = %e, "encoding metrics failed");
         }
-        out
+        let text = Bytes::from(out);
+        *last = Some((Instant::now(), text.clone()));
+        text
     }
 }
 
@@ -224,6 +272,63 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// The request and redirect families, with the redirect route's striped
+/// counts brought in.
+struct EdgeCollector(Arc<Edge>);
+
+impl Collector for EdgeCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        let e = &self.0;
+        [
+            e.requests.desc(),
+            e.durations.desc(),
+            e.redirect_family.desc(),
+        ]
+        .concat()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let e = &self.0;
+        e.redirect_counts.sync();
+        let mut durations = e.durations.collect();
+        if let Some(family) = durations.first_mut() {
+            family.mut_metric().push(e.redirect_histogram());
+        }
+        [e.requests.collect(), durations, e.redirect_family.collect()].concat()
+    }
+}
+
+impl Edge {
+    /// `/{slug}`'s series of the duration histogram, from its striped
+    /// buckets.
+    fn redirect_histogram(&self) -> Metric {
+        let mut cumulative = 0;
+        let buckets = REQUEST_BUCKETS
+            .iter()
+            .enumerate()
+            .map(|(i, &bound)| {
+                cumulative += self.redirect_times.sum(i);
+                let mut b = Bucket::default();
+                b.set_upper_bound(bound);
+                b.set_cumulative_count(cumulative);
+                b
+            })
+            .collect();
+        let count = cumulative + self.redirect_times.sum(REQUEST_BUCKETS.len());
+        let mut h = proto::Histogram::default();
+        h.set_bucket(buckets);
+        h.set_sample_count(count);
+        h.set_sample_sum(self.redirect_times.sum(SUM_AT) as f64 / 1e9);
+        let mut route = LabelPair::default();
+        route.set_name("route".into());
+        route.set_value(REDIRECT_ROUTE.into());
+        let mut m = Metric::default();
+        m.set_label(vec![route]);
+        m.set_histogram(h);
+        m
+    }
+}
+
 /// The click queue's counters, and its depth read at scrape time.
 struct QueueCollector(Arc<ClickQueue>);
 
@@ -234,9 +339,8 @@ impl Collector for QueueCollector {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
+        self.0.sync_metrics();
         let m = &self.0.metrics;
-        m.depth
-            .set(i64::try_from(self.0.depth()).unwrap_or(i64::MAX));
         [m.recorded.collect(), m.dropped.collect(), m.depth.collect()].concat()
     }
 }
@@ -264,7 +368,7 @@ mod tests {
         }
         m.redirect(RedirectResult::Redirect);
         m.rate_limited(Limit::Redirect);
-        let text = String::from_utf8(m.render()).expect("utf-8");
+        let text = String::from_utf8(m.render().to_vec()).expect("utf-8");
         for line in [
             r#"kurz_http_requests_total{method="GET",route="/{slug}",status="302"} 1"#,
             r#"kurz_http_requests_total{method="POST",route="/{slug}",status="200"} 1"#,

@@ -79,9 +79,11 @@ pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Guard, Tel
             let tracer = provider.tracer("kurz");
             // kurz's own spans only: the exporter's HTTP client, the
             // drivers and hyper would otherwise trace their own exports.
+            // The store's spans are `debug`, so that the logs (at `info`)
+            // do not make them on every cache miss when nothing exports.
             let only_kurz = Targets::new()
                 .with_target("kurz_server", LevelFilter::INFO)
-                .with_target("kurz_store", LevelFilter::INFO)
+                .with_target("kurz_store", LevelFilter::DEBUG)
                 .with_target("kurz", LevelFilter::INFO);
             let layer = tracing_opentelemetry::layer()
                 .with_tracer(tracer)

@@ -132,7 +132,12 @@ fn finish(partial: &Path, target: &Path, dir: &Path) -> Result<(), BackupError> 
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             return Err(BackupError::Exists(target.to_owned()));
         }
-        Err(e) => return Err(io_error("naming the backup", target)(e)),
+        // Filesystems without hard links (FAT, some network shares): a
+        // rename, after a last look that the name is still free.
+        Err(_) if target.exists() => return Err(BackupError::Exists(target.to_owned())),
+        Err(_) => {
+            std::fs::rename(partial, target).map_err(io_error("naming the backup", target))?
+        }
     }
     // The new name is durable once the directory is.
     #[cfg(unix)]

@@ -33,7 +33,7 @@ mod error;
 mod ids;
 pub mod inspect;
 mod links;
-mod metrics;
+pub mod metrics;
 mod migrate;
 mod open;
 mod segment;

@@ -153,7 +153,7 @@ impl LinkLookup for SqlStore {
         if let Some(reader) = &self.sqlite_reader {
             let started = std::time::Instant::now();
             let found =
-                tracing::info_span!("store.query", op = "lookup").in_scope(|| reader.lookup(slug));
+                tracing::debug_span!("store.query", op = "lookup").in_scope(|| reader.lookup(slug));
             self.metrics
                 .observe("lookup", started.elapsed(), found.is_err());
             return found;

@@ -5,7 +5,8 @@
 //! node's caches have their own, so two servers in one process (tests) do
 //! not add up.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use prometheus::core::{Collector, Desc};
@@ -117,18 +118,128 @@ impl Collector for PoolGauge {
     }
 }
 
-/// `kurz_cache_requests_total{level, result}`, resolved once: a redirect
-/// served from L1 costs one atomic add here.
+/// Counters that many threads add to at once, each thread on cache lines
+/// of its own: a redirect adds to several, and one shared atomic per
+/// counter would bounce its cache line between the cores on every
+/// request. Read (summed over the shards) only at scrape time.
+#[derive(Debug)]
+pub struct Striped {
+    blocks: Box<[Block]>,
+    /// Blocks per shard.
+    stride: usize,
+    width: usize,
+}
+
+/// Eight counters on a line pair of their own (the adjacent-line
+/// prefetcher moves 128 bytes at a time).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Block([AtomicU64; 8]);
+
+/// More than the cores of any node kurz runs on; threads past it share.
+const SHARDS: usize = 32;
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+}
+
+impl Striped {
+    pub fn new(width: usize) -> Self {
+        let stride = width.div_ceil(8).max(1);
+        Self {
+            blocks: (0..SHARDS * stride).map(|_| Block::default()).collect(),
+            stride,
+            width,
+        }
+    }
+
+    /// Adds `n` to counter `i` (ignored past the width).
+    #[inline]
+    pub fn add(&self, i: usize, n: u64) {
+        if i >= self.width {
+            return;
+        }
+        let shard = SHARD.with(|s| *s);
+        if let Some(block) = self.blocks.get(shard * self.stride + i / 8) {
+            block.0[i % 8].fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Counter `i` over every shard.
+    pub fn sum(&self, i: usize) -> u64 {
+        if i >= self.width {
+            return 0;
+        }
+        (0..SHARDS)
+            .filter_map(|shard| self.blocks.get(shard * self.stride + i / 8))
+            .map(|block| block.0[i % 8].load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+/// [`Striped`] counters that stand for prometheus counters: each scrape
+/// adds what was counted since the last one to its counter.
+#[derive(Debug)]
+pub struct StripedCounters {
+    counts: Striped,
+    targets: Vec<IntCounter>,
+    synced: Mutex<Vec<u64>>,
+}
+
+impl StripedCounters {
+    pub fn new(targets: Vec<IntCounter>) -> Self {
+        Self {
+            counts: Striped::new(targets.len()),
+            synced: Mutex::new(vec![0; targets.len()]),
+            targets,
+        }
+    }
+
+    #[inline]
+    pub fn inc(&self, i: usize) {
+        self.counts.add(i, 1);
+    }
+
+    /// Brings the prometheus counters up to date; called by collectors.
+    pub fn sync(&self) {
+        let mut synced = self.synced.lock().unwrap_or_else(PoisonError::into_inner);
+        for (i, (target, seen)) in self.targets.iter().zip(synced.iter_mut()).enumerate() {
+            let total = self.counts.sum(i);
+            target.inc_by(total.saturating_sub(*seen));
+            *seen = total;
+        }
+    }
+}
+
+/// `kurz_cache_requests_total{level, result}`: a redirect served from L1
+/// adds to a counter of its own thread's (see [`Striped`]).
 #[derive(Debug, Clone)]
 pub(crate) struct CacheMetrics {
     family: IntCounterVec,
-    pub(crate) l1_hit: IntCounter,
-    pub(crate) l1_negative_hit: IntCounter,
-    pub(crate) l1_miss: IntCounter,
-    pub(crate) l2_hit: IntCounter,
-    pub(crate) l2_negative_hit: IntCounter,
-    pub(crate) l2_miss: IntCounter,
+    counts: Arc<StripedCounters>,
 }
+
+/// The counters of [`CacheMetrics`], in the order of [`CACHE_SERIES`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CacheResult {
+    L1Hit,
+    L1NegativeHit,
+    L1Miss,
+    L2Hit,
+    L2NegativeHit,
+    L2Miss,
+}
+
+const CACHE_SERIES: [(&str, &str); 6] = [
+    ("l1", "hit"),
+    ("l1", "negative_hit"),
+    ("l1", "miss"),
+    ("l2", "hit"),
+    ("l2", "negative_hit"),
+    ("l2", "miss"),
+];
 
 impl CacheMetrics {
     pub(crate) fn new() -> Self {
@@ -140,37 +251,53 @@ impl CacheMetrics {
             &["level", "result"],
         )
         .expect("valid counter");
-        let c = |level, result| family.with_label_values(&[level, result]);
+        let targets = CACHE_SERIES
+            .iter()
+            .map(|(level, result)| family.with_label_values(&[level, result]))
+            .collect();
         Self {
-            l1_hit: c("l1", "hit"),
-            l1_negative_hit: c("l1", "negative_hit"),
-            l1_miss: c("l1", "miss"),
-            l2_hit: c("l2", "hit"),
-            l2_negative_hit: c("l2", "negative_hit"),
-            l2_miss: c("l2", "miss"),
+            counts: Arc::new(StripedCounters::new(targets)),
             family,
         }
     }
 
+    #[inline]
+    pub(crate) fn count(&self, result: CacheResult) {
+        self.counts.inc(result as usize);
+    }
+
     /// Counts an L1 answer: a link, or "no such link".
     pub(crate) fn l1_found(&self, link: bool) {
-        if link {
-            self.l1_hit.inc();
+        self.count(if link {
+            CacheResult::L1Hit
         } else {
-            self.l1_negative_hit.inc();
-        }
+            CacheResult::L1NegativeHit
+        });
     }
 
     pub(crate) fn l2_found(&self, link: bool) {
-        if link {
-            self.l2_hit.inc();
+        self.count(if link {
+            CacheResult::L2Hit
         } else {
-            self.l2_negative_hit.inc();
-        }
+            CacheResult::L2NegativeHit
+        });
     }
 
     pub(crate) fn collector(&self) -> Box<dyn Collector> {
-        Box::new(self.family.clone())
+        Box::new(CacheCollector(self.clone()))
+    }
+}
+
+struct CacheCollector(CacheMetrics);
+
+impl Collector for CacheCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.0.family.desc()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        self.0.counts.sync();
+        self.0.family.collect()
     }
 }
 
@@ -201,5 +328,38 @@ impl Collector for BreakerGauge {
     fn collect(&self) -> Vec<MetricFamily> {
         self.gauge.set(self.redis.breaker_state() as i64);
         self.gauge.collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn striped_counts_from_many_threads_add_up_and_sync_once() {
+        let family = IntCounterVec::new(Opts::new("t_total", "test"), &["i"]).expect("counter vec");
+        let targets: Vec<IntCounter> = (0..10)
+            .map(|i| family.with_label_values(&[&i.to_string()]))
+            .collect();
+        let counters = Arc::new(StripedCounters::new(targets.clone()));
+        let threads: Vec<_> = (0..40)
+            .map(|t| {
+                let counters = counters.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        counters.inc(t % 10);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        counters.inc(99);
+        counters.sync();
+        counters.sync();
+        for target in &targets {
+            assert_eq!(target.get(), 4000);
+        }
     }
 }

@@ -125,7 +125,7 @@ impl SqlStore {
     ) -> Result<T, StoreError> {
         let started = Instant::now();
         let result = match tokio::time::timeout(self.query_timeout, call)
-            .instrument(tracing::info_span!("store.query", op))
+            .instrument(tracing::debug_span!("store.query", op))
             .await
         {
             Ok(result) => result.map_err(|e| store_error(e, self.kind)),

@@ -20,7 +20,7 @@ pub type Overflow = HashMap<(i64, i64), u64>;
 
 #[derive(Debug)]
 pub struct ClickQueue {
-    events: Mutex<Vec<Click>>,
+    events: Mutex<Waiting>,
     capacity: usize,
     /// The worker is woken when this many clicks wait, not by every click.
     batch_size: usize,
@@ -29,6 +29,14 @@ pub struct ClickQueue {
     wake: Notify,
     /// Clicks recorded, details dropped, flush times: `/metrics` reads them.
     pub(crate) metrics: ClickMetrics,
+}
+
+/// The clicks waiting, and how many were ever recorded: counted under the
+/// lock the push takes anyway, not in an atomic every core writes.
+#[derive(Debug, Default)]
+struct Waiting {
+    clicks: Vec<Click>,
+    recorded: u64,
 }
 
 /// The click pipeline's metrics: `kurz_clicks_total`,
@@ -77,7 +85,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl ClickQueue {
     pub fn new(capacity: usize, batch_size: usize) -> Self {
         Self {
-            events: Mutex::new(Vec::new()),
+            events: Mutex::new(Waiting::default()),
             capacity,
             batch_size: batch_size.clamp(1, capacity.max(1)),
             overflow: Mutex::new(HashMap::new()),
@@ -90,7 +98,7 @@ impl ClickQueue {
     /// Moves the waiting clicks into `into` (empty), keeping its buffer as
     /// the queue's next one, so a steady stream allocates nothing.
     pub fn take(&self, into: &mut Vec<Click>) {
-        std::mem::swap(&mut *lock(&self.events), into);
+        std::mem::swap(&mut lock(&self.events).clicks, into);
     }
 
     /// The counts whose detail was dropped since the last call.
@@ -100,7 +108,19 @@ impl ClickQueue {
 
     /// Clicks waiting now.
     pub fn depth(&self) -> usize {
-        lock(&self.events).len()
+        lock(&self.events).clicks.len()
+    }
+
+    /// Brings the metrics up to date: the clicks recorded since the last
+    /// call, and the depth. For the scrape.
+    pub(crate) fn sync_metrics(&self) {
+        let m = &self.metrics;
+        // Under the lock, so two scrapes at once do not both add.
+        let events = lock(&self.events);
+        m.recorded
+            .inc_by(events.recorded.saturating_sub(m.recorded.get()));
+        m.depth
+            .set(i64::try_from(events.clicks.len()).unwrap_or(i64::MAX));
     }
 
     /// Details dropped since the start because the queue was full: those
@@ -128,11 +148,11 @@ impl ClickQueue {
 
 impl ClickSink for ClickQueue {
     fn record(&self, click: Click) {
-        self.metrics.recorded.inc();
         let mut events = lock(&self.events);
-        if events.len() < self.capacity {
-            events.push(click);
-            let batch = events.len() == self.batch_size;
+        events.recorded += 1;
+        if events.clicks.len() < self.capacity {
+            events.clicks.push(click);
+            let batch = events.clicks.len() == self.batch_size;
             drop(events);
             if batch {
                 self.wake.notify_one();

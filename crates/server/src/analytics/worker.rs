@@ -259,18 +259,20 @@ impl ClickWorker {
     /// Writes everything pending; on failure what was not written stays
     /// pending.
     pub async fn flush(&mut self) -> Result<(), StoreError> {
-        let timer = self.queue.metrics.flush_seconds.start_timer();
-        let span = tracing::info_span!("clicks.flush");
-        let result = self.flush_pending().instrument(span).await;
-        timer.observe_duration();
-        result
-    }
-
-    async fn flush_pending(&mut self) -> Result<(), StoreError> {
         self.absorb().await;
         if self.pending.is_empty() {
             return Ok(());
         }
+        // Timed (and traced) only when there is something to write: idle
+        // ticks would drown the histogram in zeros.
+        let timer = self.queue.metrics.flush_seconds.start_timer();
+        let span = tracing::info_span!("clicks.flush");
+        let result = self.write_pending().instrument(span).await;
+        timer.observe_duration();
+        result
+    }
+
+    async fn write_pending(&mut self) -> Result<(), StoreError> {
         let mut batches = self.pending.drain().into_iter();
         while let Some(mut batch) = batches.next() {
             if let Err(e) = self.store.write_clicks(&batch).await {

@@ -24,18 +24,33 @@ use crate::telemetry;
 
 pub const TRACE_HEADER: &str = "x-trace-id";
 
-/// The 32-hex-digit trace ID of a valid `traceparent` (version 00), if any.
+/// The 32-hex-digit trace ID of a valid `traceparent`, as W3C Trace
+/// Context reads it (and as the exporter's propagator does, so both agree):
+/// version `00` has exactly four fields; a later version at least four, of
+/// which the first four are read; `ff` is invalid; neither ID may be all
+/// zeros.
 fn from_traceparent(value: &str) -> Option<&str> {
-    let mut parts = value.split('-');
-    let (version, trace, parent, _flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let hex = |s: &str, n| {
         s.len() == n
             && s.bytes()
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
     };
-    let valid =
-        version == "00" && hex(trace, 32) && hex(parent, 16) && trace.bytes().any(|b| b != b'0');
+    let nonzero = |s: &str| s.bytes().any(|b| b != b'0');
+    let mut parts = value.split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let rest_ok = match version {
+        "00" => parts.next().is_none(),
+        "ff" => false,
+        _ => true,
+    };
+    let valid = rest_ok
+        && hex(version, 2)
+        && hex(trace, 32)
+        && hex(parent, 16)
+        && hex(flags, 2)
+        && nonzero(trace)
+        && nonzero(parent);
     valid.then_some(trace)
 }
 
@@ -194,6 +209,19 @@ mod tests {
             None
         );
         assert_eq!(from_traceparent("garbage"), None);
+        for bad in [
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(from_traceparent(bad), None, "{bad}");
+        }
+        assert_eq!(
+            from_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-later"),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736"),
+            "a later version's first four fields are read"
+        );
         let made = TraceId::new();
         assert_eq!(made.as_str().len(), 32);
         assert!(made

@@ -29,6 +29,8 @@ async fn export_then_import_keeps_every_slug(target: Backend) {
         .await;
     let limited = limited["slug"].as_str().expect("slug").to_owned();
     assert_eq!(src.follow(&limited).await.status(), StatusCode::FOUND);
+    // The click reaches `visits` with the worker's next flush, not at once.
+    src.wait_for_visits(&limited, 1).await;
     src.create_link(json!({"url": "https://example.com/pw", "alias": "locked", "password": "pw"}))
         .await;
     src.create_link(json!({"url": "https://example.com/x", "alias": "was-deleted"}))

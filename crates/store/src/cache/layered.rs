@@ -29,7 +29,7 @@ use super::codec::Cached;
 use super::generation::Generations;
 use super::l1::L1;
 use super::redis::{Message, Redis};
-use crate::metrics::CacheMetrics;
+use crate::metrics::{CacheMetrics, CacheResult};
 
 /// How long after a write the second delete comes.
 pub(crate) const SECOND_DELETE: Duration = Duration::from_millis(500);
@@ -53,7 +53,7 @@ impl CachedLookup {
                 self.metrics.l2_found(found.is_some());
                 return Ok(found);
             }
-            self.metrics.l2_miss.inc();
+            self.metrics.count(CacheResult::L2Miss);
         }
         let found = self.store.lookup(slug).await?;
         if let Some(l2) = &self.l2 {
@@ -76,7 +76,7 @@ impl LinkLookup for CachedLookup {
     }
 
     async fn lookup(&self, slug: &str) -> Result<Option<RedirectRecord>, StoreError> {
-        let span = tracing::info_span!("cache.lookup");
+        let span = tracing::debug_span!("cache.lookup");
         async {
             match &self.l1 {
                 Some(l1) => {
@@ -88,7 +88,7 @@ impl LinkLookup for CachedLookup {
                             slug,
                             |since| {
                                 loaded.store(true, Ordering::Relaxed);
-                                self.metrics.l1_miss.inc();
+                                self.metrics.count(CacheResult::L1Miss);
                                 self.below_l1(slug, since)
                             },
                             || self.generations.of(slug),
