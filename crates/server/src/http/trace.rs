@@ -171,7 +171,6 @@ pub async fn trace(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     let mut response = next.run(req).instrument(span.clone()).await;
     let status = response.status();
     let took = started.elapsed();
-    span.record("status", status.as_u16());
     if redirect {
         metrics.redirect_request(&method, status, took);
         log_redirect(&trace_id, &method, status.as_u16(), micros(took));
@@ -181,6 +180,9 @@ pub async fn trace(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
             tracing::info!(status = status.as_u16(), micros = micros(took), "request")
         });
     }
+    // After the log line, which carries the status itself: for the
+    // exported span.
+    span.record("status", status.as_u16());
     set_trace_header(&mut response, &trace_id);
     response
 }
