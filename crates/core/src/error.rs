@@ -37,8 +37,10 @@ pub enum Field {
     To,
     /// Bucket width of a stats series.
     Interval,
-    /// Output format of a listing.
+    /// Output format of a listing or an image.
     Format,
+    /// Pixels of an image's side.
+    Size,
 }
 
 /// A storage call failed.

@@ -122,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::links::router())
         .merge(api::accounts::router())
         .merge(api::stats::router())
+        .merge(api::qr::router())
         .merge(openapi::router())
         // Outermost last: limits and the key first, then the body, read
         // whole under its own time-out, then the handler under the request

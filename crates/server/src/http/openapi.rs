@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{accounts, links, stats};
+use super::api::{accounts, links, qr, stats};
 use super::{ops, redirect, AppState};
 
 #[derive(OpenApi)]
@@ -16,7 +16,7 @@ use super::{ops, redirect, AppState};
         `{\"error\": {\"code\", \"message\", \"field\"}}` with a five-digit code."),
     paths(
         links::create_link, links::list_links, links::get_link, links::update_link,
-        links::delete_link,
+        links::delete_link, qr::link_qr,
         stats::get_link_stats, stats::list_visits, stats::get_stats,
         accounts::create_user, accounts::create_key, accounts::list_keys, accounts::revoke_key,
         openapi_json,

@@ -88,6 +88,7 @@ pub fn field_name(field: Field) -> &'static str {
         Field::To => "to",
         Field::Interval => "interval",
         Field::Format => "format",
+        Field::Size => "size",
     }
 }
 

@@ -20,5 +20,6 @@ mod links;
 mod mmdb;
 mod operating;
 mod ops;
+mod qr;
 mod redirect;
 mod transfer;

@@ -104,6 +104,7 @@ async fn openapi_31_document_covers_every_route() {
         "PATCH /api/v1/links/{slug}",
         "DELETE /api/v1/links/{slug}",
         "GET /api/v1/links/{slug}/stats",
+        "GET /api/v1/links/{slug}/qr",
         "GET /api/v1/links/{slug}/visits",
         "GET /api/v1/stats",
         "POST /api/v1/users",

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod links;
+pub mod qr;
 pub mod stats;
 
 use std::fmt;
