@@ -71,16 +71,12 @@ pub async fn answer<B>(state: &AppState, req: Request<B>, client: IpAddr) -> Res
         }
         None => ApiError::NotFound.into_response(),
     };
-    let took = started.elapsed();
-    let status = response.status();
-    span.record("status", status.as_u16());
-    state.metrics.redirect_request(req.method(), status, took);
-    trace::log_redirect(
-        &trace_id,
+    trace::finish_redirect(
+        &state.metrics,
+        (&span, &trace_id),
         req.method(),
-        status.as_u16(),
-        trace::micros(took),
+        started,
+        &mut response,
     );
-    trace::set_trace_header(&mut response, &trace_id);
     response
 }

@@ -147,16 +147,29 @@ pub(crate) fn set_trace_header(response: &mut Response, trace_id: &TraceId) {
     }
 }
 
-/// The log line of a redirect: `debug`, or `warn` when it failed on our
-/// side. At a hundred thousand redirects a second, a line each would cost
-/// more than the redirect (ADR 0014).
-pub(crate) fn log_redirect(trace_id: &TraceId, method: &Method, status: u16, micros: u64) {
-    let trace_id = trace_id.as_str();
+/// What every answered redirect gets, from the router or the hot path:
+/// its metrics, its log line (`debug`, or `warn` when it failed on our
+/// side: at a hundred thousand redirects a second, a line each would cost
+/// more than the redirect, ADR 0014), its span's status and the trace
+/// header.
+pub(crate) fn finish_redirect(
+    metrics: &Metrics,
+    (span, trace_id): (&tracing::Span, &TraceId),
+    method: &Method,
+    started: Instant,
+    response: &mut Response,
+) {
+    let took = started.elapsed();
+    let status = response.status();
+    metrics.redirect_request(method, status, took);
+    let (id, status, micros) = (trace_id.as_str(), status.as_u16(), micros(took));
     if status >= 500 {
-        tracing::warn!(trace_id, %method, route = REDIRECT_ROUTE, status, micros, "request");
+        tracing::warn!(trace_id = id, %method, route = REDIRECT_ROUTE, status, micros, "request");
     } else {
-        tracing::debug!(trace_id, %method, route = REDIRECT_ROUTE, status, micros, "request");
+        tracing::debug!(trace_id = id, %method, route = REDIRECT_ROUTE, status, micros, "request");
     }
+    span.record("status", status);
+    set_trace_header(response, trace_id);
 }
 
 /// The layer every routed request goes through: trace ID, metrics, span,
@@ -169,17 +182,20 @@ pub async fn trace(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     let redirect = route == REDIRECT_ROUTE;
     let (span, trace_id) = request_span(req.headers(), &method, route, !redirect);
     let mut response = next.run(req).instrument(span.clone()).await;
+    if redirect {
+        finish_redirect(
+            &metrics,
+            (&span, &trace_id),
+            &method,
+            started,
+            &mut response,
+        );
+        return response;
+    }
     let status = response.status();
     let took = started.elapsed();
-    if redirect {
-        metrics.redirect_request(&method, status, took);
-        log_redirect(&trace_id, &method, status.as_u16(), micros(took));
-    } else {
-        metrics.request(route, &method, status, took);
-        span.in_scope(|| {
-            tracing::info!(status = status.as_u16(), micros = micros(took), "request")
-        });
-    }
+    metrics.request(route, &method, status, took);
+    span.in_scope(|| tracing::info!(status = status.as_u16(), micros = micros(took), "request"));
     // After the log line, which carries the status itself: for the
     // exported span.
     span.record("status", status.as_u16());
@@ -187,7 +203,7 @@ pub async fn trace(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     response
 }
 
-pub(crate) fn micros(d: std::time::Duration) -> u64 {
+fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
