@@ -392,4 +392,15 @@ mod tests {
         }
         assert!(!text.contains("FOO"), "invented methods are not labels");
     }
+
+    #[test]
+    fn a_render_is_served_again_for_a_quarter_of_a_second() {
+        let m = Metrics::new().expect("metrics");
+        let first = m.render();
+        m.redirect(RedirectResult::Gone);
+        assert_eq!(m.render(), first, "asked again at once: the same render");
+        std::thread::sleep(RENDER_EVERY);
+        let later = String::from_utf8(m.render().to_vec()).expect("utf-8");
+        assert!(later.contains(r#"kurz_redirects_total{result="gone"} 1"#));
+    }
 }

@@ -300,7 +300,10 @@ async fn a_collector_that_is_down_costs_the_requests_nothing() {
     let (kurz, base) = serve(&db, &["--otlp-endpoint", &dead], &[], Stdio::inherit()).await;
     let slug = create_link(&base, &key, json!({"url": "https://example.com/dead"})).await;
     let c = client();
-    for _ in 0..500 {
+    // Each redirect makes at least one span (the request's) and the first
+    // more: past the export queue's 4,096, the rest are dropped, and no
+    // request waits for room.
+    for _ in 0..5000 {
         let r = c.get(format!("{base}/{slug}")).send().await.expect("get");
         assert_eq!(r.status(), StatusCode::FOUND);
     }
@@ -496,3 +499,59 @@ async fn metrics_count_the_cache_the_store_and_the_clicks(backend: Backend) {
 }
 
 backend_tests!(metrics_count_the_cache_the_store_and_the_clicks,);
+
+#[tokio::test]
+async fn the_metrics_listener_serves_sixteen_scrapers_and_keeps_the_rest_waiting() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sqlite_url(dir.path());
+    let metrics_listen = format!("127.0.0.1:{}", free_port());
+    let (kurz, base) = serve(
+        &db,
+        &["--metrics-listen", &metrics_listen],
+        &[],
+        Stdio::inherit(),
+    )
+    .await;
+    let scrape = || async {
+        let mut s = tokio::net::TcpStream::connect(&metrics_listen)
+            .await
+            .expect("connect");
+        s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer).await.map(|_| answer)
+    };
+    // Sixteen connections that send nothing hold every slot.
+    let mut idle = Vec::new();
+    for _ in 0..16 {
+        idle.push(
+            tokio::net::TcpStream::connect(&metrics_listen)
+                .await
+                .expect("connect"),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiting = tokio::time::timeout(Duration::from_secs(1), scrape()).await;
+    assert!(waiting.is_err(), "a 17th scraper waits for a slot");
+    // The main listener is not touched by the cap of the metrics one.
+    let r = client()
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(r.status(), StatusCode::OK);
+    // One slot freed: the scrape is served.
+    idle.pop();
+    let answer = tokio::time::timeout(Duration::from_secs(5), scrape())
+        .await
+        .expect("served once a slot is free")
+        .expect("read");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("kurz_build_info"));
+    drop(idle);
+    stop(kurz);
+}
