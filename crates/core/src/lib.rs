@@ -21,6 +21,7 @@ pub mod clock;
 pub mod error;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fake;
+pub mod homograph;
 pub mod link;
 pub mod ports;
 pub mod service;

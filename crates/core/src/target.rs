@@ -33,6 +33,10 @@ pub enum UrlError {
     Private,
     #[error("the target is this service itself")]
     SelfReference,
+    /// A host made to look like another (`homograph`); refused as a
+    /// blocked domain is.
+    #[error("the target host imitates another name: {0}")]
+    Lookalike(String),
 }
 
 /// What the instance accepts as a target. Built once from configuration.

@@ -9,6 +9,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use kurz_core::homograph::{HostPolicy, LookalikeAction};
 use kurz_core::target::normalise_domain;
 
 use crate::http::client_ip::{ProxyHeader, TrustedProxies};
@@ -19,6 +20,16 @@ use crate::http::client_ip::{ProxyHeader, TrustedProxies};
 pub enum Switch {
     On,
     Off,
+}
+
+/// What happens to a link whose target host is a look-alike (ADR 0022).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LookalikeHosts {
+    /// Refused, 40014.
+    Refuse,
+    /// Created as `pending`, for an admin's review.
+    Review,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +192,11 @@ pub struct LinksConfig {
     pub blocked_keywords: Vec<String>,
     /// Words that send an alias to review before it redirects.
     pub review_keywords: Vec<String>,
+    /// Domains whose look-alikes (`раураl.com`) are caught, beside hosts
+    /// that mix scripts in one label.
+    pub protected_domains: Vec<String>,
+    /// What happens to links to look-alike hosts.
+    pub lookalike_hosts: LookalikeHosts,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -192,6 +208,12 @@ pub struct LimitsConfig {
     pub api_per_minute: u32,
     /// Redirects per second, per client IP.
     pub redirect_per_second: u32,
+    /// "No such link" answers per minute per client IP; past them the
+    /// client's redirects are refused for a while (ADR 0019).
+    pub not_found_per_minute: u32,
+    /// Most clients each in-process budget remembers; past it the least
+    /// busy are forgotten (bounded memory under a flood of addresses).
+    pub max_tracked_clients: usize,
     /// Password attempts per minute on one protected link from one client.
     pub password_attempts_per_minute: u32,
     /// Password attempts per minute from one client, over all links.
@@ -291,11 +313,15 @@ impl Default for Config {
                 blocked_domains: Vec::new(),
                 blocked_keywords: Vec::new(),
                 review_keywords: Vec::new(),
+                protected_domains: Vec::new(),
+                lookalike_hosts: LookalikeHosts::Refuse,
             },
             limits: LimitsConfig {
                 create_per_minute: 60,
                 api_per_minute: 1200,
                 redirect_per_second: 300,
+                not_found_per_minute: 30,
+                max_tracked_clients: 500_000,
                 password_attempts_per_minute: 10,
                 password_attempts_per_client_per_minute: 30,
                 ipv6_prefix: 64,
@@ -497,18 +523,30 @@ impl Config {
                 return bad("redis", "must be a redis:// or rediss:// URL");
             }
         }
-        if let Some(entry) = self
-            .links
-            .blocked_domains
-            .iter()
-            .find(|d| normalise_domain(d).is_none())
-        {
-            return bad(
-                "links.blocked_domains",
-                &format!("{entry:?} is not a domain name"),
-            );
+        for (key, list) in [
+            ("links.blocked_domains", &self.links.blocked_domains),
+            ("links.protected_domains", &self.links.protected_domains),
+        ] {
+            if let Some(entry) = list.iter().find(|d| normalise_domain(d).is_none()) {
+                return bad(key, &format!("{entry:?} is not a domain name"));
+            }
         }
         Ok(())
+    }
+
+    /// How look-alike target hosts are judged and treated.
+    pub fn host_policy(&self) -> HostPolicy {
+        HostPolicy::new(
+            self.links
+                .protected_domains
+                .iter()
+                .filter_map(|d| normalise_domain(d))
+                .collect(),
+            match self.links.lookalike_hosts {
+                LookalikeHosts::Refuse => LookalikeAction::Refuse,
+                LookalikeHosts::Review => LookalikeAction::Review,
+            },
+        )
     }
 
     /// The blocked domains in the form targets are compared in (punycode,

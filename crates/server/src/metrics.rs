@@ -54,6 +54,8 @@ pub enum Limit {
     Api,
     Redirect,
     Password,
+    /// The redirect path's budget of "no such link" answers (ADR 0019).
+    NotFound,
 }
 
 /// The app's metrics.
@@ -62,7 +64,7 @@ pub struct Metrics {
     registry: Registry,
     edge: Arc<Edge>,
     /// Indexed by [`Limit`].
-    rate_limited: [IntCounter; 4],
+    rate_limited: [IntCounter; 5],
     /// The last render, and when it was made.
     rendered: Mutex<Option<(Instant, Bytes)>>,
 }
@@ -159,7 +161,7 @@ impl Metrics {
             redirect_family,
         });
         let metrics = Self {
-            rate_limited: ["create", "api", "redirect", "password"]
+            rate_limited: ["create", "api", "redirect", "password", "not_found"]
                 .map(|l| limited_family.with_label_values(&[l])),
             edge: edge.clone(),
             registry,

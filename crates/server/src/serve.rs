@@ -34,6 +34,9 @@ use crate::http::{self, AppState};
 /// The most bytes of a request head (and of body reads) hyper buffers per
 /// connection.
 const MAX_HEAD_BUFFER: usize = 64 * 1024;
+/// The largest request line and headers: a browser with many cookies stays
+/// well below, as with nginx's default of 4 × 8 KiB.
+const MAX_HEAD_SIZE: usize = 32 * 1024;
 
 /// The bounds of one listener.
 #[derive(Debug, Clone, Copy)]
@@ -65,8 +68,11 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         // Request line and headers, buffered: hyper's default lets each
-        // connection hold about 400 KiB (431 past this).
-        .max_buf_size(MAX_HEAD_BUFFER);
+        // connection hold about 400 KiB.
+        .max_buf_size(MAX_HEAD_BUFFER)
+        // A head past this answers 431 (the buffer alone lets a little
+        // more through); hyper's default of 100 header fields also holds.
+        .max_header_size(MAX_HEAD_SIZE);
     let mut at_cap = false;
     tokio::pin!(shutdown);
     loop {

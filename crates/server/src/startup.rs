@@ -116,6 +116,7 @@ pub fn services(
             &config.links.blocked_keywords,
             &config.links.review_keywords,
         ),
+        hosts: config.host_policy(),
     };
     let hasher: Arc<dyn PasswordHasher> = Arc::new(BoundedHasher::new(
         config.hash_concurrency(),
@@ -290,9 +291,10 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         None => None,
     };
 
-    let limits = (config.rate_limits == Switch::On).then(|| Arc::new(Limits::new(&config.limits)));
+    let limits = (config.rate_limits == Switch::On)
+        .then(|| Arc::new(Limits::new(&config.limits, caches.redis().cloned())));
     if let Some(l) = &limits {
-        limit::spawn_cleanup(l.clone());
+        limit::spawn_upkeep(l.clone());
     }
     let cache_control =
         HeaderValue::from_str(&format!("private, max-age={}", config.links.cache_max_age))

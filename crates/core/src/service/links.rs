@@ -8,10 +8,11 @@ use time::OffsetDateTime;
 use crate::account::{Principal, MAX_PASSWORD_LEN};
 use crate::clock::{self, Clock};
 use crate::error::{Field, InsertError, LinkError, NoFreeCode};
+use crate::homograph::{HostPolicy, Lookalike, LookalikeAction};
 use crate::link::{Cursor, Link, LinkChanges, LinkStatus, ListQuery, NewLink, RedirectCode};
 use crate::ports::{IdSource, Invalidator, LinkStore, PasswordHasher};
 use crate::slug::{is_reserved, AliasError, KeywordPolicy, KeywordVerdict, Slug, SlugCodec};
-use crate::target::{TargetUrl, UrlPolicy};
+use crate::target::{TargetUrl, UrlError, UrlPolicy};
 
 /// Most tags on one link, longest tag, longest title, longest search.
 pub const MAX_TAGS: usize = 32;
@@ -34,6 +35,8 @@ pub struct LinkSettings {
     pub default_redirect: RedirectCode,
     pub url_policy: UrlPolicy,
     pub keywords: KeywordPolicy,
+    /// Look-alike target hosts: refused, or sent to review.
+    pub hosts: HostPolicy,
 }
 
 /// A create request, with raw fields still to check.
@@ -133,9 +136,10 @@ impl LinkService {
         }
         let owner_id = owner.map(|p| p.user_id);
         let url = TargetUrl::parse(&req.url, &self.settings.url_policy)?;
+        let lookalike = self.lookalike(&url)?;
         let now = self.clock.now();
         let alias = req.alias.as_deref().map(Slug::parse_alias).transpose()?;
-        let pending = match &alias {
+        let alias_review = match &alias {
             Some(a) => match self.settings.keywords.judge(a.as_str()) {
                 KeywordVerdict::Blocked => return Err(AliasError::Blocked.into()),
                 KeywordVerdict::NeedsReview => true,
@@ -143,6 +147,7 @@ impl LinkService {
             },
             None => false,
         };
+        let pending = lookalike || alias_review;
         check_expiry(req.expires_at, now)?;
         check_max_visits(req.max_visits)?;
         let tags = check_tags(req.tags)?;
@@ -338,6 +343,13 @@ impl LinkService {
             .url
             .map(|u| TargetUrl::parse(&u, &self.settings.url_policy))
             .transpose()?;
+        // A new look-alike target goes back to review, whoever approved
+        // the link before; an admin's own approval in the same request
+        // stands.
+        let back_to_review = match &url {
+            Some(u) => self.lookalike(u)? && req.approved != Some(true),
+            None => false,
+        };
         let tags = req.tags.map(check_tags).transpose()?;
         let title = req.title.map(check_title).transpose()?;
         let password_hash = match req.password {
@@ -355,7 +367,11 @@ impl LinkService {
             redirect_status: req.redirect_status,
             forward_query: req.forward_query,
             disabled: req.disabled,
-            pending: req.approved.map(|a| !a),
+            pending: if back_to_review {
+                Some(true)
+            } else {
+                req.approved.map(|a| !a)
+            },
         };
         let changed = self
             .links
@@ -364,6 +380,29 @@ impl LinkService {
             .ok_or(LinkError::NotFound)?;
         self.invalidator.link_changed(&changed.slug).await;
         Ok(changed)
+    }
+
+    /// Whether a target's host is a look-alike to send to review; `Err`
+    /// when such hosts are refused.
+    fn lookalike(&self, url: &TargetUrl) -> Result<bool, UrlError> {
+        let Some(host) = url::Url::parse(url.as_str())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+        else {
+            return Ok(false);
+        };
+        match self.settings.hosts.judge(&host) {
+            None => Ok(false),
+            Some(found) => match self.settings.hosts.action {
+                LookalikeAction::Review => Ok(true),
+                LookalikeAction::Refuse => Err(UrlError::Lookalike(match found {
+                    Lookalike::MixedScripts => {
+                        "a label mixes Latin with Cyrillic or Greek letters".into()
+                    }
+                    Lookalike::Imitates(domain) => format!("it looks like {domain}"),
+                })),
+            },
+        }
     }
 
     pub async fn delete(&self, who: &Principal, slug: &str) -> Result<(), LinkError> {

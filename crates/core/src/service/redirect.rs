@@ -196,13 +196,17 @@ impl Redirector {
     /// redirects; a link without a password just redirects, whatever was
     /// sent. `gate` is asked, with the link's ID, right before a password is
     /// checked (and only then): the edge's limit on guessing.
-    pub async fn unlock(
+    pub async fn unlock<G, F>(
         &self,
         slug: &str,
         password: Option<String>,
         visit: Visit<'_>,
-        gate: impl FnOnce(i64) -> Result<(), Duration> + Send,
-    ) -> Result<Unlock, UnlockError> {
+        gate: G,
+    ) -> Result<Unlock, UnlockError>
+    where
+        G: FnOnce(i64) -> F + Send,
+        F: std::future::Future<Output = Result<(), Duration>> + Send,
+    {
         let record = match self.active(slug).await? {
             Ok(record) => record,
             Err(Outcome::NotFound) => return Ok(Unlock::NotFound),
@@ -212,7 +216,7 @@ impl Redirector {
             let Some(password) = password else {
                 return Ok(Unlock::PasswordMissing);
             };
-            if let Err(wait) = gate(record.id) {
+            if let Err(wait) = gate(record.id).await {
                 return Ok(Unlock::Throttled(wait));
             }
             // The lookup never carries the hash; only this check reads it.
@@ -411,8 +415,8 @@ mod tests {
     }
 
     /// A gate that lets every attempt through.
-    fn open(_: i64) -> Result<(), std::time::Duration> {
-        Ok(())
+    fn open(_: i64) -> std::future::Ready<Result<(), std::time::Duration>> {
+        std::future::ready(Ok(()))
     }
 
     fn redirect(outcome: Outcome) -> Redirect {
@@ -567,7 +571,7 @@ mod tests {
         w.add("locked", |l| l.password_hash = Some("fake$sesame".into()))
             .await;
         w.add("open", |_| {}).await;
-        let shut = |_: i64| Err(std::time::Duration::from_secs(7));
+        let shut = |_: i64| std::future::ready(Err(std::time::Duration::from_secs(7)));
         let throttled = w
             .redirector
             .unlock("locked", Some("sesame".into()), posted(), shut)
@@ -591,7 +595,7 @@ mod tests {
                 .redirector
                 .unlock(slug, None, posted(), |_| {
                     asked.store(true, Ordering::SeqCst);
-                    Ok(())
+                    std::future::ready(Ok(()))
                 })
                 .await
                 .expect("unlock");

@@ -23,7 +23,7 @@ use kurz_core::slug::is_reserved;
 
 use super::error::ApiError;
 use super::{pages, redirect, trace, AppState};
-use crate::metrics::{self, Limit};
+use crate::metrics;
 
 /// The slug a request is for, if the hot path answers it.
 pub fn slug_of<B>(req: &Request<B>) -> Option<&str> {
@@ -63,8 +63,8 @@ pub async fn answer<B>(state: &AppState, req: Request<B>, client: IpAddr) -> Res
                                 .into_response()
                         })
                 }
-                Err(e) => {
-                    state.metrics.rate_limited(Limit::Redirect);
+                Err((which, e)) => {
+                    state.metrics.rate_limited(which);
                     pages::error(e, req.headers())
                 }
             }

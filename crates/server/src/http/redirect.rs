@@ -100,6 +100,9 @@ pub(crate) async fn follow(
         }
         Ok(Outcome::NotFound) => {
             m.redirect(RedirectResult::NotFound);
+            if let (Some(limits), Some(ip)) = (state.limits.as_deref(), client) {
+                limits.not_found(ip);
+            }
             pages::error(ApiError::NotFound, headers)
         }
         Ok(Outcome::Gone) => {
@@ -190,9 +193,12 @@ pub async fn unlock_link(
     };
     // Guessing is limited per link and client, counted only when a
     // password is about to be checked.
-    let gate = |link_id| match (state.limits.as_deref(), peer) {
-        (Some(limits), Some(ip)) => limits.check_password_attempt(link_id, ip),
-        _ => Ok(()),
+    let limits = state.limits.as_deref();
+    let gate = |link_id| async move {
+        match (limits, peer) {
+            (Some(limits), Some(ip)) => limits.check_password_attempt(link_id, ip).await,
+            _ => Ok(()),
+        }
     };
     let m = &state.metrics;
     match state.redirector.unlock(&slug, password, visit, gate).await {

@@ -39,7 +39,7 @@ pub fn code(err: &ApiError) -> u32 {
             UrlError::Scheme => 40011,
             UrlError::TooLong(_) => 40012,
             UrlError::Malformed(_) => 40013,
-            UrlError::Blocked => 40014,
+            UrlError::Blocked | UrlError::Lookalike(_) => 40014,
             UrlError::Private => 40015,
             UrlError::SelfReference => 40016,
         },

@@ -784,3 +784,93 @@ backend_tests!(
     idn_entries_of_the_blocklist_block_every_spelling,
     reuse_returns_only_a_link_with_the_options_asked_for,
 );
+
+#[tokio::test]
+async fn too_many_or_too_large_request_headers_answer_431_and_the_server_goes_on() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let addr = addr(&app);
+    let mut many = String::from("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    for i in 0..120 {
+        many.push_str(&format!("x-h{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    assert_eq!(raw_request(&addr, many.as_bytes()).await.status, 431);
+    let head = |kib: usize| {
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-big: {}\r\n\r\n",
+            "a".repeat(kib * 1024)
+        )
+    };
+    assert_eq!(raw_request(&addr, head(40).as_bytes()).await.status, 431);
+    assert_eq!(raw_request(&addr, head(16).as_bytes()).await.status, 200);
+    let fine = raw_request(
+        &addr,
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(fine.status, 200);
+}
+
+#[tokio::test]
+async fn look_alike_hosts_are_refused_or_sent_to_review_as_configured() {
+    let refuse = spawn_with(Backend::Sqlite, |c| {
+        c.links.protected_domains = vec!["paypal.com".into()];
+    })
+    .await;
+    for (url, why) in [
+        (
+            "https://\u{440}\u{430}\u{443}\u{440}\u{430}l.com/login",
+            "mixes",
+        ),
+        (
+            "https://\u{440}\u{430}\u{443}\u{440}\u{430}1.com/login",
+            "looks like paypal.com",
+        ),
+        ("https://xn--pypal-4ve.com/", "mixes"),
+    ] {
+        let r = refuse
+            .post("/api/v1/links", &refuse.admin_key, json!({ "url": url }))
+            .send()
+            .await
+            .expect("send");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(body["error"]["code"], 40014, "{url}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(why)),
+            "{url}: {body}"
+        );
+    }
+    for url in [
+        "https://www.paypal.com/",
+        "https://\u{44f}\u{43d}\u{434}\u{435}\u{43a}\u{441}.\u{440}\u{444}/",
+    ] {
+        let link = refuse.create_link(json!({ "url": url })).await;
+        assert_eq!(link["status"], "active", "{url}");
+    }
+    // The same check on a change of target.
+    let slug = refuse.shorten("https://example.com/").await;
+    let r = refuse
+        .patch(
+            &format!("/api/v1/links/{slug}"),
+            &refuse.admin_key,
+            json!({"url": "https://\u{440}\u{430}\u{443}\u{440}\u{430}1.com/"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    expect_error(r, StatusCode::BAD_REQUEST, 40014, Some("url")).await;
+
+    let review = spawn_with(Backend::Sqlite, |c| {
+        c.links.protected_domains = vec!["paypal.com".into()];
+        c.links.lookalike_hosts = kurz_server::config::LookalikeHosts::Review;
+    })
+    .await;
+    let link = review
+        .create_link(json!({"url": "https://\u{440}\u{430}\u{443}\u{440}\u{430}1.com/"}))
+        .await;
+    assert_eq!(link["status"], "pending");
+    let slug = link["slug"].as_str().expect("slug");
+    assert_eq!(review.follow(slug).await.status(), StatusCode::GONE);
+}

@@ -16,6 +16,7 @@ mod cluster;
 mod doctor;
 mod faults;
 mod hardening;
+mod limits;
 mod links;
 mod mmdb;
 mod operating;

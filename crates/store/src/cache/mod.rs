@@ -12,10 +12,12 @@
 //! - `layered` — the decorator of the lookup port and the invalidation;
 //!   `generation` — what keeps a fill that an invalidation overtook out of
 //!   the caches; `auth` — the API key cache.
+//! - `gcra` — rate-limit buckets shared through Redis.
 
 mod auth;
 mod breaker;
 mod codec;
+mod gcra;
 mod generation;
 mod l1;
 mod layered;
@@ -29,6 +31,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 pub use self::breaker::BreakerState;
+pub use self::gcra::{Bucket, Mode, Verdict};
 pub use self::l1::L1Config;
 pub use self::redis::{Redis, RedisConfig};
 

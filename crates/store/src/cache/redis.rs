@@ -152,6 +152,10 @@ impl Redis {
         })
     }
 
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     fn key(&self, slug: &str) -> String {
         format!("{}l:{slug}", self.prefix)
     }
@@ -230,7 +234,7 @@ impl Redis {
 
     /// Runs one command under the breaker and the time-out; `None` on any
     /// failure (which the breaker counts).
-    async fn call<T, F, Fut>(&self, command: F) -> Option<T>
+    pub(crate) async fn call<T, F, Fut>(&self, command: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,

@@ -31,6 +31,7 @@ fn world_with(adjust: impl FnOnce(&mut LinkSettings)) -> World {
         default_redirect: RedirectCode::FOUND,
         url_policy: UrlPolicy::default(),
         keywords: KeywordPolicy::default(),
+        hosts: HostPolicy::default(),
     };
     adjust(&mut settings);
     let service = LinkService::new(
