@@ -54,6 +54,7 @@ pub enum Limit {
     Api,
     Redirect,
     Password,
+    Report,
 }
 
 /// The app's metrics.
@@ -62,7 +63,7 @@ pub struct Metrics {
     registry: Registry,
     edge: Arc<Edge>,
     /// Indexed by [`Limit`].
-    rate_limited: [IntCounter; 4],
+    rate_limited: [IntCounter; 5],
     /// The last render, and when it was made.
     rendered: Mutex<Option<(Instant, Bytes)>>,
 }
@@ -159,7 +160,7 @@ impl Metrics {
             redirect_family,
         });
         let metrics = Self {
-            rate_limited: ["create", "api", "redirect", "password"]
+            rate_limited: ["create", "api", "redirect", "password", "report"]
                 .map(|l| limited_family.with_label_values(&[l])),
             edge: edge.clone(),
             registry,

@@ -45,6 +45,8 @@ pub struct Limits {
     /// Per client network across all links: guessing on many links at once
     /// must not take every hashing slot.
     password_client: DefaultKeyedRateLimiter<IpAddr>,
+    /// Abuse reports per client network (API and preview form together).
+    report: DefaultKeyedRateLimiter<IpAddr>,
     ipv6_prefix: u8,
     clock: DefaultClock,
 }
@@ -65,6 +67,7 @@ impl Limits {
             password_client: RateLimiter::keyed(Quota::per_minute(nonzero(
                 config.password_attempts_per_client_per_minute,
             ))),
+            report: RateLimiter::keyed(Quota::per_hour(nonzero(config.reports_per_hour))),
             ipv6_prefix: config.ipv6_prefix.clamp(1, 128),
             clock: DefaultClock::default(),
         }
@@ -81,6 +84,13 @@ impl Limits {
         self.password.shrink_to_fit();
         self.password_client.retain_recent();
         self.password_client.shrink_to_fit();
+        self.report.retain_recent();
+        self.report.shrink_to_fit();
+    }
+
+    /// One abuse report from `ip`.
+    pub fn check_report(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.check(&self.report, &self.client(ip))
     }
 
     /// The address a client is limited by: IPv4 as is, IPv6 cut to its
