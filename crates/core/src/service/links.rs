@@ -318,16 +318,8 @@ impl LinkService {
     async fn page(&self, mut query: ListQuery) -> Result<LinkPage, LinkError> {
         let limit = query.limit;
         query.limit = limit + 1;
-        let mut items = self.links.list(&query).await?;
-        let next = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|l| Cursor {
-                created_at_ms: clock::to_millis(l.created_at),
-                id: l.id,
-            })
-        } else {
-            None
-        };
+        let items = self.links.list(&query).await?;
+        let (items, next) = split_page(items, limit, |l| (l.created_at, l.id));
         Ok(LinkPage { items, next })
     }
 
@@ -478,8 +470,30 @@ fn to_i64(id: u64) -> i64 {
     i64::try_from(id).unwrap_or(i64::MAX)
 }
 
+/// `rows` (read with one more than `limit` asked for) cut to the page,
+/// and the cursor of the next page if that extra row came: newest-first
+/// lists page by creation time and ID.
+pub(crate) fn split_page<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    key: impl Fn(&T) -> (OffsetDateTime, i64),
+) -> (Vec<T>, Option<Cursor>) {
+    if rows.len() <= limit as usize {
+        return (rows, None);
+    }
+    rows.truncate(limit as usize);
+    let next = rows.last().map(|row| {
+        let (at, id) = key(row);
+        Cursor {
+            created_at_ms: clock::to_millis(at),
+            id,
+        }
+    });
+    (rows, next)
+}
+
 /// A page size asked for, or the default.
-fn check_limit(limit: Option<u32>) -> Result<u32, LinkError> {
+pub(crate) fn check_limit(limit: Option<u32>) -> Result<u32, LinkError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(LinkError::invalid(

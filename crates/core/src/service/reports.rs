@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::account::Principal;
-use crate::clock::{self, Clock};
+use crate::clock::Clock;
 use crate::error::{Field, LinkError, ReportError};
 use crate::link::{Cursor, DisabledReason};
 use crate::ports::ReportStore;
@@ -13,7 +13,7 @@ use crate::report::{
     reporter_network, NewReport, Report, ReportQuery, ReportReason, ReportStatus, Resolution,
     Resolve,
 };
-use crate::service::links::{LinkService, DEFAULT_PAGE, MAX_PAGE};
+use crate::service::links::{check_limit, split_page, LinkService};
 
 /// Longest `details`, in characters: room for a few paragraphs of
 /// evidence, and a bound on what one anonymous request can store.
@@ -109,28 +109,14 @@ impl ReportService {
                 ReportError::invalid(Field::Status, "the status is open or resolved")
             })?,
         };
-        let limit = limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ReportError::invalid(
-                Field::Limit,
-                format!("a page holds 1 to {MAX_PAGE} items"),
-            ));
-        }
+        let limit = check_limit(limit)?;
         let query = ReportQuery {
             status,
             limit: limit + 1,
             after,
         };
-        let mut items = self.reports.list_reports(&query).await?;
-        let next = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|r| Cursor {
-                created_at_ms: clock::to_millis(r.created_at),
-                id: r.id,
-            })
-        } else {
-            None
-        };
+        let rows = self.reports.list_reports(&query).await?;
+        let (items, next) = split_page(rows, limit, |r| (r.created_at, r.id));
         Ok(ReportPage { items, next })
     }
 

@@ -2,6 +2,7 @@
 //! anyone files one, within a budget; admins list and resolve them; a link
 //! disabled for abuse answers 410 saying so, on every node at once.
 
+use std::process::Output;
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -45,6 +46,20 @@ async fn reports(app: &TestApp, query: &str) -> Value {
         .await
         .expect("send");
     expect_json(r, StatusCode::OK).await
+}
+
+/// Runs `kurz --database db ARGS` off the test's runtime thread: the app
+/// under test runs on that thread, and a blocked thread would hold its
+/// SQLite locks while the command waits for them.
+pub(crate) async fn run_cli(db: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = kurz(db);
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    tokio::task::spawn_blocking(move || cmd.output().expect("run kurz"))
+        .await
+        .expect("the command's thread")
 }
 
 async fn page_text(r: reqwest::Response) -> String {
@@ -463,10 +478,7 @@ async fn the_cli_lists_and_resolves_reports(backend: Backend) {
         json!({"slug": slug, "reason": "phishing", "details": "fake"}),
     )
     .await;
-    let out = kurz(&app.db_url)
-        .args(["reports", "list"])
-        .output()
-        .expect("run");
+    let out = run_cli(&app.db_url, &["reports", "list"], &[]).await;
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).expect("utf-8");
     let line = text.lines().next().expect("a line");
@@ -476,31 +488,39 @@ async fn the_cli_lists_and_resolves_reports(backend: Backend) {
         [id.to_string().as_str(), &slug, "phishing", "open"]
     );
     assert_eq!(fields[6], "\"fake\"");
-    let out = kurz(&app.db_url)
-        .args(["reports", "resolve", &id.to_string(), "--action", "disable"])
-        .output()
-        .expect("run");
+    let out = run_cli(
+        &app.db_url,
+        &["reports", "resolve", &id.to_string(), "--action", "disable"],
+        &[],
+    )
+    .await;
     assert!(out.status.success(), "{out:?}");
     // This node had not looked the link up: nothing cached to wait for.
     assert_eq!(app.follow(&slug).await.status(), StatusCode::GONE);
-    let out = kurz(&app.db_url)
-        .args(["reports", "list", "--status", "resolved"])
-        .output()
-        .expect("run");
+    let out = run_cli(
+        &app.db_url,
+        &["reports", "list", "--status", "resolved"],
+        &[],
+    )
+    .await;
     let text = String::from_utf8(out.stdout).expect("utf-8");
     assert!(
         text.contains("\tresolved\t") && text.contains("\tdisable\t"),
         "{text}"
     );
-    let out = kurz(&app.db_url)
-        .args(["reports", "resolve", &id.to_string(), "--action", "dismiss"])
-        .output()
-        .expect("run");
+    let out = run_cli(
+        &app.db_url,
+        &["reports", "resolve", &id.to_string(), "--action", "dismiss"],
+        &[],
+    )
+    .await;
     assert!(!out.status.success(), "the other action conflicts");
-    let out = kurz(&app.db_url)
-        .args(["reports", "resolve", "424242", "--action", "dismiss"])
-        .output()
-        .expect("run");
+    let out = run_cli(
+        &app.db_url,
+        &["reports", "resolve", "424242", "--action", "dismiss"],
+        &[],
+    )
+    .await;
     assert!(!out.status.success(), "no such report");
 }
 
@@ -569,18 +589,21 @@ async fn a_disable_reaches_both_nodes_within_a_second(backend: Backend) {
         .expect("text");
     assert!(page.contains("disabled for abuse"), "{page}");
 
-    let out = kurz(&db)
-        .env("KURZ_REDIS", &redis)
-        .env("KURZ_CACHE__REDIS_PREFIX", &prefix)
-        .args([
+    let out = run_cli(
+        &db,
+        &[
             "reports",
             "resolve",
             &ids[1].to_string(),
             "--action",
             "disable",
-        ])
-        .output()
-        .expect("run");
+        ],
+        &[
+            ("KURZ_REDIS", &redis),
+            ("KURZ_CACHE__REDIS_PREFIX", &prefix),
+        ],
+    )
+    .await;
     assert!(out.status.success(), "{out:?}");
     within(
         Duration::from_secs(1),

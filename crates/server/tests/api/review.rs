@@ -6,8 +6,8 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::cli::kurz;
 use crate::helpers::{expect_error, expect_json, spawn_with, Backend, TestApp};
+use crate::reports::run_cli;
 
 async fn review_app(backend: Backend) -> TestApp {
     spawn_with(backend, |c| c.links.review_keywords = vec!["promo".into()]).await
@@ -132,28 +132,40 @@ async fn the_cli_lists_approves_and_rejects_aliases(backend: Backend) {
         app.create_link(json!({"url": "https://example.com/", "alias": alias}))
             .await;
     }
-    let run = |args: &[&str]| kurz(&app.db_url).args(args).output().expect("run");
-    let out = run(&["review", "list"]);
+    let run = |args: &'static [&'static str]| run_cli(&app.db_url, args, &[]);
+    let out = run(&["review", "list"]).await;
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).expect("utf-8");
     let listed: Vec<&str> = text.lines().filter_map(|l| l.split('\t').next()).collect();
     assert_eq!(listed, ["bad-promo", "cli-promo"]);
 
-    assert!(run(&["review", "approve", "cli-promo"]).status.success());
+    assert!(run(&["review", "approve", "cli-promo"])
+        .await
+        .status
+        .success());
     assert_eq!(app.link("cli-promo").await["status"], "active");
     assert_eq!(app.follow("cli-promo").await.status(), StatusCode::FOUND);
     // Only a pending alias is rejected from here.
-    assert!(!run(&["review", "reject", "cli-promo"]).status.success());
-    assert!(run(&["review", "reject", "bad-promo"]).status.success());
+    assert!(!run(&["review", "reject", "cli-promo"])
+        .await
+        .status
+        .success());
+    assert!(run(&["review", "reject", "bad-promo"])
+        .await
+        .status
+        .success());
     let r = app
         .get("/api/v1/links/bad-promo", &app.admin_key)
         .send()
         .await
         .expect("send");
     expect_error(r, StatusCode::NOT_FOUND, 40401, None).await;
-    let out = run(&["review", "list"]);
+    let out = run(&["review", "list"]).await;
     assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
-    assert!(!run(&["review", "approve", "no-such"]).status.success());
+    assert!(!run(&["review", "approve", "no-such"])
+        .await
+        .status
+        .success());
 }
 
 backend_tests!(
