@@ -73,6 +73,23 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Whoever runs the command line on the server: an admin without a
+    /// user row (user ID 0, which no row has) or key.
+    pub fn operator() -> Self {
+        Self {
+            user_id: 0,
+            username: "operator".into(),
+            role: Role::Admin,
+            key_id: 0,
+            read_only: false,
+        }
+    }
+
+    /// The user's row, `None` for the [operator](Self::operator).
+    pub fn user_row(&self) -> Option<i64> {
+        (self.user_id > 0).then_some(self.user_id)
+    }
+
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }

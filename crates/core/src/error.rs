@@ -41,6 +41,16 @@ pub enum Field {
     Format,
     /// Pixels of an image's side.
     Size,
+    /// The slug a request is about (an abuse report's).
+    Slug,
+    /// Why a link is reported.
+    Reason,
+    /// A report's free text.
+    Details,
+    /// The status a list is filtered by.
+    Status,
+    /// What to do with a report.
+    Action,
 }
 
 /// A storage call failed.
@@ -118,6 +128,34 @@ pub enum InsertError {
     SlugTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why an abuse report could not be filed, listed or resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{message}")]
+    Invalid { field: Field, message: String },
+    /// No such link (filing) or no such report (resolving).
+    #[error("not found")]
+    NotFound,
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    /// The report was resolved before, otherwise than asked now.
+    #[error("this report was already resolved: {0}")]
+    AlreadyResolved(&'static str),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ReportError {
+    pub fn invalid(field: Field, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
+    }
 }
 
 /// Why an account operation failed.

@@ -17,8 +17,9 @@ use crate::error::{AccountError, HashError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
 use crate::ports::{
     AccountStore, Authenticator, ClickSink, Health, IdSource, Invalidator, LinkLookup, LinkStore,
-    PasswordHasher, VisitStore,
+    PasswordHasher, ReportStore, VisitStore,
 };
+use crate::report::{NewReport, Report, ReportQuery, ReportStatus, Resolution, Resolve};
 use crate::slug::SlugSecret;
 
 #[derive(Debug, Default)]
@@ -27,6 +28,8 @@ struct State {
     links: HashMap<String, (Link, bool)>,
     users: Vec<(User, String)>,
     keys: Vec<(ApiKey, String, bool)>,
+    /// Reports with the network they came from.
+    reports: Vec<(Report, Option<String>)>,
 }
 
 /// A plain link to `url` (no owner, options or password), for tests that
@@ -172,6 +175,7 @@ impl LinkStore for FakeStore {
             forward_query: new.forward_query,
             password_hash: new.password_hash,
             disabled: false,
+            disabled_reason: None,
             pending: new.pending,
         };
         state.links.insert(new.slug, (link.clone(), false));
@@ -214,6 +218,7 @@ impl LinkStore for FakeStore {
             .links
             .values()
             .filter(|(l, deleted)| !deleted && query.owner_id.is_none_or(|o| l.owner_id == Some(o)))
+            .filter(|(l, _)| !query.pending_only || l.pending)
             .map(|(l, _)| l.clone())
             .collect();
         found.sort_by_key(|l| std::cmp::Reverse((l.created_at, l.id)));
@@ -260,6 +265,9 @@ impl LinkStore for FakeStore {
         if let Some(v) = changes.disabled {
             link.disabled = v;
         }
+        if let Some(v) = changes.disabled_reason {
+            link.disabled_reason = v;
+        }
         if let Some(v) = changes.pending {
             link.pending = v;
         }
@@ -287,6 +295,90 @@ impl LinkStore for FakeStore {
             .values()
             .find(|(l, d)| l.id == id && !d)
             .and_then(|(l, _)| l.password_hash.clone()))
+    }
+}
+
+impl FakeStore {
+    /// The network stored with a report.
+    pub fn reporter_network(&self, id: i64) -> Option<String> {
+        self.state()
+            .reports
+            .iter()
+            .find(|(r, _)| r.id == id)
+            .and_then(|(_, n)| n.clone())
+    }
+}
+
+#[async_trait]
+impl ReportStore for FakeStore {
+    async fn insert_report(&self, new: NewReport) -> Result<Report, StoreError> {
+        self.check_up()?;
+        let mut state = self.state();
+        let report = Report {
+            id: i64::try_from(state.reports.len()).unwrap_or(i64::MAX) + 1,
+            link_id: new.link_id,
+            slug: new.slug,
+            reason: new.reason,
+            details: new.details,
+            status: ReportStatus::Open,
+            created_at: new.created_at,
+            resolution: None,
+            resolved_at: None,
+        };
+        state.reports.push((report.clone(), new.reporter_network));
+        Ok(report)
+    }
+
+    async fn report(&self, id: i64) -> Result<Option<Report>, StoreError> {
+        self.check_up()?;
+        Ok(self
+            .state()
+            .reports
+            .iter()
+            .find(|(r, _)| r.id == id)
+            .map(|(r, _)| r.clone()))
+    }
+
+    /// Status and limit only, as the fake's link list.
+    async fn list_reports(&self, query: &ReportQuery) -> Result<Vec<Report>, StoreError> {
+        self.check_up()?;
+        if query.after.is_some() {
+            return Err(StoreError::Other("the fake store pages no reports".into()));
+        }
+        let mut found: Vec<Report> = self
+            .state()
+            .reports
+            .iter()
+            .filter(|(r, _)| r.status == query.status)
+            .map(|(r, _)| r.clone())
+            .collect();
+        found.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
+        found.truncate(query.limit as usize);
+        Ok(found)
+    }
+
+    async fn resolve_reports(
+        &self,
+        which: Resolve,
+        resolution: Resolution,
+        at: OffsetDateTime,
+        _by: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        self.check_up()?;
+        let mut changed = 0;
+        for (r, _) in &mut self.state().reports {
+            let named = match which {
+                Resolve::One(id) => r.id == id,
+                Resolve::OfLink(link) => r.link_id == link,
+            };
+            if named && r.status == ReportStatus::Open {
+                r.status = ReportStatus::Resolved;
+                r.resolution = Some(resolution);
+                r.resolved_at = Some(at);
+                changed += 1;
+            }
+        }
+        Ok(changed)
     }
 }
 

@@ -8,7 +8,7 @@
 //! - [`slug`] — the slug codec (keyed permutation + base62), alias rules,
 //!   reserved words, keyword lists.
 //! - [`target`] — target URL validation and normalisation.
-//! - [`link`], [`account`] — the entities; [`analytics`] — clicks, their
+//! - [`link`], [`account`], [`report`] — the entities; [`analytics`] — clicks, their
 //!   enrichment rules and rollups.
 //! - [`ports`] — the traits adapters implement; [`clock`] — "now" as one of
 //!   them; `fake` (tests, feature `fakes`) — in-memory implementations.
@@ -24,6 +24,7 @@ pub mod fake;
 pub mod homograph;
 pub mod link;
 pub mod ports;
+pub mod report;
 pub mod service;
 pub mod slug;
 pub mod target;

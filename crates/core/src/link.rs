@@ -44,6 +44,33 @@ impl LinkStatus {
     }
 }
 
+/// Why a link was disabled by the instance rather than by its owner. A
+/// link disabled through `PATCH {"disabled": true}` has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DisabledReason {
+    /// An admin resolved an abuse report by disabling it.
+    Abuse,
+    /// Its target's domain is on the blocklist (the blocklist rescan).
+    Blocklist,
+}
+
+impl DisabledReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Abuse => "abuse",
+            Self::Blocklist => "blocklist",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "abuse" => Some(Self::Abuse),
+            "blocklist" => Some(Self::Blocklist),
+            _ => None,
+        }
+    }
+}
+
 /// A stored link.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {
@@ -70,6 +97,8 @@ pub struct Link {
     /// argon2id PHC string.
     pub password_hash: Option<String>,
     pub disabled: bool,
+    /// Set only while `disabled`, and only when the instance disabled it.
+    pub disabled_reason: Option<DisabledReason>,
     pub pending: bool,
 }
 
@@ -88,6 +117,7 @@ impl Link {
             forward_query: self.forward_query,
             has_password: self.password_hash.is_some(),
             disabled: self.disabled,
+            disabled_reason: self.disabled_reason,
             pending: self.pending,
         }
     }
@@ -152,6 +182,8 @@ pub struct RedirectRecord {
     pub forward_query: bool,
     pub has_password: bool,
     pub disabled: bool,
+    /// Why the instance disabled it, which its 410 page says.
+    pub disabled_reason: Option<DisabledReason>,
     pub pending: bool,
 }
 
@@ -199,6 +231,8 @@ pub struct LinkChanges {
     pub redirect_status: Option<Option<u16>>,
     pub forward_query: Option<bool>,
     pub disabled: Option<bool>,
+    /// `Some(None)` clears the reason (an owner's or admin's own disable).
+    pub disabled_reason: Option<Option<DisabledReason>>,
     pub pending: Option<bool>,
 }
 
@@ -256,6 +290,8 @@ pub struct ListQuery {
     /// Substring of slug, URL or title.
     pub q: Option<String>,
     pub tag: Option<String>,
+    /// Only links whose alias waits for review.
+    pub pending_only: bool,
 }
 
 #[cfg(test)]

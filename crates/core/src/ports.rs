@@ -13,6 +13,7 @@ use crate::account::{ApiKey, NewApiKey, NewUser, Principal, User};
 use crate::analytics::{Click, ClickBatch, StatsRows, StatsScope, VisitCursor, VisitRecord};
 use crate::error::{AccountError, HashError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
+use crate::report::{NewReport, Report, ReportQuery, Resolution, Resolve};
 use crate::slug::SlugSecret;
 
 /// How many links to one URL `reuse` looks at: enough for the few variants
@@ -61,6 +62,24 @@ pub trait LinkStore: Send + Sync + Debug {
     /// The argon2id PHC string of a protected link; only the password check
     /// reads it.
     async fn password_hash(&self, id: i64) -> Result<Option<String>, StoreError>;
+}
+
+/// Abuse reports.
+#[async_trait]
+pub trait ReportStore: Send + Sync + Debug {
+    async fn insert_report(&self, report: NewReport) -> Result<Report, StoreError>;
+    async fn report(&self, id: i64) -> Result<Option<Report>, StoreError>;
+    /// One page, newest first.
+    async fn list_reports(&self, query: &ReportQuery) -> Result<Vec<Report>, StoreError>;
+    /// Marks the open reports `which` names as resolved; how many it
+    /// changed (0: none was open any more).
+    async fn resolve_reports(
+        &self,
+        which: Resolve,
+        resolution: Resolution,
+        at: OffsetDateTime,
+        by: Option<i64>,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Link IDs and the secret that turns them into codes.

@@ -1,5 +1,5 @@
 //! The command line: `kurz serve`, `kurz migrate`, `kurz user add`,
-//! `kurz key create`, `kurz shorten`.
+//! `kurz key create`, `kurz shorten`, `kurz review`, `kurz reports`.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -11,11 +11,13 @@ use clap::{Args, Parser, Subcommand};
 
 use kurz_core::account::{Principal, Role};
 use kurz_core::clock::{Clock, SystemClock};
-use kurz_core::service::{CreateLink, Created};
+use kurz_core::service::links::MAX_PAGE;
+use kurz_core::service::{CreateLink, Created, UpdateLink};
 use kurz_store::cache::Caches;
 use kurz_store::Database;
 
 use crate::config::{Config, Overrides, Switch};
+use crate::http::api::rfc3339;
 use crate::startup::Services;
 use crate::{accounts, startup, telemetry};
 
@@ -72,6 +74,12 @@ pub enum Command {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Aliases waiting for review (they matched links.review_keywords).
+    #[command(subcommand)]
+    Review(ReviewCommand),
+    /// Abuse reports.
+    #[command(subcommand)]
+    Reports(ReportsCommand),
     /// Check the configuration, database, migrations, Redis, GeoIP file and
     /// clock, and say what is wrong; exits 1 if anything is. Takes the
     /// flags of serve, to check the configuration serve would run with.
@@ -137,6 +145,34 @@ pub enum KeyCommand {
         /// Print only the key, on one line.
         #[arg(long)]
         quiet: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// List the links waiting for review, newest first: slug, target,
+    /// created, owner (tab-separated).
+    List,
+    /// Approve an alias: the link starts redirecting.
+    Approve { slug: String },
+    /// Reject an alias: the link is deleted, its slug never given out again.
+    Reject { slug: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportsCommand {
+    /// List reports, newest first: id, slug, reason, status, created,
+    /// resolution, details (tab-separated).
+    List {
+        #[arg(long, value_parser = ["open", "resolved"], default_value = "open")]
+        status: String,
+    },
+    /// Resolve a report: disable its link for abuse (on every running node)
+    /// or dismiss it.
+    Resolve {
+        id: i64,
+        #[arg(long, value_parser = ["disable", "dismiss"])]
+        action: String,
     },
 }
 
@@ -211,6 +247,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export { output } => export(&config, output).await,
         Command::Import { input } => import(&config, input).await,
         Command::Backup { output } => backup(&config, &output).await,
+        Command::Review(command) => review(&config, command).await,
+        Command::Reports(command) => reports(&config, command).await,
         Command::Doctor(_) => diagnose(&cli).await,
     }
 }
@@ -385,6 +423,99 @@ async fn shorten(config: &Config, args: ShortenArgs) -> anyhow::Result<()> {
     session.close().await;
     println!("{}/{}", cli_base_url(config), result?);
     Ok(())
+}
+
+/// `kurz review ...`: as an admin would through the API.
+async fn review(config: &Config, command: ReviewCommand) -> anyhow::Result<()> {
+    let (session, services) = open(config).await?;
+    let operator = Principal::operator();
+    let links = &services.links;
+    let result = async {
+        match command {
+            ReviewCommand::List => {
+                let mut after = None;
+                loop {
+                    let page = links.review_queue(&operator, Some(MAX_PAGE), after).await?;
+                    for l in &page.items {
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            l.slug,
+                            l.url,
+                            rfc3339(l.created_at),
+                            l.owner.as_deref().unwrap_or("-")
+                        );
+                    }
+                    match page.next {
+                        Some(next) => after = Some(next),
+                        None => break,
+                    }
+                }
+            }
+            ReviewCommand::Approve { slug } => {
+                let change = UpdateLink {
+                    approved: Some(true),
+                    ..UpdateLink::default()
+                };
+                links.update(&operator, &slug, change).await?;
+                eprintln!("approved {slug}");
+            }
+            ReviewCommand::Reject { slug } => {
+                let link = links.get(&operator, &slug).await?;
+                if !link.pending {
+                    bail!("{slug} is not waiting for review (delete it through the API)");
+                }
+                links.delete(&operator, &slug).await?;
+                eprintln!("rejected {slug}: deleted");
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    session.close().await;
+    result
+}
+
+/// `kurz reports ...`: as an admin would through the API.
+async fn reports(config: &Config, command: ReportsCommand) -> anyhow::Result<()> {
+    let (session, services) = open(config).await?;
+    let operator = Principal::operator();
+    let reports = &services.reports;
+    let result = async {
+        match command {
+            ReportsCommand::List { status } => {
+                let mut after = None;
+                loop {
+                    let page = reports
+                        .list(&operator, Some(&status), Some(MAX_PAGE), after)
+                        .await?;
+                    for r in &page.items {
+                        println!(
+                            "{}\t{}\t{}\t{}\t{}\t{}\t{:?}",
+                            r.id,
+                            r.slug,
+                            r.reason.as_str(),
+                            r.status.as_str(),
+                            rfc3339(r.created_at),
+                            r.resolution.map_or("-", |x| x.as_str()),
+                            r.details.as_deref().unwrap_or_default()
+                        );
+                    }
+                    match page.next {
+                        Some(next) => after = Some(next),
+                        None => break,
+                    }
+                }
+            }
+            ReportsCommand::Resolve { id, action } => {
+                let report = reports.resolve(&operator, id, &action).await?;
+                eprintln!("report {id} about {} resolved: {action}", report.slug);
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    session.close().await;
+    result
 }
 
 async fn export(config: &Config, output: Option<PathBuf>) -> anyhow::Result<()> {

@@ -218,6 +218,10 @@ pub struct LimitsConfig {
     pub password_attempts_per_minute: u32,
     /// Password attempts per minute from one client, over all links.
     pub password_attempts_per_client_per_minute: u32,
+    /// Abuse reports per hour from one client (API and preview form
+    /// together): a person reports a few links, a script flooding the
+    /// admins' queue is stopped early.
+    pub reports_per_hour: u32,
     /// IPv6 clients are limited per network of this prefix length (one
     /// holder of a /64 has 2^64 addresses).
     pub ipv6_prefix: u8,
@@ -324,6 +328,7 @@ impl Default for Config {
                 max_tracked_clients: 500_000,
                 password_attempts_per_minute: 10,
                 password_attempts_per_client_per_minute: 30,
+                reports_per_hour: 10,
                 ipv6_prefix: 64,
                 password_hash_concurrency: 0,
                 password_hash_queue: 32,
@@ -433,6 +438,7 @@ impl Config {
             self.limits.redirect_per_second,
             self.limits.password_attempts_per_minute,
             self.limits.password_attempts_per_client_per_minute,
+            self.limits.reports_per_hour,
         ];
         if limits.contains(&0) {
             return bad(

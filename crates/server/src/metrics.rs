@@ -56,6 +56,7 @@ pub enum Limit {
     Password,
     /// The redirect path's budget of "no such link" answers (ADR 0019).
     NotFound,
+    Report,
 }
 
 /// The app's metrics.
@@ -64,7 +65,7 @@ pub struct Metrics {
     registry: Registry,
     edge: Arc<Edge>,
     /// Indexed by [`Limit`].
-    rate_limited: [IntCounter; 5],
+    rate_limited: [IntCounter; 6],
     /// The last render, and when it was made.
     rendered: Mutex<Option<(Instant, Bytes)>>,
 }
@@ -161,8 +162,15 @@ impl Metrics {
             redirect_family,
         });
         let metrics = Self {
-            rate_limited: ["create", "api", "redirect", "password", "not_found"]
-                .map(|l| limited_family.with_label_values(&[l])),
+            rate_limited: [
+                "create",
+                "api",
+                "redirect",
+                "password",
+                "not_found",
+                "report",
+            ]
+            .map(|l| limited_family.with_label_values(&[l])),
             edge: edge.clone(),
             registry,
             rendered: Mutex::new(None),

@@ -18,7 +18,7 @@ use kurz_core::link::RedirectCode;
 use kurz_core::ports::PasswordHasher;
 use kurz_core::service::{
     AccountPorts, AccountService, LinkPorts, LinkService, LinkSettings, RedirectPorts,
-    RedirectSettings, Redirector, StatsService,
+    RedirectSettings, Redirector, ReportPorts, ReportService, StatsService,
 };
 use kurz_core::slug::KeywordPolicy;
 use kurz_core::target::UrlPolicy;
@@ -87,6 +87,8 @@ pub struct Services {
     pub links: Arc<LinkService>,
     /// Users and keys.
     pub accounts: Arc<AccountService>,
+    /// Abuse reports (disabling through `links`).
+    pub reports: Arc<ReportService>,
     /// The one bound on password hashing of this process.
     pub hasher: Arc<dyn PasswordHasher>,
 }
@@ -136,12 +138,21 @@ pub fn services(
         store: db.accounts(),
         authenticator: caches.authenticator(),
         hasher: hasher.clone(),
-        clock,
+        clock: clock.clone(),
         invalidator: caches.invalidator(),
     });
+    let links = Arc::new(links);
+    let reports = ReportService::new(
+        ReportPorts {
+            reports: db.reports(),
+            clock,
+        },
+        links.clone(),
+    );
     Services {
-        links: Arc::new(links),
+        links,
         accounts: Arc::new(accounts),
+        reports: Arc::new(reports),
         hasher,
     }
 }
@@ -310,6 +321,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         redirector: Arc::new(redirector),
         stats: Arc::new(StatsService::new(db.links(), db.analytics(), clock.clone())),
         accounts: services.accounts,
+        reports: services.reports,
         health: db.health(),
         redis: caches.redis().cloned(),
         site: Arc::new(Site {

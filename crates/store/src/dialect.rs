@@ -45,8 +45,8 @@ impl Queries {
         let select_links = format!(
             "select l.id, {slug} as slug, l.url, l.owner_id, {owner} as owner, l.created_at, \
              l.updated_at, l.expires_at, l.max_visits, l.visits, l.human_visits, l.tags, l.title, \
-             l.redirect_status, l.forward_query, l.password_hash, l.disabled, l.pending \
-             from links l left join users u on u.id = l.owner_id"
+             l.redirect_status, l.forward_query, l.password_hash, l.disabled, l.disabled_reason, \
+             l.pending from links l left join users u on u.id = l.owner_id"
         );
         Self {
             dialect,
@@ -68,15 +68,16 @@ impl Queries {
             // index, no join, no JSON, and no password hash.
             lookup: q(
                 "select id, url, created_at, expires_at, max_visits, visits, human_visits, redirect_status, \
-                 forward_query, password_hash is not null as has_password, disabled, pending \
-                 from links where slug = ? and deleted_at is null",
+                 forward_query, password_hash is not null as has_password, disabled, pending, \
+                 disabled_reason from links where slug = ? and deleted_at is null",
             ),
             // Warm-up reads this once at start; an index on visits would
             // cost every click flush more than this scan costs once.
             most_visited: q(&format!(
                 "select {} as slug, id, url, created_at, expires_at, max_visits, visits, human_visits, \
                  redirect_status, forward_query, password_hash is not null as has_password, \
-                 disabled, pending from links where deleted_at is null and visits > 0 \
+                 disabled, pending, disabled_reason from links \
+                 where deleted_at is null and visits > 0 \
                  order by visits desc limit ?",
                 dialect.text("slug")
             )),

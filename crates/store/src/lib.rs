@@ -8,6 +8,7 @@
 //!   `mysql://` or `mariadb://`, `postgres://`) and builds lazy pools.
 //! - `store` — `SqlStore`, shared by the repositories:
 //!   `links` (the redirect lookup and the API's links), `accounts`,
+//!   `reports` (abuse reports),
 //!   `visits` (visit limits), `analytics` (click rollups, raw visits),
 //!   `ids` (segment IDs and the slug secret), [`transfer`]
 //!   (export / import).
@@ -36,6 +37,7 @@ mod links;
 pub mod metrics;
 mod migrate;
 mod open;
+mod reports;
 mod segment;
 mod sqlite_reader;
 mod store;
@@ -50,7 +52,7 @@ use kurz_core::clock::Clock;
 use kurz_core::error::StoreError;
 use kurz_core::ports::{
     AccountStore, AnalyticsStore, Authenticator, Health, IdSource, LinkLookup, LinkStore,
-    PopularLinks, VisitStore,
+    PopularLinks, ReportStore, VisitStore,
 };
 
 pub use self::backup::{BackupError, BackupOutcome};
@@ -160,6 +162,10 @@ impl Database {
     }
 
     pub fn accounts(&self) -> Arc<dyn AccountStore> {
+        self.store.clone()
+    }
+
+    pub fn reports(&self) -> Arc<dyn ReportStore> {
         self.store.clone()
     }
 

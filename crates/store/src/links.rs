@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use kurz_core::clock::{from_millis, to_millis};
 use kurz_core::error::{InsertError, StoreError};
-use kurz_core::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
+use kurz_core::link::{DisabledReason, Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
 use kurz_core::ports::{LinkLookup, LinkStore, PopularLinks, REUSE_CANDIDATES};
 
 use crate::db::{Arg, Pool, SqlBuilder};
@@ -49,6 +49,7 @@ struct LinkRow {
     forward_query: bool,
     password_hash: Option<String>,
     disabled: bool,
+    disabled_reason: Option<String>,
     pending: bool,
 }
 
@@ -74,6 +75,10 @@ impl LinkRow {
             forward_query: self.forward_query,
             password_hash: self.password_hash,
             disabled: self.disabled,
+            disabled_reason: self
+                .disabled_reason
+                .as_deref()
+                .and_then(DisabledReason::parse),
             pending: self.pending,
         })
     }
@@ -94,6 +99,7 @@ struct RecordRow {
     has_password: bool,
     disabled: bool,
     pending: bool,
+    disabled_reason: Option<String>,
 }
 
 impl From<RecordRow> for RedirectRecord {
@@ -110,6 +116,7 @@ impl From<RecordRow> for RedirectRecord {
             forward_query: r.forward_query,
             has_password: r.has_password,
             disabled: r.disabled,
+            disabled_reason: r.disabled_reason.as_deref().and_then(DisabledReason::parse),
             pending: r.pending,
         }
     }
@@ -267,6 +274,9 @@ impl LinkStore for SqlStore {
         if let Some(owner) = query.owner_id {
             b.push(" and l.owner_id = ").bind(Arg::Int(owner));
         }
+        if query.pending_only {
+            b.push(" and l.pending = ").bind(Arg::Bool(true));
+        }
         if let Some(c) = query.after {
             b.push(" and (l.created_at < ")
                 .bind(Arg::Int(c.created_at_ms))
@@ -343,6 +353,10 @@ impl LinkStore for SqlStore {
         }
         if let Some(v) = changes.disabled {
             b.push(", disabled = ").bind(Arg::Bool(v));
+        }
+        if let Some(v) = changes.disabled_reason {
+            b.push(", disabled_reason = ")
+                .bind(Arg::OptText(v.map(DisabledReason::as_str)));
         }
         if let Some(v) = changes.pending {
             b.push(", pending = ").bind(Arg::Bool(v));

@@ -16,7 +16,7 @@ use rusqlite::{ErrorCode, OpenFlags, OptionalExtension};
 
 use kurz_core::clock::from_millis;
 use kurz_core::error::StoreError;
-use kurz_core::link::RedirectRecord;
+use kurz_core::link::{DisabledReason, RedirectRecord};
 
 /// Connections kept open between lookups: one per thread that looks up at
 /// once is enough; more are opened under a burst and closed after it.
@@ -97,6 +97,10 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RedirectRecord> {
         has_password: row.get(9)?,
         disabled: row.get(10)?,
         pending: row.get(11)?,
+        disabled_reason: row
+            .get::<_, Option<String>>(12)?
+            .as_deref()
+            .and_then(DisabledReason::parse),
     })
 }
 

@@ -9,7 +9,9 @@ use crate::account::{Principal, MAX_PASSWORD_LEN};
 use crate::clock::{self, Clock};
 use crate::error::{Field, InsertError, LinkError, NoFreeCode};
 use crate::homograph::{HostPolicy, Lookalike, LookalikeAction};
-use crate::link::{Cursor, Link, LinkChanges, LinkStatus, ListQuery, NewLink, RedirectCode};
+use crate::link::{
+    Cursor, DisabledReason, Link, LinkChanges, LinkStatus, ListQuery, NewLink, RedirectCode,
+};
 use crate::ports::{IdSource, Invalidator, LinkStore, PasswordHasher};
 use crate::slug::{is_reserved, AliasError, KeywordPolicy, KeywordVerdict, Slug, SlugCodec};
 use crate::target::{TargetUrl, UrlError, UrlPolicy};
@@ -259,13 +261,7 @@ impl LinkService {
         q: Option<String>,
         tag: Option<String>,
     ) -> Result<LinkPage, LinkError> {
-        let limit = limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(LinkError::invalid(
-                Field::Limit,
-                format!("a page holds 1 to {MAX_PAGE} links"),
-            ));
-        }
+        let limit = check_limit(limit)?;
         let q = q.filter(|q| !q.is_empty());
         if q.as_ref()
             .is_some_and(|q| q.chars().count() > MAX_QUERY_LEN)
@@ -291,21 +287,44 @@ impl LinkService {
             } else {
                 Some(who.user_id)
             },
-            limit: limit + 1,
+            limit,
             after,
             q,
             tag,
+            pending_only: false,
         };
-        let mut items = self.links.list(&query).await?;
-        let next = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|l| Cursor {
-                created_at_ms: clock::to_millis(l.created_at),
-                id: l.id,
-            })
-        } else {
-            None
+        self.page(query).await
+    }
+
+    /// Admins: links whose alias waits for review, newest first. Approve
+    /// with `approved: true` in [`Self::update`], reject with
+    /// [`Self::delete`].
+    pub async fn review_queue(
+        &self,
+        who: &Principal,
+        limit: Option<u32>,
+        after: Option<Cursor>,
+    ) -> Result<LinkPage, LinkError> {
+        if !who.is_admin() {
+            return Err(LinkError::Forbidden);
+        }
+        let query = ListQuery {
+            owner_id: None,
+            limit: check_limit(limit)?,
+            after,
+            pending_only: true,
+            ..ListQuery::default()
         };
+        self.page(query).await
+    }
+
+    /// One page of `query`: one row more is asked for, to know whether
+    /// another page follows.
+    async fn page(&self, mut query: ListQuery) -> Result<LinkPage, LinkError> {
+        let limit = query.limit;
+        query.limit = limit + 1;
+        let items = self.links.list(&query).await?;
+        let (items, next) = split_page(items, limit, |l| (l.created_at, l.id));
         Ok(LinkPage { items, next })
     }
 
@@ -324,6 +343,13 @@ impl LinkService {
             return Err(LinkError::Forbidden);
         }
         if req.approved.is_some() && !who.is_admin() {
+            return Err(LinkError::Forbidden);
+        }
+        // What the instance disabled (abuse, blocklist) only an admin may
+        // enable again: otherwise the owner of a phishing link undoes the
+        // admin's decision with one PATCH. Any change of `disabled` counts,
+        // since one by hand clears the reason.
+        if req.disabled.is_some() && link.disabled_reason.is_some() && !who.is_admin() {
             return Err(LinkError::Forbidden);
         }
         let now = self.clock.now();
@@ -367,15 +393,48 @@ impl LinkService {
             redirect_status: req.redirect_status,
             forward_query: req.forward_query,
             disabled: req.disabled,
+            // A disable or enable by hand is no longer the instance's.
+            disabled_reason: req.disabled.map(|_| None),
             pending: if back_to_review {
                 Some(true)
             } else {
                 req.approved.map(|a| !a)
             },
         };
+        self.apply(link.id, &changes, now).await
+    }
+
+    /// Admins (and the instance's own jobs): disables a link for `reason`,
+    /// which its 410 page then names. The same write and invalidation as
+    /// a `disabled` change, so every node stops redirecting at once.
+    pub async fn disable(
+        &self,
+        who: &Principal,
+        slug: &str,
+        reason: DisabledReason,
+    ) -> Result<Link, LinkError> {
+        if !who.is_admin() || who.read_only {
+            return Err(LinkError::Forbidden);
+        }
+        let link = self.find(slug).await?;
+        let changes = LinkChanges {
+            disabled: Some(true),
+            disabled_reason: Some(Some(reason)),
+            ..LinkChanges::default()
+        };
+        self.apply(link.id, &changes, self.clock.now()).await
+    }
+
+    /// Writes `changes` to the store, then tells every cache.
+    async fn apply(
+        &self,
+        id: i64,
+        changes: &LinkChanges,
+        now: OffsetDateTime,
+    ) -> Result<Link, LinkError> {
         let changed = self
             .links
-            .update(link.id, &changes, now)
+            .update(id, changes, now)
             .await?
             .ok_or(LinkError::NotFound)?;
         self.invalidator.link_changed(&changed.slug).await;
@@ -403,6 +462,12 @@ impl LinkService {
                 })),
             },
         }
+    }
+
+    /// A live link by slug, whoever asks (abuse reports are filed by
+    /// anyone about any link).
+    pub async fn by_slug(&self, slug: &str) -> Result<Option<Link>, LinkError> {
+        Ok(self.links.by_slug(slug).await?)
     }
 
     pub async fn delete(&self, who: &Principal, slug: &str) -> Result<(), LinkError> {
@@ -442,6 +507,40 @@ impl LinkService {
 /// (at most 62^10 < 2^63), so the conversion never saturates in practice.
 fn to_i64(id: u64) -> i64 {
     i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+/// `rows` (read with one more than `limit` asked for) cut to the page,
+/// and the cursor of the next page if that extra row came: newest-first
+/// lists page by creation time and ID.
+pub(crate) fn split_page<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    key: impl Fn(&T) -> (OffsetDateTime, i64),
+) -> (Vec<T>, Option<Cursor>) {
+    if rows.len() <= limit as usize {
+        return (rows, None);
+    }
+    rows.truncate(limit as usize);
+    let next = rows.last().map(|row| {
+        let (at, id) = key(row);
+        Cursor {
+            created_at_ms: clock::to_millis(at),
+            id,
+        }
+    });
+    (rows, next)
+}
+
+/// A page size asked for, or the default.
+pub(crate) fn check_limit(limit: Option<u32>) -> Result<u32, LinkError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(LinkError::invalid(
+            Field::Limit,
+            format!("a page holds 1 to {MAX_PAGE} items"),
+        ));
+    }
+    Ok(limit)
 }
 
 fn check_expiry(expires_at: Option<OffsetDateTime>, now: OffsetDateTime) -> Result<(), LinkError> {

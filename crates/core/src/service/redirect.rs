@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::analytics::{agent, Click};
 use crate::clock::Clock;
 use crate::error::{HashError, StoreError};
-use crate::link::{self, LinkStatus, RedirectCode, RedirectRecord};
+use crate::link::{self, DisabledReason, LinkStatus, RedirectCode, RedirectRecord};
 use crate::ports::{ClickSink, LinkLookup, LinkStore, PasswordHasher, VisitStore};
 use crate::slug::MAX_ALIAS_LEN;
 
@@ -48,8 +48,9 @@ pub struct Redirect {
 pub enum Outcome {
     Redirect(Redirect),
     NotFound,
-    /// Expired, disabled, pending review or at its visit limit.
-    Gone,
+    /// Expired, disabled, pending review or at its visit limit; with the
+    /// reason when the instance disabled it (its page says so).
+    Gone(Option<DisabledReason>),
     /// The link answers a password form first.
     PasswordRequired,
     /// `HEAD` of a visit-limited link: it exists and redirects, but where
@@ -70,7 +71,7 @@ pub enum Unlock {
     /// after this long. Nothing was hashed.
     Throttled(Duration),
     NotFound,
-    Gone,
+    Gone(Option<DisabledReason>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,7 +120,7 @@ pub struct Preview {
 pub enum Previewed {
     Found(Preview),
     NotFound,
-    Gone,
+    Gone(Option<DisabledReason>),
 }
 
 /// Following links: `GET`/`HEAD /{slug}`, the password form, the preview.
@@ -178,7 +179,7 @@ impl Redirector {
             return Ok(Outcome::Withheld);
         }
         if visit.counted && !self.count(&record, &visit.visitor).await? {
-            return Ok(Outcome::Gone);
+            return Ok(Outcome::Gone(None));
         }
         let status = record
             .redirect_status
@@ -210,7 +211,8 @@ impl Redirector {
         let record = match self.active(slug).await? {
             Ok(record) => record,
             Err(Outcome::NotFound) => return Ok(Unlock::NotFound),
-            Err(_) => return Ok(Unlock::Gone),
+            Err(Outcome::Gone(why)) => return Ok(Unlock::Gone(why)),
+            Err(_) => return Ok(Unlock::Gone(None)),
         };
         if record.has_password {
             let Some(password) = password else {
@@ -231,7 +233,7 @@ impl Redirector {
         // Whoever knows the password visits on a person's behalf: the
         // visit counts against a limit, whatever the user agent says.
         if !self.count(&record, &visit.visitor).await? {
-            return Ok(Unlock::Gone);
+            return Ok(Unlock::Gone(None));
         }
         Ok(Unlock::Redirect(self.redirect(record, 303, visit.query)))
     }
@@ -241,7 +243,8 @@ impl Redirector {
         let record = match self.active(slug).await? {
             Ok(record) => record,
             Err(Outcome::NotFound) => return Ok(Previewed::NotFound),
-            Err(_) => return Ok(Previewed::Gone),
+            Err(Outcome::Gone(why)) => return Ok(Previewed::Gone(why)),
+            Err(_) => return Ok(Previewed::Gone(None)),
         };
         let target = if record.has_password {
             Err(Hidden::Password)
@@ -273,7 +276,8 @@ impl Redirector {
         };
         Ok(match record.status(self.clock.now()) {
             LinkStatus::Active => Ok(record),
-            LinkStatus::Pending | LinkStatus::Disabled | LinkStatus::Expired => Err(Outcome::Gone),
+            LinkStatus::Disabled => Err(Outcome::Gone(record.disabled_reason)),
+            LinkStatus::Pending | LinkStatus::Expired => Err(Outcome::Gone(None)),
         })
     }
 
@@ -498,8 +502,30 @@ mod tests {
         assert!(matches!(w.get("expiring").await, Outcome::Redirect(_)));
         w.clock.advance(Duration::seconds(10));
         for slug in ["expiring", "pending", "disabled"] {
-            assert_eq!(w.get(slug).await, Outcome::Gone, "{slug}");
+            assert_eq!(w.get(slug).await, Outcome::Gone(None), "{slug}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_link_disabled_for_abuse_says_so_on_every_path() {
+        let w = world();
+        w.add("bad", |_| {}).await;
+        w.store.edit("bad", |l| {
+            l.disabled = true;
+            l.disabled_reason = Some(DisabledReason::Abuse);
+        });
+        let abuse = Some(DisabledReason::Abuse);
+        assert_eq!(w.get("bad").await, Outcome::Gone(abuse));
+        assert_eq!(
+            w.redirector.preview("bad").await.expect("preview"),
+            Previewed::Gone(abuse)
+        );
+        let unlock = w.redirector.unlock("bad", None, posted(), open).await;
+        assert!(matches!(
+            unlock,
+            Ok(Unlock::Gone(Some(DisabledReason::Abuse)))
+        ));
+        assert!(w.clicks.recorded().is_empty());
     }
 
     #[tokio::test]
@@ -510,7 +536,7 @@ mod tests {
             let r = redirect(w.get("twice").await);
             assert_eq!(r.cache, CachePolicy::NoStore);
         }
-        assert_eq!(w.get("twice").await, Outcome::Gone);
+        assert_eq!(w.get("twice").await, Outcome::Gone(None));
         let id = w.store.get("twice").expect("stored").id;
         assert_eq!(w.store.get("twice").expect("stored").human_visits, 2);
         assert_eq!(
@@ -628,7 +654,7 @@ mod tests {
             .redirector
             .unlock("once", Some("sesame".into()), posted(), open)
             .await;
-        assert!(matches!(second, Ok(Unlock::Gone)));
+        assert!(matches!(second, Ok(Unlock::Gone(None))));
     }
 
     #[tokio::test]
@@ -656,7 +682,7 @@ mod tests {
         assert_eq!(target("once").await, Err(Hidden::VisitLimit));
         assert_eq!(
             w.redirector.preview("pending").await.expect("preview"),
-            Previewed::Gone
+            Previewed::Gone(None)
         );
         assert_eq!(
             w.redirector.preview("nope").await.expect("preview"),
@@ -684,7 +710,7 @@ mod tests {
         assert_eq!(w.clicks.recorded(), vec![id, id, id]);
         // The one visit is still there for a person.
         assert!(matches!(w.get("once").await, Outcome::Redirect(_)));
-        assert_eq!(w.get("once").await, Outcome::Gone);
+        assert_eq!(w.get("once").await, Outcome::Gone(None));
         let clicks = w.clicks.clicks();
         assert_eq!(clicks.len(), 4);
         assert_eq!(clicks[3].user_agent.as_deref(), BROWSER.user_agent);

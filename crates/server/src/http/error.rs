@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
-use kurz_core::error::{AccountError, BoxError, Field, HashError, LinkError, StoreError};
+use kurz_core::error::{
+    AccountError, BoxError, Field, HashError, LinkError, ReportError, StoreError,
+};
+use kurz_core::link::DisabledReason;
 use kurz_core::service::UnlockError;
 use kurz_core::slug::AliasError;
 use kurz_core::target::UrlError;
@@ -41,6 +44,12 @@ pub enum ApiError {
     UsernameTaken,
     #[error("this link has expired, is disabled or has reached its visit limit")]
     Gone,
+    /// Disabled by the instance, for a reason its page names.
+    #[error("{}", disabled_message(*.0))]
+    Disabled(DisabledReason),
+    /// An abuse report was resolved before, with this other action.
+    #[error("this report was already resolved with {0}")]
+    ReportResolved(&'static str),
     /// The body is larger than the route's limit, in bytes.
     #[error("the request body is larger than {}", human_size(*.0))]
     TooLarge(usize),
@@ -82,8 +91,8 @@ impl ApiError {
             Self::NotFound => S::NOT_FOUND,
             Self::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
             Self::BodyTimeout => S::REQUEST_TIMEOUT,
-            Self::AliasTaken | Self::UsernameTaken => S::CONFLICT,
-            Self::Gone => S::GONE,
+            Self::AliasTaken | Self::UsernameTaken | Self::ReportResolved(_) => S::CONFLICT,
+            Self::Gone | Self::Disabled(_) => S::GONE,
             Self::TooLarge(_) => S::PAYLOAD_TOO_LARGE,
             Self::RateLimited(_) => S::TOO_MANY_REQUESTS,
             Self::Internal(_) => S::INTERNAL_SERVER_ERROR,
@@ -123,6 +132,20 @@ impl ApiError {
                 source = s.source();
             }
             tracing::error!(error = %chain, "{self}");
+        }
+    }
+}
+
+/// What the 410 of a link the instance disabled says, on its page and in
+/// its JSON.
+fn disabled_message(reason: DisabledReason) -> &'static str {
+    match reason {
+        DisabledReason::Abuse => {
+            "this link was disabled for abuse: it was reported, and an administrator \
+             found that it leads somewhere harmful"
+        }
+        DisabledReason::Blocklist => {
+            "this link was disabled because its target is on a blocklist of harmful sites"
         }
     }
 }
@@ -180,6 +203,19 @@ impl From<AccountError> for ApiError {
             AccountError::Invalid { field, message } => Self::Invalid { field, message },
             AccountError::Hash(e) => e.into(),
             AccountError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(err: ReportError) -> Self {
+        match err {
+            ReportError::Invalid { field, message } => Self::Invalid { field, message },
+            ReportError::NotFound => Self::NotFound,
+            ReportError::Forbidden => Self::Forbidden,
+            ReportError::AlreadyResolved(done) => Self::ReportResolved(done),
+            ReportError::Link(e) => e.into(),
+            ReportError::Store(e) => e.into(),
         }
     }
 }

@@ -32,7 +32,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use kurz_core::link::RedirectCode;
 use kurz_core::ports::Health;
-use kurz_core::service::{AccountService, LinkService, Redirector, StatsService};
+use kurz_core::service::{AccountService, LinkService, Redirector, ReportService, StatsService};
 use kurz_store::cache::Redis;
 
 use crate::metrics::Metrics;
@@ -104,6 +104,8 @@ pub struct Handlers {
     pub stats: Arc<StatsService>,
     /// Users, keys, and who a key belongs to.
     pub accounts: Arc<AccountService>,
+    /// Abuse reports: filed from the API and the preview page.
+    pub reports: Arc<ReportService>,
     /// Readiness.
     pub health: Arc<dyn Health>,
     /// Reported by `/readyz` when configured.
@@ -123,6 +125,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::accounts::router())
         .merge(api::stats::router())
         .merge(api::qr::router())
+        .merge(api::reports::router())
+        .merge(api::review::router())
         .merge(openapi::router())
         // Outermost last: limits and the key first, then the body, read
         // whole under its own time-out, then the handler under the request

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{accounts, links, qr, stats};
+use super::api::{accounts, links, qr, reports, review, stats};
 use super::{ops, redirect, AppState};
 
 #[derive(OpenApi)]
@@ -19,8 +19,10 @@ use super::{ops, redirect, AppState};
         links::delete_link, qr::link_qr,
         stats::get_link_stats, stats::list_visits, stats::get_stats,
         accounts::create_user, accounts::create_key, accounts::list_keys, accounts::revoke_key,
+        reports::create_report, reports::list_reports, reports::resolve_report,
+        review::list_review,
         openapi_json,
-        redirect::index, redirect::follow_link, redirect::unlock_link,
+        redirect::index, redirect::follow_link, redirect::unlock_link, redirect::report_link,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     modifiers(&Security),

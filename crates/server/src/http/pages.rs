@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
+use kurz_core::report::ReportReason;
+use kurz_core::service::reports::MAX_DETAILS;
 use kurz_core::service::Hidden;
 
 use super::error::ApiError;
@@ -51,7 +53,8 @@ fn page_with_policy(status: StatusCode, title: &str, body: &str, csp: &'static s
          <meta name=\"robots\" content=\"noindex\">\
          <title>{title} · kurz</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#222}}\
-         code,.target{{word-break:break-all}}input,button{{font-size:1rem;padding:.4rem}}</style>\
+         code,.target{{word-break:break-all}}input,button,select,textarea{{font-size:1rem;padding:.4rem}}\
+         textarea{{width:100%;box-sizing:border-box}}section{{margin-top:2.5rem;border-top:1px solid #ccc}}</style>\
          </head><body>{body}</body></html>",
         title = escape(title),
     );
@@ -107,6 +110,7 @@ pub fn confirm_visit(slug: &str) -> Response {
 
 /// What `/{slug}+` shows instead of redirecting.
 pub fn preview(
+    slug: &str,
     short_url: &str,
     target: Result<&str, Hidden>,
     created: &str,
@@ -124,13 +128,83 @@ pub fn preview(
                 .to_owned()
         }
     };
-    let body = format!(
+    let mut body = format!(
         "<h1>Where this link goes</h1><p><code>{short}</code> leads to</p><p>{target}</p>\
          <dl><dt>Created</dt><dd>{created}</dd><dt>Clicks</dt><dd>{clicks}</dd></dl>",
         short = escape(short_url),
         created = escape(created),
     );
+    body.push_str(&report_form(slug, &ReportFormState::default()));
     page(StatusCode::OK, "Link preview", &body)
+}
+
+/// What the report form shows again after a refused submission: the
+/// choice and text as sent, and what was wrong.
+#[derive(Debug, Default)]
+pub struct ReportFormState<'a> {
+    pub reason: Option<&'a str>,
+    pub details: Option<&'a str>,
+    pub error: Option<String>,
+}
+
+/// The abuse report form of the preview page: plain HTML, no script,
+/// posting to `/{slug}+/report`.
+fn report_form(slug: &str, state: &ReportFormState<'_>) -> String {
+    let mut html = String::from("<section><h2>Report this link</h2>");
+    if let Some(e) = &state.error {
+        let _ = write!(
+            html,
+            "<p role=\"alert\"><strong>{}</strong></p>",
+            escape(&capitalised(e))
+        );
+    }
+    let _ = write!(
+        html,
+        "<form method=\"post\" action=\"/{slug}+/report\">\
+         <p><label>What is wrong with it? <select name=\"reason\" required>",
+        slug = escape(slug)
+    );
+    for reason in ReportReason::ALL {
+        let selected = if state.reason == Some(reason.as_str()) {
+            " selected"
+        } else {
+            ""
+        };
+        let _ = write!(
+            html,
+            "<option value=\"{}\"{selected}>{}</option>",
+            reason.as_str(),
+            escape(reason.label())
+        );
+    }
+    let _ = write!(
+        html,
+        "</select></label></p><p><label>Details (optional)<br>\
+         <textarea name=\"details\" rows=\"4\" cols=\"50\" maxlength=\"{MAX_DETAILS}\">{details}</textarea>\
+         </label></p><p><button type=\"submit\">Send the report</button></p></form></section>",
+        details = escape(state.details.unwrap_or_default()),
+    );
+    html
+}
+
+/// The report form again, with what was wrong with the last submission.
+pub fn report_refused(slug: &str, status: StatusCode, state: &ReportFormState<'_>) -> Response {
+    let body = format!(
+        "<h1>Report a link</h1><p>About <code>/{}</code></p>{}",
+        escape(slug),
+        report_form(slug, state)
+    );
+    page(status, "Report a link", &body)
+}
+
+/// The answer to a report sent from the form.
+pub fn report_received(slug: &str) -> Response {
+    let body = format!(
+        "<h1>Thank you</h1><p>Your report about <code>/{}</code> was received. \
+         An administrator will look at it.</p>",
+        escape(slug)
+    );
+    page(StatusCode::ACCEPTED, "Report received", &body)
 }
 
 /// An error on the redirect path: a page for browsers, the API's JSON for
@@ -141,17 +215,28 @@ pub fn error(err: ApiError, headers: &HeaderMap) -> Response {
     }
     let (status, code) = (err.status(), super::render::code(&err));
     err.log();
+    let title = match err {
+        ApiError::Disabled(_) => "This link has been disabled",
+        _ => status.canonical_reason().unwrap_or("Error"),
+    };
     let body = format!(
-        "<h1>{status}</h1><p>{message}</p><p><small>error {code}</small></p>",
-        status = escape(status.canonical_reason().unwrap_or("Error")),
-        message = escape(&err.to_string()),
+        "<h1>{heading}</h1><p>{message}</p><p><small>error {code}</small></p>",
+        heading = escape(title),
+        message = escape(&capitalised(&err.to_string())),
     );
-    let title = status.canonical_reason().unwrap_or("Error");
     let mut response = page(status, title, &body);
     if let Some(wait) = err.retry_after() {
         super::render::set_retry_after(&mut response, wait);
     }
     response
+}
+
+/// A sentence's first letter in upper case (API messages start lower case).
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 /// True when the client prefers HTML (a browser).

@@ -12,12 +12,17 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use percent_encoding::percent_decode_str;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use kurz_core::service::{CachePolicy, Outcome, Previewed, Redirect, Unlock, Visit, Visitor};
+use kurz_core::error::ReportError;
+use kurz_core::link::DisabledReason;
+use kurz_core::service::{
+    CachePolicy, FileReport, Outcome, Previewed, Redirect, Unlock, Visit, Visitor,
+};
 
 use super::api::rfc3339;
 use super::error::ApiError;
@@ -29,6 +34,13 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/{slug}", get(follow_link).post(unlock_link))
+        .route("/{slug}/report", post(report_link))
+}
+
+/// The 410 of a link that does not redirect; the instance's own reason,
+/// when it disabled the link, is said.
+fn gone(why: Option<DisabledReason>) -> ApiError {
+    why.map_or(ApiError::Gone, ApiError::Disabled)
 }
 
 /// The landing page.
@@ -105,9 +117,9 @@ pub(crate) async fn follow(
             }
             pages::error(ApiError::NotFound, headers)
         }
-        Ok(Outcome::Gone) => {
+        Ok(Outcome::Gone(why)) => {
             m.redirect(RedirectResult::Gone);
-            pages::error(ApiError::Gone, headers)
+            pages::error(gone(why), headers)
         }
         Err(e) => pages::error(e.into(), headers),
     }
@@ -136,14 +148,30 @@ fn slug_of(uri: &Uri) -> Option<Cow<'_, str>> {
 
 /// Largest password form accepted: a 1,024-character password, encoded.
 const FORM_LIMIT: usize = 16 * 1024;
+/// Largest report form accepted: 2,000 characters of details, each up to
+/// twelve bytes once percent-encoded (four UTF-8 bytes as `%XX`), and the
+/// reason.
+const REPORT_FORM_LIMIT: usize = 32 * 1024;
 
 #[derive(Debug, Deserialize)]
 pub struct UnlockForm {
     password: String,
 }
 
-/// The password form's body: size- and time-bounded, then parsed.
-async fn read_form(state: &AppState, req: Request) -> Result<UnlockForm, ApiError> {
+/// The fields of the preview page's report form.
+#[derive(Debug, Deserialize)]
+pub struct ReportForm {
+    #[serde(default)]
+    reason: String,
+    details: Option<String>,
+}
+
+/// A form's body: size- and time-bounded, then parsed.
+async fn read_form<T: DeserializeOwned>(
+    state: &AppState,
+    req: Request,
+    limit: usize,
+) -> Result<T, ApiError> {
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -154,7 +182,7 @@ async fn read_form(state: &AppState, req: Request) -> Result<UnlockForm, ApiErro
             "expected a form (application/x-www-form-urlencoded)".into(),
         ));
     }
-    let bytes = body::read(req.into_body(), FORM_LIMIT, state.site.body_timeout).await?;
+    let bytes = body::read(req.into_body(), limit, state.site.body_timeout).await?;
     serde_urlencoded::from_bytes(&bytes)
         .map_err(|e| ApiError::BadRequest(format!("the form cannot be read: {e}")))
 }
@@ -187,7 +215,7 @@ pub async fn unlock_link(
     };
     // A link without a password redirects whatever was sent; only a
     // protected one needs the form, and then its faults are the answer.
-    let (password, form_error) = match read_form(&state, req).await {
+    let (password, form_error) = match read_form::<UnlockForm>(&state, req, FORM_LIMIT).await {
         Ok(form) => (Some(form.password), None),
         Err(e) => (None, Some(e)),
     };
@@ -226,9 +254,62 @@ pub async fn unlock_link(
             m.redirect(RedirectResult::NotFound);
             pages::error(ApiError::NotFound, &headers)
         }
-        Ok(Unlock::Gone) => {
+        Ok(Unlock::Gone(why)) => {
             m.redirect(RedirectResult::Gone);
-            pages::error(ApiError::Gone, &headers)
+            pages::error(gone(why), &headers)
+        }
+        Err(e) => pages::error(e.into(), &headers),
+    }
+}
+
+/// Report a link from its preview page: the form posts here, and the
+/// answer is a page (202 thanking, or the form again with what was wrong).
+/// The same budget as `POST /api/v1/reports`.
+#[utoipa::path(post, path = "/{slug}+/report", tag = "pages",
+    params(("slug" = String, Path)),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+        description = "`reason=phishing|malware|spam|other&details=...`"),
+    responses(
+        (status = 202, description = "Received: a thank-you page"),
+        (status = 400, description = "The form again, saying what is wrong (40030)"),
+        (status = 404, description = "40401"),
+        (status = 429, description = "Too many reports (42901)"),
+    ))]
+pub async fn report_link(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<String>,
+    req: Request,
+) -> Response {
+    let headers = req.headers().clone();
+    // Routed as `/{slug}/report`: only the preview's `+` form is this page.
+    let Some(slug) = path.strip_suffix('+').map(str::to_owned) else {
+        return pages::error(ApiError::NotFound, &headers);
+    };
+    let client = limit::client_ip(&req);
+    if let (Some(limits), Some(ip)) = (state.limits.as_deref(), client) {
+        if let Err(e) = limits.check_report(ip).await {
+            state.metrics.rate_limited(Limit::Report);
+            return pages::error(e, &headers);
+        }
+    }
+    let form: ReportForm = match read_form(&state, req, REPORT_FORM_LIMIT).await {
+        Ok(form) => form,
+        Err(e) => return pages::error(e, &headers),
+    };
+    let filed = FileReport {
+        slug: slug.clone(),
+        reason: form.reason.clone(),
+        details: form.details.clone(),
+    };
+    match state.reports.file(filed, client).await {
+        Ok(_) => pages::report_received(&slug),
+        Err(ReportError::Invalid { message, .. }) => {
+            let again = pages::ReportFormState {
+                reason: Some(&form.reason),
+                details: form.details.as_deref(),
+                error: Some(message),
+            };
+            pages::report_refused(&slug, StatusCode::BAD_REQUEST, &again)
         }
         Err(e) => pages::error(e.into(), &headers),
     }
@@ -237,13 +318,14 @@ pub async fn unlock_link(
 async fn preview(state: &AppState, slug: &str, headers: &HeaderMap) -> Response {
     match state.redirector.preview(slug).await {
         Ok(Previewed::Found(p)) => pages::preview(
+            slug,
             &state.site.short_url(slug),
             p.target.as_deref().map_err(|h| *h),
             &rfc3339(p.created_at),
             p.visits,
         ),
         Ok(Previewed::NotFound) => pages::error(ApiError::NotFound, headers),
-        Ok(Previewed::Gone) => pages::error(ApiError::Gone, headers),
+        Ok(Previewed::Gone(why)) => pages::error(gone(why), headers),
         Err(e) => pages::error(e.into(), headers),
     }
 }

@@ -57,7 +57,8 @@ pub fn code(err: &ApiError) -> u32 {
         ApiError::BodyTimeout => 40801,
         ApiError::AliasTaken => 40901,
         ApiError::UsernameTaken => 40902,
-        ApiError::Gone => 41001,
+        ApiError::ReportResolved(_) => 40903,
+        ApiError::Gone | ApiError::Disabled(_) => 41001,
         ApiError::TooLarge(_) => 41301,
         ApiError::RateLimited(_) => 42901,
         ApiError::Internal(_) => 50000,
@@ -89,6 +90,11 @@ pub fn field_name(field: Field) -> &'static str {
         Field::Interval => "interval",
         Field::Format => "format",
         Field::Size => "size",
+        Field::Slug => "slug",
+        Field::Reason => "reason",
+        Field::Details => "details",
+        Field::Status => "status",
+        Field::Action => "action",
     }
 }
 
@@ -160,6 +166,8 @@ mod tests {
             ApiError::AliasTaken,
             ApiError::UsernameTaken,
             ApiError::Gone,
+            ApiError::Disabled(kurz_core::link::DisabledReason::Abuse),
+            ApiError::ReportResolved("dismiss"),
             ApiError::TooLarge(1024),
             ApiError::RateLimited(Duration::from_secs(1)),
             ApiError::NoFreeCode(String::new()),

@@ -184,3 +184,72 @@ async fn the_right_password_lands_on_the_target_in_chromium() {
     app.wait_for_visits(slug, 1).await;
     let _ = browser.client.close().await;
 }
+
+#[tokio::test]
+async fn a_report_sent_from_the_preview_page_disables_the_link_for_abuse_in_chromium() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = spawn_with(Backend::Sqlite, |_| {}).await;
+    let slug = app.shorten("https://bank.example.net/login").await;
+    let c = &browser.client;
+    c.goto(&app.url(&format!("/{slug}+"))).await.expect("open");
+    c.find(Locator::Css("select[name=reason] option[value=phishing]"))
+        .await
+        .expect("a phishing option")
+        .click()
+        .await
+        .expect("choose");
+    c.find(Locator::Css("textarea[name=details]"))
+        .await
+        .expect("a details field")
+        .send_keys("It asks for my bank PIN <b>now</b>")
+        .await
+        .expect("type");
+    browser.screenshot("report-form").await;
+    c.find(Locator::Css("section button[type=submit]"))
+        .await
+        .expect("a submit button")
+        .click()
+        .await
+        .expect("submit");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !c.source().await.expect("source").contains("Thank you") {
+        assert!(Instant::now() < deadline, "no thank-you page");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.screenshot("report-thanks").await;
+
+    let r = app
+        .get("/api/v1/reports", &app.admin_key)
+        .send()
+        .await
+        .expect("send");
+    let listed: serde_json::Value = r.json().await.expect("json");
+    let report = &listed["items"][0];
+    assert_eq!(report["reason"], "phishing");
+    assert_eq!(report["details"], "It asks for my bank PIN <b>now</b>");
+    let id = report["id"].as_i64().expect("id");
+    let r = app
+        .post(
+            &format!("/api/v1/reports/{id}/resolve"),
+            &app.admin_key,
+            json!({"action": "disable"}),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert!(r.status().is_success());
+    c.goto(&app.url(&format!("/{slug}"))).await.expect("open");
+    let text = c
+        .find(Locator::Css("body"))
+        .await
+        .expect("body")
+        .text()
+        .await
+        .expect("text");
+    browser.screenshot("abuse-410").await;
+    assert!(text.contains("This link has been disabled"), "{text}");
+    assert!(text.contains("disabled for abuse"), "{text}");
+    let _ = browser.client.close().await;
+}

@@ -61,18 +61,18 @@ fn ping(url: &str) -> bool {
 }
 
 /// A key prefix of one test's own.
-fn prefix() -> String {
+pub(crate) fn prefix() -> String {
     format!("kurz_t_{:016x}:", rand::random::<u64>())
 }
 
 /// A `kurz serve` process.
-struct Node {
+pub(crate) struct Node {
     child: Child,
     base: String,
 }
 
 impl Node {
-    async fn start(db: &str, redis: Option<&str>, prefix: &str) -> Self {
+    pub(crate) async fn start(db: &str, redis: Option<&str>, prefix: &str) -> Self {
         let port = free_port();
         let mut cmd = Command::new(KURZ);
         cmd.env_remove("KURZ_CONFIG")
@@ -103,18 +103,18 @@ impl Node {
         panic!("kurz did not become ready");
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    async fn follow(&self, c: &Client, slug: &str) -> reqwest::Response {
+    pub(crate) async fn follow(&self, c: &Client, slug: &str) -> reqwest::Response {
         c.get(self.url(&format!("/{slug}")))
             .send()
             .await
             .expect("send")
     }
 
-    async fn create(&self, c: &Client, key: &str, body: Value) -> String {
+    pub(crate) async fn create(&self, c: &Client, key: &str, body: Value) -> String {
         let r = c
             .post(self.url("/api/v1/links"))
             .bearer_auth(key)
@@ -160,7 +160,11 @@ impl Drop for Node {
 
 /// Waits until `check` holds, polling every 25 ms, and says how long that
 /// took.
-async fn within(deadline: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
+pub(crate) async fn within(
+    deadline: Duration,
+    what: &str,
+    mut check: impl AsyncFnMut() -> bool,
+) -> Duration {
     let started = Instant::now();
     loop {
         if check().await {

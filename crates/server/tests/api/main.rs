@@ -23,4 +23,6 @@ mod operating;
 mod ops;
 mod qr;
 mod redirect;
+mod reports;
+mod review;
 mod transfer;

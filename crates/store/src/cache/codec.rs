@@ -3,14 +3,18 @@
 //! million records should cost tens of megabytes, not hundreds, so numbers
 //! are LEB128 varints and absent options take no room.
 //!
-//! Layout, version 2 (version 1 values, from before human visits were
-//! counted apart, read as misses and are refilled):
+//! Layout, version 3 (version 1 values, from before human visits were
+//! counted apart, read as misses and are refilled; version 2 values, from
+//! before disabled links had a reason, are version 3 without the reason
+//! byte and decode as disabled for no stated reason):
 //!
 //! ```text
-//! 1 byte  version (2)
+//! 1 byte  version (3)
 //! 1 byte  flags: forward_query, has_password, disabled, pending,
 //!         which optional fields follow (expires_at, max_visits,
 //!         redirect_status), and whether the URL starts with `https://`
+//! [1 byte why it is disabled, only when the flag says disabled: 0 no
+//!         reason given, 1 abuse, 2 blocklist]
 //! varint  id, created_at (ms), [expires_at (ms)], [max_visits,
 //!         human_visits], visits,
 //!         [redirect_status]
@@ -21,9 +25,11 @@
 //! decode is treated as a miss, never as a link.
 
 use kurz_core::clock::{from_millis, to_millis};
-use kurz_core::link::RedirectRecord;
+use kurz_core::link::{DisabledReason, RedirectRecord};
 
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
+/// Version 2: the same without the reason byte.
+const VERSION_NO_REASON: u8 = 2;
 /// The value of a negative entry.
 pub(crate) const ABSENT: &[u8] = &[0];
 
@@ -79,6 +85,9 @@ pub(crate) fn encode(record: Option<&RedirectRecord>, out: &mut Vec<u8>) {
     }
     out.push(VERSION);
     out.push(flags);
+    if r.disabled {
+        out.push(reason_byte(r.disabled_reason));
+    }
     put_varint(out, zigzag(r.id));
     put_varint(out, zigzag(to_millis(r.created_at)));
     if let Some(at) = r.expires_at {
@@ -102,10 +111,17 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Cached> {
         return Some(Cached::Absent);
     }
     let (&version, rest) = bytes.split_first()?;
-    if version != VERSION {
+    if version != VERSION && version != VERSION_NO_REASON {
         return None;
     }
     let (&flags, mut rest) = rest.split_first()?;
+    let disabled_reason = if version == VERSION && flags & DISABLED != 0 {
+        let (&why, after) = rest.split_first()?;
+        rest = after;
+        reason_of(why)?
+    } else {
+        None
+    };
     let mut next = || -> Option<u64> {
         let (value, used) = get_varint(rest)?;
         rest = &rest[used..];
@@ -150,8 +166,27 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Cached> {
         forward_query: flags & FORWARD_QUERY != 0,
         has_password: flags & HAS_PASSWORD != 0,
         disabled: flags & DISABLED != 0,
+        disabled_reason,
         pending: flags & PENDING != 0,
     }))
+}
+
+fn reason_byte(reason: Option<DisabledReason>) -> u8 {
+    match reason {
+        None => 0,
+        Some(DisabledReason::Abuse) => 1,
+        Some(DisabledReason::Blocklist) => 2,
+    }
+}
+
+/// `None` (outer) for a byte no version wrote: not a valid encoding.
+fn reason_of(byte: u8) -> Option<Option<DisabledReason>> {
+    match byte {
+        0 => Some(None),
+        1 => Some(Some(DisabledReason::Abuse)),
+        2 => Some(Some(DisabledReason::Blocklist)),
+        _ => None,
+    }
 }
 
 fn zigzag(v: i64) -> u64 {
@@ -203,6 +238,7 @@ mod tests {
             forward_query: false,
             has_password: false,
             disabled: false,
+            disabled_reason: None,
             pending: false,
         }
     }
@@ -245,6 +281,7 @@ mod tests {
             human_visits in any::<i64>(),
             status in proptest::option::of(any::<u16>()),
             flags in any::<[bool; 4]>(),
+            reason in proptest::option::of(any::<bool>()),
             https in any::<bool>(),
             url in "\\PC{0,80}",
         ) {
@@ -261,12 +298,39 @@ mod tests {
                 forward_query: flags[0],
                 has_password: flags[1],
                 disabled: flags[2],
+                // A reason only ever stands beside `disabled`.
+                disabled_reason: reason
+                    .filter(|_| flags[2])
+                    .map(|abuse| if abuse { DisabledReason::Abuse } else { DisabledReason::Blocklist }),
                 pending: flags[3],
             };
             let mut out = Vec::new();
             encode(Some(&r), &mut out);
             prop_assert_eq!(decode(&out), Some(Cached::Present(r)));
         }
+    }
+
+    #[test]
+    fn a_disabled_records_reason_survives_and_version_2_bytes_still_decode() {
+        let r = RedirectRecord {
+            disabled: true,
+            disabled_reason: Some(DisabledReason::Abuse),
+            ..record()
+        };
+        let mut out = Vec::new();
+        encode(Some(&r), &mut out);
+        assert_eq!(decode(&out), Some(Cached::Present(r.clone())));
+        // What a node of the previous version wrote: no reason byte.
+        let mut v2 = vec![VERSION_NO_REASON, out[1]];
+        v2.extend_from_slice(&out[3..]);
+        let old = RedirectRecord {
+            disabled_reason: None,
+            ..r
+        };
+        assert_eq!(decode(&v2), Some(Cached::Present(old)));
+        let mut unknown = out.clone();
+        unknown[2] = 9;
+        assert_eq!(decode(&unknown), None, "a reason no version wrote");
     }
 
     #[test]

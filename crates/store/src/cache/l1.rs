@@ -273,6 +273,7 @@ mod tests {
             forward_query: false,
             has_password: false,
             disabled: false,
+            disabled_reason: None,
             pending: false,
         }
     }

@@ -413,3 +413,86 @@ async fn a_read_only_key_changes_nothing_whether_the_link_exists_or_not() {
         assert!(matches!(err, LinkError::Forbidden), "{err:?}");
     }
 }
+
+#[tokio::test]
+async fn only_an_admin_changes_what_the_instance_disabled() {
+    let w = world();
+    let link = created(
+        w.service
+            .create(Some(&alice()), url("https://example.com/"))
+            .await
+            .expect("create"),
+    );
+    let admin = Principal {
+        role: Role::Admin,
+        ..alice()
+    };
+    let disabled = w
+        .service
+        .disable(&admin, &link.slug, DisabledReason::Abuse)
+        .await
+        .expect("disable");
+    assert!(disabled.disabled);
+    assert_eq!(disabled.disabled_reason, Some(DisabledReason::Abuse));
+    assert!(matches!(
+        w.service
+            .disable(&alice(), &link.slug, DisabledReason::Abuse)
+            .await,
+        Err(LinkError::Forbidden)
+    ));
+    // Neither enabling nor a disable by hand (which would drop the reason).
+    for disabled in [false, true] {
+        let change = UpdateLink {
+            disabled: Some(disabled),
+            ..UpdateLink::default()
+        };
+        assert!(matches!(
+            w.service.update(&alice(), &link.slug, change).await,
+            Err(LinkError::Forbidden)
+        ));
+    }
+    let enable = UpdateLink {
+        disabled: Some(false),
+        ..UpdateLink::default()
+    };
+    let enabled = w
+        .service
+        .update(&admin, &link.slug, enable)
+        .await
+        .expect("enable");
+    assert!(!enabled.disabled);
+    assert_eq!(enabled.disabled_reason, None);
+}
+
+#[tokio::test]
+async fn the_review_queue_holds_pending_links_for_admins_only() {
+    let w = world_with(|s| s.keywords = KeywordPolicy::new(&[], &["promo".into()]));
+    let alias = |a: &str| CreateLink {
+        alias: Some(a.into()),
+        ..url("https://example.com/")
+    };
+    w.service
+        .create(Some(&alice()), alias("big-promo"))
+        .await
+        .expect("create");
+    w.service
+        .create(Some(&alice()), alias("plain"))
+        .await
+        .expect("create");
+    assert!(matches!(
+        w.service.review_queue(&alice(), None, None).await,
+        Err(LinkError::Forbidden)
+    ));
+    let admin = Principal {
+        role: Role::Admin,
+        ..alice()
+    };
+    let page = w
+        .service
+        .review_queue(&admin, None, None)
+        .await
+        .expect("queue");
+    let slugs: Vec<&str> = page.items.iter().map(|l| l.slug.as_str()).collect();
+    assert_eq!(slugs, ["big-promo"]);
+    assert!(page.next.is_none());
+}

@@ -14,7 +14,7 @@ use kurz_core::clock::{from_millis, to_millis};
 use kurz_core::error::Field;
 use kurz_core::link::{Cursor, Link};
 use kurz_core::service::links::MAX_TAGS;
-use kurz_core::service::{CreateLink, Created, UpdateLink};
+use kurz_core::service::{CreateLink, Created, LinkPage, UpdateLink};
 
 use super::{cursor, nullable, rfc3339, Capped};
 use crate::http::error::ApiError;
@@ -163,6 +163,20 @@ pub struct LinkList {
     next_cursor: Option<String>,
 }
 
+impl LinkList {
+    /// A page of links as the API shows it.
+    pub(crate) fn new(page: LinkPage, state: &AppState) -> Self {
+        Self {
+            items: page
+                .items
+                .into_iter()
+                .map(|l| LinkResponse::new(l, state))
+                .collect(),
+            next_cursor: page.next.map(encode_cursor),
+        }
+    }
+}
+
 fn parse_time(field: Field, value: &str) -> Result<OffsetDateTime, ApiError> {
     OffsetDateTime::parse(value, &Rfc3339)
         .map(|t| from_millis(to_millis(t)))
@@ -178,7 +192,7 @@ fn encode_cursor(c: Cursor) -> String {
     cursor::encode(c.created_at_ms, c.id)
 }
 
-fn decode_cursor(text: &str) -> Result<Cursor, ApiError> {
+pub(super) fn decode_cursor(text: &str) -> Result<Cursor, ApiError> {
     let (created_at_ms, id) = cursor::decode(text)?;
     Ok(Cursor { created_at_ms, id })
 }
@@ -245,14 +259,7 @@ pub async fn list_links(
         .links
         .list(&who, params.limit, after, params.q, params.tag)
         .await?;
-    Ok(Json(LinkList {
-        items: page
-            .items
-            .into_iter()
-            .map(|l| LinkResponse::new(l, &state))
-            .collect(),
-        next_cursor: page.next.map(encode_cursor),
-    }))
+    Ok(Json(LinkList::new(page, &state)))
 }
 
 /// One link.

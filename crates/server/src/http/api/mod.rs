@@ -3,6 +3,8 @@
 pub mod accounts;
 pub mod links;
 pub mod qr;
+pub mod reports;
+pub mod review;
 pub mod stats;
 
 use std::fmt;

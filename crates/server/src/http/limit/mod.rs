@@ -71,12 +71,20 @@ impl Policy {
         }
     }
 
+    fn per_hour(name: &'static str, n: u32) -> Self {
+        Self {
+            name,
+            burst: n.max(1),
+            window: 3600,
+        }
+    }
+
     fn quota(self) -> Quota {
         let burst = NonZeroU32::new(self.burst).unwrap_or(NonZeroU32::MIN);
-        if self.window == 1 {
-            Quota::per_second(burst)
-        } else {
-            Quota::per_minute(burst)
+        match self.window {
+            1 => Quota::per_second(burst),
+            60 => Quota::per_minute(burst),
+            _ => Quota::per_hour(burst),
         }
     }
 
@@ -207,6 +215,8 @@ pub struct Limits {
     /// Per client network across all links: guessing on many links at once
     /// must not take every hashing slot.
     password_client: Budget<IpAddr>,
+    /// Abuse reports per client network (API and preview form together).
+    report: Budget<IpAddr>,
     /// The redirect path's refusals until a time (also without Redis: the
     /// "no such link" budget fills it).
     penalties: Arc<shared::Penalties>,
@@ -242,6 +252,7 @@ impl Limits {
                 ),
                 max,
             ),
+            report: Budget::new(Policy::per_hour("report", config.reports_per_hour), max),
             penalties: shared
                 .as_ref()
                 .map_or_else(Default::default, |s| s.penalties.clone()),
@@ -260,6 +271,7 @@ impl Limits {
         self.not_found.forget_idle();
         self.password.forget_idle();
         self.password_client.forget_idle();
+        self.report.forget_idle();
         self.penalties.forget_over();
     }
 
@@ -303,6 +315,24 @@ impl Limits {
                 _ => Ok(()),
             },
             None => Ok(()),
+        }
+    }
+
+    /// One abuse report from `ip`, in process and then in Redis.
+    pub async fn check_report(&self, ip: IpAddr) -> Result<(), ApiError> {
+        let client = self.client(ip);
+        self.report
+            .take(&client, &self.clock)
+            .map_err(ApiError::RateLimited)?;
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let bucket = [(self.report.policy, client.to_string())];
+        match shared.check(&bucket).await {
+            Some(v) if v.iter().any(|v| !v.fits) => Err(ApiError::RateLimited(
+                v.iter().map(|v| v.wait).max().unwrap_or_default(),
+            )),
+            _ => Ok(()),
         }
     }
 
