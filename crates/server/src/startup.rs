@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use crate::http::client_ip::TrustedProxies;
 
+use kurz_core::blocklist::SharedBlocklist;
 use kurz_core::clock::{Clock, SystemClock};
 use kurz_core::link::RedirectCode;
 use kurz_core::ports::PasswordHasher;
@@ -89,6 +90,8 @@ pub struct Services {
     pub accounts: Arc<AccountService>,
     /// The one bound on password hashing of this process.
     pub hasher: Arc<dyn PasswordHasher>,
+    /// The blocked hosts the link checks read, swappable at run time.
+    pub blocklist: SharedBlocklist,
 }
 
 /// `caches` wraps the store's ports: give the server's, or a CLI's (which
@@ -103,13 +106,14 @@ pub fn services(
     let own_host = url::Url::parse(base_url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    let blocklist = SharedBlocklist::new(config.blocked_domains());
     let settings = LinkSettings {
         slug_length: config.links.slug_length,
         default_redirect: default_redirect(config),
         url_policy: UrlPolicy {
             max_len: config.links.max_url_length,
             allow_private: config.links.allow_private_targets,
-            blocked_domains: config.blocked_domains(),
+            blocklist: blocklist.clone(),
             own_hosts: own_host.into_iter().collect(),
         },
         keywords: KeywordPolicy::new(
@@ -142,6 +146,7 @@ pub fn services(
         links: Arc::new(links),
         accounts: Arc::new(accounts),
         hasher,
+        blocklist,
     }
 }
 
