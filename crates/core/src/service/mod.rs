@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod links;
 pub mod redirect;
+pub mod rescan;
 pub mod stats;
 
 pub use accounts::{AccountPorts, AccountService};
@@ -12,4 +13,5 @@ pub use redirect::{
     CachePolicy, Hidden, Outcome, Preview, Previewed, Redirect, RedirectPorts, RedirectSettings,
     Redirector, Unlock, UnlockError, Visit, Visitor,
 };
+pub use rescan::{RescanOutcome, RescanPorts, Rescanner};
 pub use stats::{Bucket, Interval, Stats, StatsRequest, StatsService, VisitPage};
