@@ -345,6 +345,8 @@ pub struct Overrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub geoip_db: Option<std::path::PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocklist: Option<std::path::PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otlp_endpoint: Option<String>,

@@ -19,7 +19,7 @@ use kurz_core::link::RedirectCode;
 use kurz_core::ports::PasswordHasher;
 use kurz_core::service::{
     AccountPorts, AccountService, LinkPorts, LinkService, LinkSettings, RedirectPorts,
-    RedirectSettings, Redirector, StatsService,
+    RedirectSettings, Redirector, RescanPorts, Rescanner, StatsService,
 };
 use kurz_core::slug::KeywordPolicy;
 use kurz_core::target::UrlPolicy;
@@ -27,6 +27,7 @@ use kurz_store::cache::Caches;
 use kurz_store::Database;
 
 use crate::analytics::{worker, ClickQueue, ClickWorker, Enricher, Geo, WorkerSettings};
+use crate::blocklist::{self, Watcher};
 use crate::config::{Config, Switch};
 use crate::http::limit::{self, Limits};
 use crate::http::{self, AppState, Handlers, Site};
@@ -90,7 +91,9 @@ pub struct Services {
     pub accounts: Arc<AccountService>,
     /// The one bound on password hashing of this process.
     pub hasher: Arc<dyn PasswordHasher>,
-    /// The blocked hosts the link checks read, swappable at run time.
+    /// The blocked hosts the link checks read: the configured
+    /// `links.blocked_domains` until the caller swaps in the list merged
+    /// with the `blocklist` file ([`crate::blocklist::load`]).
     pub blocklist: SharedBlocklist,
 }
 
@@ -148,6 +151,17 @@ pub fn services(
         hasher,
         blocklist,
     }
+}
+
+/// The rescan that disables links to blocked hosts, writing through
+/// `caches` so every node forgets what it disables.
+pub fn rescanner(db: &Database, caches: &Caches, clock: Arc<dyn Clock>) -> Rescanner {
+    Rescanner::new(RescanPorts {
+        scan: db.scan(),
+        links: db.links(),
+        clock,
+        invalidator: caches.invalidator(),
+    })
 }
 
 /// The caches around `db`'s ports, as `config` asks.
@@ -223,6 +237,8 @@ pub struct App {
     base_url: String,
     connections: ConnectionLimits,
     proxies: Arc<TrustedProxies>,
+    /// Reloads the blocklist and rescans the links.
+    blocklist: Watcher,
 }
 
 pub async fn build(config: Config) -> anyhow::Result<App> {
@@ -244,6 +260,18 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     caches.start();
     warm_up_in_background(&config, db.clone(), caches.clone());
     let services = services(&config, &db, &caches, clock.clone(), &base_url);
+    let configured = config.blocked_domains();
+    let list = blocklist::load(&configured, config.blocklist.as_deref())?;
+    tracing::info!(entries = list.len(), "blocklist loaded");
+    services.blocklist.replace(list);
+    let watcher = Watcher {
+        path: config.blocklist.clone(),
+        configured,
+        shared: services.blocklist.clone(),
+        rescanner: Arc::new(rescanner(&db, &caches, clock.clone())),
+        db: db.clone(),
+        poll: blocklist::POLL_INTERVAL,
+    };
     let a = &config.analytics;
     let queue = Arc::new(ClickQueue::new(a.queue_capacity, a.batch_size));
     let queue_for_metrics = queue.clone();
@@ -339,6 +367,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         clock,
         base_url,
         connections,
+        blocklist: watcher,
         proxies: Arc::new(
             TrustedProxies::parse(&config.trusted_proxies, config.trusted_proxies_header)
                 .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?,
@@ -396,6 +425,7 @@ impl App {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(self.clicks.run(stop_rx.clone()));
+        tokio::spawn(self.blocklist.run(stop_rx.clone()));
         if let Some((listener, metrics)) = self.metrics_listener {
             let router = http::ops::metrics_router().with_state(metrics);
             let limits = ConnectionLimits {
