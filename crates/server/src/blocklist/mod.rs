@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use kurz_core::blocklist::{self, Blocklist, SharedBlocklist};
+use kurz_core::blocklist::{self, Blocklist, ParseReport, SharedBlocklist};
 use kurz_core::service::{RescanOutcome, Rescanner};
 use kurz_store::Database;
 
@@ -62,6 +62,21 @@ fn stamp(path: &Path) -> Option<FileStamp> {
 
 /// Reads and parses a blocklist file, logging its bad lines.
 pub fn read_file(path: &Path) -> Result<Blocklist, BlocklistError> {
+    let (list, report) = read_and_report(path)?;
+    if report.bad_lines > 0 {
+        tracing::warn!(
+            path = %path.display(),
+            bad_lines = report.bad_lines,
+            first = ?report.first_bad,
+            "blocklist lines that are neither a domain nor an address were skipped"
+        );
+    }
+    Ok(list)
+}
+
+/// Reads and parses a blocklist file; the report says which lines were
+/// skipped (`kurz doctor` shows them).
+pub fn read_and_report(path: &Path) -> Result<(Blocklist, ParseReport), BlocklistError> {
     let read = |source| BlocklistError::Read {
         path: path.to_owned(),
         source,
@@ -76,16 +91,7 @@ pub fn read_file(path: &Path) -> Result<Blocklist, BlocklistError> {
     let text = String::from_utf8(bytes).map_err(|_| BlocklistError::NotText {
         path: path.to_owned(),
     })?;
-    let (list, report) = blocklist::parse(&text);
-    if report.bad_lines > 0 {
-        tracing::warn!(
-            path = %path.display(),
-            bad_lines = report.bad_lines,
-            first = ?report.first_bad,
-            "blocklist lines that are neither a domain nor an address were skipped"
-        );
-    }
-    Ok(list)
+    Ok(blocklist::parse(&text))
 }
 
 /// The list in force: the configured entries plus the file's.
