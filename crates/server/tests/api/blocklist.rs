@@ -344,30 +344,11 @@ async fn kurz_scan_disables_links_to_blocked_hosts(backend: Backend) {
         "https://scanned.example/x",
         "https://unscanned.example/",
     ] {
-        let out = kurz(&db).args(["shorten", url]).output().expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let short = String::from_utf8(out.stdout).expect("utf-8");
+        let (short, _) = succeed(kurz(&db).args(["shorten", url]));
         let slug = short.trim().rsplit('/').next().expect("slug").to_owned();
         slugs.push(slug);
     }
-    let scan = || {
-        let out = kurz(&db)
-            .arg("scan")
-            .arg("--blocklist")
-            .arg(&file)
-            .output()
-            .expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8")
-    };
+    let scan = || succeed(kurz(&db).arg("scan").arg("--blocklist").arg(&file)).0;
     assert!(scan().starts_with("disabled 2 of 3 links"));
     assert!(
         scan().starts_with("disabled 0 of 1 links"),
@@ -394,21 +375,21 @@ async fn kurz_scan_disables_links_to_blocked_hosts(backend: Backend) {
 
 /// `kurz blocklist import` of a sample feed: standard output and error.
 fn import(format: &str, file: &Path) -> (String, String) {
-    let out = Command::new(KURZ)
-        .env_remove("KURZ_CONFIG")
-        .args(["blocklist", "import", "--format", format])
-        .arg(file)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        String::from_utf8(out.stdout).expect("utf-8"),
-        String::from_utf8(out.stderr).expect("utf-8"),
+    succeed(
+        Command::new(KURZ)
+            .env_remove("KURZ_CONFIG")
+            .args(["blocklist", "import", "--format", format])
+            .arg(file),
     )
+}
+
+/// Runs a command that must succeed; its standard output and error.
+#[track_caller]
+fn succeed(command: &mut Command) -> (String, String) {
+    let out = command.output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    (String::from_utf8(out.stdout).expect("utf-8"), err)
 }
 
 #[test]
