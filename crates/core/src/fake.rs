@@ -16,8 +16,8 @@ use crate::analytics::Click;
 use crate::error::{AccountError, HashError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
 use crate::ports::{
-    AccountStore, Authenticator, ClickSink, Health, IdSource, Invalidator, LinkLookup, LinkStore,
-    PasswordHasher, ReportStore, VisitStore,
+    AccountStore, Authenticator, ClickSink, Health, IdSource, Invalidator, LinkLookup, LinkScan,
+    LinkStore, PasswordHasher, ReportStore, ScannedLink, VisitStore,
 };
 use crate::report::{NewReport, Report, ReportQuery, ReportStatus, Resolution, Resolve};
 use crate::slug::SlugSecret;
@@ -139,6 +139,27 @@ impl LinkLookup for FakeStore {
         while self.hold.load(Ordering::SeqCst) {
             tokio::task::yield_now().await;
         }
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl LinkScan for FakeStore {
+    async fn enabled_after(&self, after: i64, limit: u32) -> Result<Vec<ScannedLink>, StoreError> {
+        self.check_up()?;
+        let mut found: Vec<ScannedLink> = self
+            .state()
+            .links
+            .values()
+            .filter(|(l, deleted)| !deleted && !l.disabled && l.id > after)
+            .map(|(l, _)| ScannedLink {
+                id: l.id,
+                slug: l.slug.clone(),
+                url: l.url.clone(),
+            })
+            .collect();
+        found.sort_by_key(|l| l.id);
+        found.truncate(limit as usize);
         Ok(found)
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! - [`slug`] — the slug codec (keyed permutation + base62), alias rules,
 //!   reserved words, keyword lists.
-//! - [`target`] — target URL validation and normalisation.
+//! - [`target`] — target URL validation and normalisation; [`blocklist`] —
+//!   the blocked hosts it refuses, their file format and matching.
 //! - [`link`], [`account`], [`report`] — the entities; [`analytics`] — clicks, their
 //!   enrichment rules and rollups.
 //! - [`ports`] — the traits adapters implement; [`clock`] — "now" as one of
@@ -17,6 +18,7 @@
 
 pub mod account;
 pub mod analytics;
+pub mod blocklist;
 pub mod clock;
 pub mod error;
 #[cfg(any(test, feature = "fakes"))]

@@ -82,6 +82,25 @@ pub trait ReportStore: Send + Sync + Debug {
     ) -> Result<u64, StoreError>;
 }
 
+/// A link as the blocklist rescan reads it: what it judges and what it
+/// needs to disable it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedLink {
+    pub id: i64,
+    pub slug: String,
+    pub url: String,
+}
+
+/// Every live link, a page at a time, for the blocklist rescan.
+#[async_trait]
+pub trait LinkScan: Send + Sync + Debug {
+    /// Live (not deleted), not disabled links with an ID above `after`, by
+    /// ID, at most `limit`: keyset pages on the primary key, so a scan of
+    /// 100 million links costs one index range read a page and never holds
+    /// them in memory.
+    async fn enabled_after(&self, after: i64, limit: u32) -> Result<Vec<ScannedLink>, StoreError>;
+}
+
 /// Link IDs and the secret that turns them into codes.
 #[async_trait]
 pub trait IdSource: Send + Sync + Debug {

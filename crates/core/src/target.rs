@@ -13,6 +13,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use url::{Host, Url};
 
+use crate::blocklist::SharedBlocklist;
+
 /// The default longest target, in bytes.
 pub const DEFAULT_MAX_URL_LEN: usize = 8192;
 
@@ -47,8 +49,9 @@ pub struct UrlPolicy {
     /// names). Off on the open internet: such links turn the service into a
     /// pointer into its own network.
     pub allow_private: bool,
-    /// Lower-case ASCII domains; a host equal to one or below one is refused.
-    pub blocked_domains: Vec<String>,
+    /// Blocked domains (a host equal to one or below one is refused) and
+    /// addresses; swapped whole when the blocklist file is reloaded.
+    pub blocklist: SharedBlocklist,
     /// The service's own host names; links to them would loop.
     pub own_hosts: Vec<String>,
 }
@@ -58,7 +61,7 @@ impl Default for UrlPolicy {
         Self {
             max_len: DEFAULT_MAX_URL_LEN,
             allow_private: false,
-            blocked_domains: Vec::new(),
+            blocklist: SharedBlocklist::default(),
             own_hosts: Vec::new(),
         }
     }
@@ -214,12 +217,7 @@ fn check_domain(domain: &str, policy: &UrlPolicy) -> Result<(), UrlError> {
     if !policy.allow_private && is_internal_name(host) {
         return Err(UrlError::Private);
     }
-    if policy.blocked_domains.iter().any(|b| {
-        host == b
-            || host
-                .strip_suffix(b.as_str())
-                .is_some_and(|p| p.ends_with('.'))
-    }) {
+    if policy.blocklist.current().blocks_host(host) {
         return Err(UrlError::Blocked);
     }
     if policy.own_hosts.iter().any(|own| own == host) {
@@ -241,6 +239,9 @@ fn is_internal_name(host: &str) -> bool {
 fn check_ip(ip: IpAddr, policy: &UrlPolicy) -> Result<(), UrlError> {
     if !policy.allow_private && !is_public(ip) {
         return Err(UrlError::Private);
+    }
+    if policy.blocklist.current().blocks_ip(ip) {
+        return Err(UrlError::Blocked);
     }
     let text = match ip {
         IpAddr::V4(v4) => v4.to_string(),
@@ -319,10 +320,16 @@ mod tests {
 
     fn policy() -> UrlPolicy {
         UrlPolicy {
-            blocked_domains: vec!["evil.example".into()],
+            blocklist: blocked(&["evil.example"]),
             own_hosts: vec!["sho.rt".into()],
             ..UrlPolicy::default()
         }
+    }
+
+    fn blocked(entries: &[&str]) -> SharedBlocklist {
+        SharedBlocklist::new(
+            crate::blocklist::Blocklist::from_entries(entries.iter().copied()).expect("entries"),
+        )
     }
 
     fn check(input: &str) -> Result<String, UrlError> {
@@ -338,7 +345,7 @@ mod tests {
             Some("xn--bcher-kva.de")
         );
         let policy = UrlPolicy {
-            blocked_domains: vec![entry],
+            blocklist: blocked(&[&entry]),
             ..UrlPolicy::default()
         };
         for target in [

@@ -1,5 +1,6 @@
 //! The command line: `kurz serve`, `kurz migrate`, `kurz user add`,
-//! `kurz key create`, `kurz shorten`, `kurz review`, `kurz reports`.
+//! `kurz key create`, `kurz shorten`, `kurz review`, `kurz reports`,
+//! `kurz scan`, `kurz blocklist import`.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ use kurz_core::service::{CreateLink, Created, UpdateLink};
 use kurz_store::cache::Caches;
 use kurz_store::Database;
 
+use crate::blocklist::feed::{self, FeedFormat};
 use crate::config::{Config, Overrides, Switch};
 use crate::http::api::rfc3339;
 use crate::startup::Services;
@@ -80,6 +82,12 @@ pub enum Command {
     /// Abuse reports.
     #[command(subcommand)]
     Reports(ReportsCommand),
+    /// Disable every live link whose target host is on the blocklist (as
+    /// the server does after each reload) and print how many.
+    Scan(ScanArgs),
+    /// Blocklist files.
+    #[command(subcommand)]
+    Blocklist(BlocklistCommand),
     /// Check the configuration, database, migrations, Redis, GeoIP file and
     /// clock, and say what is wrong; exits 1 if anything is. Takes the
     /// flags of serve, to check the configuration serve would run with.
@@ -105,6 +113,10 @@ pub struct ServeArgs {
     /// [env: KURZ_GEOIP_DB]
     #[arg(long = "geoip-db")]
     pub geoip_db: Option<PathBuf>,
+    /// File of blocked domains (one a line, or hosts format), reloaded on
+    /// SIGHUP and when it changes [env: KURZ_BLOCKLIST]
+    #[arg(long)]
+    pub blocklist: Option<PathBuf>,
     /// Serve /metrics on this address instead of the main listener, e.g.
     /// 127.0.0.1:9464 [env: KURZ_METRICS_LISTEN]
     #[arg(long = "metrics-listen")]
@@ -116,6 +128,32 @@ pub struct ServeArgs {
     /// Rate limits on or off [env: KURZ_RATE_LIMITS] [default: on]
     #[arg(long, value_enum)]
     pub rate_limits: Option<Switch>,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// File of blocked domains, merged with links.blocked_domains
+    /// [env: KURZ_BLOCKLIST]
+    #[arg(long)]
+    pub blocklist: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlocklistCommand {
+    /// Read a threat feed and print its hosts, one a line, or merge them
+    /// into a blocklist file. URLs on shared hosts (docs.google.com,
+    /// github.io, bit.ly, ...) are skipped and counted.
+    Import {
+        /// The feed's format.
+        #[arg(long, value_enum)]
+        format: FeedFormat,
+        /// Merge into this blocklist file (sorted, without duplicates,
+        /// replaced atomically) instead of printing.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// The feed; `-` reads standard input.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +243,11 @@ impl Cli {
                 .map(|s| s.trusted_proxies.clone())
                 .filter(|t| !t.is_empty()),
             geoip_db: serve.and_then(|s| s.geoip_db.clone()),
+            blocklist: match &self.command {
+                Command::Serve(s) | Command::Doctor(s) => s.blocklist.clone(),
+                Command::Scan(s) => s.blocklist.clone(),
+                _ => None,
+            },
             metrics_listen: serve.and_then(|s| s.metrics_listen.clone()),
             otlp_endpoint: serve.and_then(|s| s.otlp_endpoint.clone()),
             base_url: self.base_url.clone(),
@@ -249,6 +292,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup { output } => backup(&config, &output).await,
         Command::Review(command) => review(&config, command).await,
         Command::Reports(command) => reports(&config, command).await,
+        Command::Scan(_) => scan(&config).await,
+        Command::Blocklist(BlocklistCommand::Import {
+            format,
+            output,
+            file,
+        }) => import_feed(format, &file, output.as_deref()),
         Command::Doctor(_) => diagnose(&cli).await,
     }
 }
@@ -584,6 +633,83 @@ async fn backup(config: &Config, output: &std::path::Path) -> anyhow::Result<()>
         human_size(outcome.bytes),
         file.display()
     );
+    Ok(())
+}
+
+/// `kurz scan`: one rescan with the list `kurz serve` would load.
+async fn scan(config: &Config) -> anyhow::Result<()> {
+    let list = crate::blocklist::load(&config.blocked_domains(), config.blocklist.as_deref())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (session, _) = open(config).await?;
+    let rescanner = startup::rescanner(&session.db, &session.caches, clock);
+    let outcome = rescanner.run(&list).await;
+    session.close().await;
+    let outcome = outcome.context("scanning the links")?;
+    println!(
+        "disabled {} of {} links ({} blocklist entries)",
+        outcome.disabled,
+        outcome.scanned,
+        list.len()
+    );
+    Ok(())
+}
+
+/// `kurz blocklist import`: a feed's hosts to standard output, or merged
+/// into a blocklist file.
+fn import_feed(
+    format: FeedFormat,
+    file: &std::path::Path,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut text = String::new();
+    if file.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the feed from standard input")?;
+    } else {
+        std::fs::File::open(file)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .with_context(|| format!("reading the feed {}", file.display()))?;
+    }
+    let imported = feed::read(format, &text)?;
+    let skipped: usize = imported.shared.values().sum();
+    if skipped > 0 {
+        let hosts: Vec<String> = imported
+            .shared
+            .iter()
+            .map(|(host, n)| format!("{host} ({n})"))
+            .collect();
+        eprintln!(
+            "skipped {skipped} URL(s) on shared hosts, never blocked whole: {}",
+            hosts.join(", ")
+        );
+    }
+    if imported.unreadable > 0 {
+        eprintln!(
+            "skipped {} record(s) without a usable URL or domain",
+            imported.unreadable
+        );
+    }
+    match output {
+        Some(path) => {
+            let added = crate::blocklist::file::merge_into(path, &imported.list)?;
+            eprintln!(
+                "{} entries read, {added} new in {}",
+                imported.list.len(),
+                path.display()
+            );
+        }
+        None => {
+            use std::io::Write;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for entry in imported.list.entries() {
+                writeln!(out, "{entry}").context("writing to standard output")?;
+            }
+            out.flush().context("writing to standard output")?;
+            eprintln!("{} entries", imported.list.len());
+        }
+    }
     Ok(())
 }
 

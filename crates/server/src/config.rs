@@ -9,6 +9,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use kurz_core::blocklist::{self, Blocklist};
 use kurz_core::homograph::{HostPolicy, LookalikeAction};
 use kurz_core::target::normalise_domain;
 
@@ -60,6 +61,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "trusted_proxies",
     "trusted_proxies_header",
     "geoip_db",
+    "blocklist",
     "metrics_listen",
     "otlp_endpoint",
     "base_url",
@@ -97,6 +99,9 @@ pub struct Config {
     pub trusted_proxies_header: ProxyHeader,
     /// A MaxMind-format (`.mmdb`) country database: clicks get a country.
     pub geoip_db: Option<std::path::PathBuf>,
+    /// A file of blocked domains (one a line, or hosts format), merged with
+    /// `links.blocked_domains`; reloaded on SIGHUP and when it changes.
+    pub blocklist: Option<std::path::PathBuf>,
     /// Serve `/metrics` on this address instead of the main listener.
     pub metrics_listen: Option<String>,
     /// OTLP/HTTP endpoint spans are exported to (`http://collector:4318`);
@@ -186,7 +191,8 @@ pub struct LinksConfig {
     pub allow_private_targets: bool,
     /// Let requests without an API key create links.
     pub allow_anonymous: bool,
-    /// Domains (and their subdomains) that may not be shortened.
+    /// Domains (and their subdomains) and addresses that may not be
+    /// shortened; merged with the `blocklist` file.
     pub blocked_domains: Vec<String>,
     /// Words an alias may not contain.
     pub blocked_keywords: Vec<String>,
@@ -287,6 +293,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             trusted_proxies_header: ProxyHeader::default(),
             geoip_db: None,
+            blocklist: None,
             metrics_listen: None,
             otlp_endpoint: None,
             base_url: None,
@@ -369,6 +376,8 @@ pub struct Overrides {
     pub trusted_proxies: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub geoip_db: Option<std::path::PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocklist: Option<std::path::PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_listen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -529,13 +538,27 @@ impl Config {
                 return bad("redis", "must be a redis:// or rediss:// URL");
             }
         }
-        for (key, list) in [
-            ("links.blocked_domains", &self.links.blocked_domains),
-            ("links.protected_domains", &self.links.protected_domains),
-        ] {
-            if let Some(entry) = list.iter().find(|d| normalise_domain(d).is_none()) {
-                return bad(key, &format!("{entry:?} is not a domain name"));
-            }
+        if let Some(entry) = self
+            .links
+            .blocked_domains
+            .iter()
+            .find(|d| blocklist::entry(d).is_none())
+        {
+            return bad(
+                "links.blocked_domains",
+                &format!("{entry:?} is not a domain name or an address"),
+            );
+        }
+        if let Some(entry) = self
+            .links
+            .protected_domains
+            .iter()
+            .find(|d| normalise_domain(d).is_none())
+        {
+            return bad(
+                "links.protected_domains",
+                &format!("{entry:?} is not a domain name"),
+            );
         }
         Ok(())
     }
@@ -555,14 +578,20 @@ impl Config {
         )
     }
 
-    /// The blocked domains in the form targets are compared in (punycode,
-    /// lower case): `bücher.de` blocks every spelling of that host.
-    pub fn blocked_domains(&self) -> Vec<String> {
-        self.links
+    /// The configured blocked domains in the form targets are compared in
+    /// (punycode, lower case): `bücher.de` blocks every spelling of that
+    /// host. The `blocklist` file's entries are added to these.
+    pub fn blocked_domains(&self) -> Blocklist {
+        let mut list = Blocklist::default();
+        for entry in self
+            .links
             .blocked_domains
             .iter()
-            .filter_map(|d| normalise_domain(d))
-            .collect()
+            .filter_map(|d| blocklist::entry(d))
+        {
+            list.insert(entry);
+        }
+        list
     }
 
     /// How many password hashes may run at once.
@@ -686,10 +715,10 @@ mod tests {
         )
         .expect("write");
         let c = Config::load(Some(&path), &Overrides::default()).expect("loads");
-        assert_eq!(
-            c.blocked_domains(),
-            vec!["xn--bcher-kva.de", "evil.example"]
-        );
+        let list = c.blocked_domains();
+        assert_eq!(list.len(), 2);
+        assert!(list.blocks_host("xn--bcher-kva.de"));
+        assert!(list.blocks_host("www.evil.example"));
         std::fs::write(&path, "[links]\nblocked_domains = [\"http://x/\"]\n").expect("write");
         let err = Config::load(Some(&path), &Overrides::default()).expect_err("refused");
         assert!(err.to_string().contains("links.blocked_domains"), "{err}");

@@ -115,6 +115,31 @@ pub async fn examine<W: Write>(config: Result<Config, String>, report: &mut Repo
             )),
         }
     }
+    if let Some(path) = &config.blocklist {
+        check_blocklist(path, report);
+    }
+}
+
+fn check_blocklist<W: Write>(path: &std::path::Path, report: &mut Report<W>) {
+    match crate::blocklist::read_and_report(path) {
+        Ok((list, r)) if r.bad_lines > 0 => report.warn(&format!(
+            "blocklist: {} has {} entries, and {} line(s) that are neither a domain nor an \
+             address were skipped (first at line(s) {:?}); correct or remove them",
+            path.display(),
+            list.len(),
+            r.bad_lines,
+            r.first_bad
+        )),
+        Ok((list, _)) => report.ok(&format!(
+            "blocklist: {} has {} entries",
+            path.display(),
+            list.len()
+        )),
+        Err(e) => report.fail(&format!(
+            "blocklist: {e}. Point --blocklist / KURZ_BLOCKLIST at a readable text file of \
+             domains (one a line, or hosts format), or leave it unset"
+        )),
+    }
 }
 
 fn check_listen<W: Write>(config: &Config, report: &mut Report<W>) {

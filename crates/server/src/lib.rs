@@ -12,11 +12,13 @@
 //! - [`http`] — routers, extractors, errors, pages, rate limits, tracing.
 //! - [`analytics`] — the click queue, enrichment, and the worker that
 //!   writes rollups and raw visits.
+//! - [`blocklist`] — the blocklist file: reload, rescan, feed import.
 //! - [`accounts`], [`secret`] — users, keys, password and key hashing.
 //! - [`metrics`] — `/metrics`; [`telemetry`] — logs and exported traces.
 
 pub mod accounts;
 pub mod analytics;
+pub mod blocklist;
 pub mod cli;
 pub mod config;
 pub mod doctor;

@@ -13,12 +13,13 @@ use tokio::sync::watch;
 
 use crate::http::client_ip::TrustedProxies;
 
+use kurz_core::blocklist::SharedBlocklist;
 use kurz_core::clock::{Clock, SystemClock};
 use kurz_core::link::RedirectCode;
 use kurz_core::ports::PasswordHasher;
 use kurz_core::service::{
     AccountPorts, AccountService, LinkPorts, LinkService, LinkSettings, RedirectPorts,
-    RedirectSettings, Redirector, ReportPorts, ReportService, StatsService,
+    RedirectSettings, Redirector, ReportPorts, ReportService, RescanPorts, Rescanner, StatsService,
 };
 use kurz_core::slug::KeywordPolicy;
 use kurz_core::target::UrlPolicy;
@@ -26,6 +27,7 @@ use kurz_store::cache::Caches;
 use kurz_store::Database;
 
 use crate::analytics::{worker, ClickQueue, ClickWorker, Enricher, Geo, WorkerSettings};
+use crate::blocklist::{self, Watcher};
 use crate::config::{Config, Switch};
 use crate::http::limit::{self, Limits};
 use crate::http::{self, AppState, Handlers, Site};
@@ -91,6 +93,10 @@ pub struct Services {
     pub reports: Arc<ReportService>,
     /// The one bound on password hashing of this process.
     pub hasher: Arc<dyn PasswordHasher>,
+    /// The blocked hosts the link checks read: the configured
+    /// `links.blocked_domains` until the caller swaps in the list merged
+    /// with the `blocklist` file ([`crate::blocklist::load`]).
+    pub blocklist: SharedBlocklist,
 }
 
 /// `caches` wraps the store's ports: give the server's, or a CLI's (which
@@ -105,13 +111,14 @@ pub fn services(
     let own_host = url::Url::parse(base_url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+    let blocklist = SharedBlocklist::new(config.blocked_domains());
     let settings = LinkSettings {
         slug_length: config.links.slug_length,
         default_redirect: default_redirect(config),
         url_policy: UrlPolicy {
             max_len: config.links.max_url_length,
             allow_private: config.links.allow_private_targets,
-            blocked_domains: config.blocked_domains(),
+            blocklist: blocklist.clone(),
             own_hosts: own_host.into_iter().collect(),
         },
         keywords: KeywordPolicy::new(
@@ -154,7 +161,19 @@ pub fn services(
         accounts: Arc::new(accounts),
         reports: Arc::new(reports),
         hasher,
+        blocklist,
     }
+}
+
+/// The rescan that disables links to blocked hosts, writing through
+/// `caches` so every node forgets what it disables.
+pub fn rescanner(db: &Database, caches: &Caches, clock: Arc<dyn Clock>) -> Rescanner {
+    Rescanner::new(RescanPorts {
+        scan: db.scan(),
+        links: db.links(),
+        clock,
+        invalidator: caches.invalidator(),
+    })
 }
 
 /// The caches around `db`'s ports, as `config` asks.
@@ -230,6 +249,8 @@ pub struct App {
     base_url: String,
     connections: ConnectionLimits,
     proxies: Arc<TrustedProxies>,
+    /// Reloads the blocklist and rescans the links.
+    blocklist: Watcher,
 }
 
 pub async fn build(config: Config) -> anyhow::Result<App> {
@@ -251,6 +272,18 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
     caches.start();
     warm_up_in_background(&config, db.clone(), caches.clone());
     let services = services(&config, &db, &caches, clock.clone(), &base_url);
+    let configured = config.blocked_domains();
+    let list = blocklist::load(&configured, config.blocklist.as_deref())?;
+    tracing::info!(entries = list.len(), "blocklist loaded");
+    services.blocklist.replace(list);
+    let watcher = Watcher {
+        path: config.blocklist.clone(),
+        configured,
+        shared: services.blocklist.clone(),
+        rescanner: Arc::new(rescanner(&db, &caches, clock.clone())),
+        db: db.clone(),
+        poll: blocklist::POLL_INTERVAL,
+    };
     let a = &config.analytics;
     let queue = Arc::new(ClickQueue::new(a.queue_capacity, a.batch_size));
     let queue_for_metrics = queue.clone();
@@ -348,6 +381,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         clock,
         base_url,
         connections,
+        blocklist: watcher,
         proxies: Arc::new(
             TrustedProxies::parse(&config.trusted_proxies, config.trusted_proxies_header)
                 .map_err(|e| anyhow::anyhow!("trusted_proxies: {e}"))?,
@@ -405,6 +439,7 @@ impl App {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(self.clicks.run(stop_rx.clone()));
+        tokio::spawn(self.blocklist.run(stop_rx.clone()));
         if let Some((listener, metrics)) = self.metrics_listener {
             let router = http::ops::metrics_router().with_state(metrics);
             let limits = ConnectionLimits {

@@ -20,6 +20,7 @@ pub(crate) struct Queries {
     pub(crate) link_by_null_owner_url: String,
     pub(crate) lookup: String,
     pub(crate) most_visited: String,
+    pub(crate) enabled_after: String,
     pub(crate) password_hash: String,
     pub(crate) insert_link: String,
     pub(crate) lease_ids: String,
@@ -79,6 +80,13 @@ impl Queries {
                  disabled, pending, disabled_reason from links \
                  where deleted_at is null and visits > 0 \
                  order by visits desc limit ?",
+                dialect.text("slug")
+            )),
+            // The blocklist rescan's keyset page: a range read on the
+            // primary key, whatever the table's size.
+            enabled_after: q(&format!(
+                "select id, {} as slug, url from links where id > ? and deleted_at is null \
+                 and disabled = ? order by id limit ?",
                 dialect.text("slug")
             )),
             password_hash: q("select password_hash from links where id = ? and deleted_at is null"),

@@ -51,7 +51,7 @@ use std::time::Duration;
 use kurz_core::clock::Clock;
 use kurz_core::error::StoreError;
 use kurz_core::ports::{
-    AccountStore, AnalyticsStore, Authenticator, Health, IdSource, LinkLookup, LinkStore,
+    AccountStore, AnalyticsStore, Authenticator, Health, IdSource, LinkLookup, LinkScan, LinkStore,
     PopularLinks, ReportStore, VisitStore,
 };
 
@@ -178,6 +178,11 @@ impl Database {
     }
 
     pub fn popular(&self) -> Arc<dyn PopularLinks> {
+        self.store.clone()
+    }
+
+    /// Live links by ID, for the blocklist rescan.
+    pub fn scan(&self) -> Arc<dyn LinkScan> {
         self.store.clone()
     }
 

@@ -9,7 +9,9 @@ use time::OffsetDateTime;
 use kurz_core::clock::{from_millis, to_millis};
 use kurz_core::error::{InsertError, StoreError};
 use kurz_core::link::{DisabledReason, Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
-use kurz_core::ports::{LinkLookup, LinkStore, PopularLinks, REUSE_CANDIDATES};
+use kurz_core::ports::{
+    LinkLookup, LinkScan, LinkStore, PopularLinks, ScannedLink, REUSE_CANDIDATES,
+};
 
 use crate::db::{Arg, Pool, SqlBuilder};
 use crate::dialect::like_pattern;
@@ -393,6 +395,41 @@ impl LinkStore for SqlStore {
             )
             .await?;
         Ok(row.and_then(|(hash,)| hash))
+    }
+}
+
+#[derive(Debug, FromRow)]
+struct ScanRow {
+    id: i64,
+    slug: String,
+    url: String,
+}
+
+#[async_trait]
+impl LinkScan for SqlStore {
+    async fn enabled_after(&self, after: i64, limit: u32) -> Result<Vec<ScannedLink>, StoreError> {
+        self.ready().await?;
+        let args = [
+            Arg::Int(after),
+            Arg::Bool(false),
+            Arg::Int(i64::from(limit)),
+        ];
+        // The primary: a link created a moment ago on it must not slip
+        // past the scan because a replica lags.
+        let rows: Vec<ScanRow> = self
+            .timed(
+                "enabled_after",
+                self.primary.fetch_all(&self.q.enabled_after, &args),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ScannedLink {
+                id: r.id,
+                slug: r.slug,
+                url: r.url,
+            })
+            .collect())
     }
 }
 

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod links;
 pub mod redirect;
 pub mod reports;
+pub mod rescan;
 pub mod stats;
 
 pub use accounts::{AccountPorts, AccountService};
@@ -14,4 +15,5 @@ pub use redirect::{
     Redirector, Unlock, UnlockError, Visit, Visitor,
 };
 pub use reports::{FileReport, ReportPage, ReportPorts, ReportService};
+pub use rescan::{RescanOutcome, RescanPorts, Rescanner};
 pub use stats::{Bucket, Interval, Stats, StatsRequest, StatsService, VisitPage};

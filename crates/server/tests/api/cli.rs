@@ -1,5 +1,6 @@
 //! The `kurz` binary itself: the CLI, graceful shutdown and crash safety.
 
+use std::ffi::OsStr;
 use std::io::Write;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -54,7 +55,13 @@ pub(crate) fn free_port() -> u16 {
 }
 
 pub(crate) async fn start(db: &str, port: u16) -> Child {
-    let mut child = kurz(db)
+    serve(kurz(db), port, &[]).await
+}
+
+/// Runs `command` as `kurz serve` on `port`, without rate limits and with
+/// `more` flags, and waits until it answers.
+pub(crate) async fn serve(mut command: Command, port: u16, more: &[&OsStr]) -> Child {
+    let mut child = command
         .args([
             "serve",
             "--listen",
@@ -62,6 +69,7 @@ pub(crate) async fn start(db: &str, port: u16) -> Child {
             "--rate-limits",
             "off",
         ])
+        .args(more)
         .spawn()
         .expect("spawn");
     let c = client();

@@ -270,6 +270,29 @@ async fn doctor_fails_on_a_missing_or_unreadable_geoip_file() {
 }
 
 #[tokio::test]
+async fn doctor_reads_the_blocklist_and_points_at_its_bad_lines() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = healthy_sqlite(dir.path());
+    let file = dir.path().join("blocklist.txt");
+    std::fs::write(
+        &file,
+        "evil.example\nhttp://not/a/domain\n0.0.0.0 a.example\n",
+    )
+    .expect("write");
+    let d = doctor(&db, &["--blocklist", &file.display().to_string()], &[]);
+    assert!(d.passed, "{}", d.stdout);
+    d.says("blocklist: ");
+    d.says("has 2 entries, and 1 line(s)");
+    d.says("[2]");
+
+    let missing = dir.path().join("no-blocklist.txt");
+    let d = doctor(&db, &["--blocklist", &missing.display().to_string()], &[]);
+    assert!(!d.passed);
+    assert_eq!(d.failures().len(), 1, "{}", d.stdout);
+    d.says("FAIL  blocklist: reading the blocklist");
+}
+
+#[tokio::test]
 async fn doctor_fails_when_redis_does_not_answer() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = healthy_sqlite(dir.path());

@@ -9,6 +9,7 @@ mod helpers;
 mod accounts;
 mod analytics;
 mod backup;
+mod blocklist;
 mod browser;
 mod cache;
 mod cli;
