@@ -8,6 +8,10 @@
 #   KURZ_A=/tmp/kurz-before KURZ_B=target/release/kurz bench/ab.sh [LINKS] [SECONDS] [ROUNDS] [SCRIPT]
 #   defaults: 1000000 10 5 random.lua (or zipf.lua, notfound.lua)
 #
+# RATE_LIMITS=on runs both builds with their rate limits on, at a redirect
+# budget no load generator reaches: what the limiter itself costs (with
+# random.lua or zipf.lua; misses would meet the "no such link" budget).
+#
 # Prints the median req/s, p50 / p99 of each side, each build's ratio to
 # the baseline, and both builds' RSS after the load.
 set -euo pipefail
@@ -29,9 +33,11 @@ url="sqlite://$work/bench.db"
 "$KURZ_B" --database "$url" import --input "$work/export.jsonl" 2>/dev/null
 
 target/release/baseline $LPORT "$work/slugs.tsv" 2>/dev/null &
+RATE_LIMITS=${RATE_LIMITS:-off}
+export KURZ_LIMITS__REDIRECT_PER_SECOND=1000000000
 start() { # BIN PORT LOG
   KURZ_CACHE__WARMUP_ENTRIES=$N "$1" --database "$url" serve --listen 127.0.0.1:"$2" \
-    --rate-limits off >/dev/null 2>"$3" &
+    --rate-limits "$RATE_LIMITS" >/dev/null 2>"$3" &
   echo $!
 }
 apid=$(start "$KURZ_A" $APORT "$work/a.log")
