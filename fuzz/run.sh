@@ -21,7 +21,11 @@ targets=(
 
 seconds=${1:-30}
 export RUSTC_BOOTSTRAP=1
-# The sanitizer is chosen in one place, for the build and the runs alike.
+# The sanitizer is chosen in one place, for the build and the runs alike:
+# AddressSanitizer by default (it builds on stable with RUSTC_BOOTSTRAP);
+# FUZZ_SANITIZER=none builds faster (2.3 instead of 3.7 minutes here) and runs
+# two to three times as many inputs a second, but misses memory errors in the
+# dependencies' unsafe code (kurz's own crates forbid unsafe).
 opts=(--release --sanitizer "${FUZZ_SANITIZER:-address}")
 
 if ! command -v cargo-fuzz >/dev/null; then

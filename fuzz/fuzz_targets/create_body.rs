@@ -68,9 +68,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(body) = serde_json::from_slice::<CreateLinkRequest>(data) else {
         return;
     };
-    let outcome = body.into_create().map(|input| {
-        runtime().block_on(service().create(None, input))
-    });
+    let outcome = body
+        .into_create()
+        .map(|input| runtime().block_on(service().create(None, input)));
     match outcome {
         Ok(Ok(_)) => {}
         Err(e) | Ok(Err(e)) => match e {

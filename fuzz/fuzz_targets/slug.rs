@@ -6,8 +6,7 @@
 #![no_main]
 
 use kurz_core::slug::{
-    is_reserved, AliasError, Slug, SlugCodec, SlugSecret, MAX_ALIAS_LEN, MAX_CODE_LEN,
-    MIN_CODE_LEN,
+    is_reserved, AliasError, Slug, SlugCodec, SlugSecret, MAX_ALIAS_LEN, MAX_CODE_LEN, MIN_CODE_LEN,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -56,6 +55,8 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(AliasError::Reserved) => assert!(valid && is_reserved(text), "{text:?}"),
         Err(AliasError::Invalid) => assert!(!valid, "{text:?} refused"),
-        Err(e @ AliasError::Blocked) => panic!("{text:?}: keyword lists are not parse_alias's: {e}"),
+        Err(e @ AliasError::Blocked) => {
+            panic!("{text:?}: keyword lists are not parse_alias's: {e}")
+        }
     }
 });

@@ -37,7 +37,10 @@ fuzz_target!(|input: &str| {
             continue;
         };
         let out = url.as_str();
-        assert!(out.is_ascii(), "{input:?} was accepted as non-ASCII {out:?}");
+        assert!(
+            out.is_ascii(),
+            "{input:?} was accepted as non-ASCII {out:?}"
+        );
         assert!(
             out.len() <= policy.max_len,
             "{input:?} was accepted as {out:?}, longer than {}",
