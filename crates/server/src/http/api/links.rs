@@ -6,36 +6,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use kurz_core::clock::{from_millis, to_millis};
 use kurz_core::error::Field;
 use kurz_core::link::{Cursor, Link};
-use kurz_core::service::links::MAX_TAGS;
-use kurz_core::service::{CreateLink, Created, LinkPage, UpdateLink};
+use kurz_core::service::{Created, LinkPage, UpdateLink};
 
-use super::{cursor, nullable, rfc3339, Capped};
+pub use super::create_body::CreateLinkRequest;
+use super::create_body::{parse_time, tags, Tags};
+use super::{cursor, nullable, rfc3339};
 use crate::http::error::ApiError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, MaybeAuth};
 use crate::http::render::field_name;
 use crate::http::AppState;
-
-/// Most tags read from one request. Repeats are allowed (the core keeps
-/// each tag once, at most [`MAX_TAGS`]), but not without end.
-const RAW_TAGS: usize = MAX_TAGS * 4;
-
-type Tags = Capped<String, RAW_TAGS>;
-
-fn tags(raw: Tags) -> Result<Vec<String>, ApiError> {
-    raw.into_inner().ok_or_else(|| {
-        ApiError::invalid(
-            Field::Tags,
-            format!("a link has at most {MAX_TAGS} tags, and a request lists at most {RAW_TAGS}"),
-        )
-    })
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -87,32 +70,6 @@ impl LinkResponse {
             owner: link.owner,
         }
     }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateLinkRequest {
-    /// The target: an absolute http or https URL.
-    url: Option<String>,
-    /// A custom slug: 1 to 64 characters of `[A-Za-z0-9_-]`.
-    alias: Option<String>,
-    /// RFC 3339; must be in the future.
-    expires_at: Option<String>,
-    /// At least 1.
-    max_visits: Option<i64>,
-    password: Option<String>,
-    #[serde(default)]
-    #[schema(value_type = Vec<String>)]
-    tags: Tags,
-    title: Option<String>,
-    /// 301, 302, 307 or 308.
-    redirect_status: Option<u16>,
-    #[serde(default)]
-    forward_query: bool,
-    /// Return the caller's existing link to the same URL (200) instead of
-    /// making a new one.
-    #[serde(default)]
-    reuse: bool,
 }
 
 /// Every field is optional; `null` clears `expires_at`, `max_visits`,
@@ -177,17 +134,6 @@ impl LinkList {
     }
 }
 
-fn parse_time(field: Field, value: &str) -> Result<OffsetDateTime, ApiError> {
-    OffsetDateTime::parse(value, &Rfc3339)
-        .map(|t| from_millis(to_millis(t)))
-        .map_err(|_| {
-            ApiError::invalid(
-                field,
-                format!("{} must be an RFC 3339 timestamp", field_name(field)),
-            )
-        })
-}
-
 fn encode_cursor(c: Cursor) -> String {
     cursor::encode(c.created_at_ms, c.id)
 }
@@ -217,23 +163,7 @@ pub async fn create_link(
     if who.is_none() && !state.site.allow_anonymous {
         return Err(ApiError::Unauthenticated);
     }
-    let expires_at = req
-        .expires_at
-        .as_deref()
-        .map(|t| parse_time(Field::ExpiresAt, t))
-        .transpose()?;
-    let input = CreateLink {
-        url: req.url.unwrap_or_default(),
-        alias: req.alias,
-        expires_at,
-        max_visits: req.max_visits,
-        password: req.password,
-        tags: tags(req.tags)?,
-        title: req.title,
-        redirect_status: req.redirect_status,
-        forward_query: req.forward_query,
-        reuse: req.reuse,
-    };
+    let input = req.into_create()?;
     let (status, link) = match state.links.create(who.as_ref(), input).await? {
         Created::New(link) => (StatusCode::CREATED, link),
         Created::Existing(link) => (StatusCode::OK, link),
@@ -298,7 +228,11 @@ pub async fn update_link(
     ApiJson(req): ApiJson<UpdateLinkRequest>,
 ) -> Result<Json<LinkResponse>, ApiError> {
     let expires_at = match req.expires_at {
-        Some(Some(t)) => Some(Some(parse_time(Field::ExpiresAt, &t)?)),
+        Some(Some(t)) => Some(Some(parse_time(
+            Field::ExpiresAt,
+            field_name(Field::ExpiresAt),
+            &t,
+        )?)),
         Some(None) => Some(None),
         None => None,
     };
