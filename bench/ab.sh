@@ -29,19 +29,22 @@ pids=()
 trap 'kill $(jobs -p) "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 bench/gen.py "$N" "$work/export.jsonl" "$work/slugs.tsv" "$work/absent.txt"
 export SLUGS=$work/slugs.tsv ABSENT=$work/absent.txt
-url="sqlite://$work/bench.db"
-"$KURZ_B" --database "$url" import --input "$work/export.jsonl" 2>/dev/null
+# One database each: builds on either side of a migration cannot share one.
+for side in A B; do
+  bin=KURZ_$side
+  "${!bin}" --database "sqlite://$work/$side.db" import --input "$work/export.jsonl" 2>/dev/null
+done
 
 target/release/baseline $LPORT "$work/slugs.tsv" 2>/dev/null &
 RATE_LIMITS=${RATE_LIMITS:-off}
 export KURZ_LIMITS__REDIRECT_PER_SECOND=1000000000
-start() { # BIN PORT LOG
-  KURZ_CACHE__WARMUP_ENTRIES=$N "$1" --database "$url" serve --listen 127.0.0.1:"$2" \
+start() { # BIN PORT LOG DB
+  KURZ_CACHE__WARMUP_ENTRIES=$N "$1" --database "sqlite://$work/$4.db" serve --listen 127.0.0.1:"$2" \
     --rate-limits "$RATE_LIMITS" >/dev/null 2>"$3" &
   echo $!
 }
-apid=$(start "$KURZ_A" $APORT "$work/a.log")
-bpid=$(start "$KURZ_B" $BPORT "$work/b.log")
+apid=$(start "$KURZ_A" $APORT "$work/a.log" A)
+bpid=$(start "$KURZ_B" $BPORT "$work/b.log" B)
 pids=("$apid" "$bpid")
 for log in "$work/a.log" "$work/b.log"; do
   for _ in $(seq 1 600); do grep -q "warm-up" "$log" && break; sleep 0.5; done

@@ -43,3 +43,11 @@ normal
 wait $wpid
 awk '/Requests\/sec/ {print "abuser: " $2 " answers/s"} /Non-2xx or 3xx/ {print "abuser: " $5 " refused (429) or missing"} /requests in/ {print "abuser: " $1 " requests in all"}' "$work/abuser.txt"
 echo "kurz RSS: $(awk '/VmRSS/ {print $2 / 1024 " MiB"}' /proc/$kpid/status)"
+
+# A flood of distinct addresses (one per request, 10.0.0.0/8 through the
+# trusted proxy): the limiter's memory must stay bounded.
+rss() { awk '/VmRSS/ {printf "%.0f MiB", $2 / 1024}' /proc/$kpid/status; }
+echo "before an address flood: RSS $(rss)"
+wrk -t1 -c64 -d"$D"s -s bench/flood_ips.lua "http://127.0.0.1:$PORT" >"$work/flood.txt" 2>&1
+awk '/requests in/ {print "address flood: " $1 " requests, each from a new address"}' "$work/flood.txt"
+echo "after it: RSS $(rss)"

@@ -11,6 +11,8 @@ init = function(args)
 end
 request = function()
   n = n + 1
-  local ip = string.format("10.%d.%d.%d", (n >> 16) & 255, (n >> 8) & 255, n & 255)
+  -- LuaJIT: no bit operators; arithmetic gives the same octets.
+  local ip = string.format("10.%d.%d.%d", math.floor(n / 65536) % 256,
+    math.floor(n / 256) % 256, n % 256)
   return wrk.format("GET", reqs[math.random(#reqs)], { ["X-Forwarded-For"] = ip })
 end

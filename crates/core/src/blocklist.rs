@@ -277,6 +277,21 @@ mod tests {
         list
     }
 
+    /// Found by the `blocklist` fuzz target: `*.*.w` kept `*.w` as a
+    /// domain, which the written file then read back as `w`.
+    #[test]
+    fn a_wildcard_left_inside_a_name_is_a_bad_line_not_an_entry() {
+        for text in ["*.*.w", "a*b.example", "ex!ample.com", "$.example"] {
+            let (list, report) = parse(text);
+            assert!(list.is_empty(), "{text:?}: {list:?}");
+            assert_eq!(report.bad_lines, 1, "{text:?}");
+        }
+        assert_eq!(
+            list("*.wild.example\n_dmarc.example\n"),
+            list("wild.example\n_dmarc.example\n")
+        );
+    }
+
     #[test]
     fn hosts_files_give_their_names_and_skip_their_boilerplate() {
         let l = list(

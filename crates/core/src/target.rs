@@ -77,7 +77,16 @@ pub fn normalise_domain(entry: &str) -> Option<String> {
         return None;
     }
     match Host::parse(entry).ok()? {
-        Host::Domain(d) if !d.split('.').any(str::is_empty) => Some(d.to_ascii_lowercase()),
+        // The URL standard lets `*`, `!`, `$` and more through in a host;
+        // no name that resolves has them, and a `*` would read as a
+        // wildcard in a blocklist (found by fuzzing the blocklist parser).
+        Host::Domain(d)
+            if !d.split('.').any(str::is_empty)
+                && d.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) =>
+        {
+            Some(d.to_ascii_lowercase())
+        }
         _ => None,
     }
 }

@@ -127,7 +127,7 @@ impl Metrics {
         let limited_family = IntCounterVec::new(
             Opts::new(
                 "kurz_rate_limited_total",
-                "Requests refused by a rate limit: create, api, redirect, password",
+                "Requests refused by a rate limit: create, api, redirect, password, not_found, report",
             ),
             &["limit"],
         )?;

@@ -11,7 +11,8 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash, RandomState};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
 
 use governor::nanos::Nanos;
 use governor::state::keyed::ShrinkableKeyedStateStore;
@@ -19,9 +20,12 @@ use governor::state::StateStore;
 
 const SHARDS: usize = 16;
 
+/// One client's TAT; 0 stands for "never seen" (governor's convention).
+type Cell = AtomicU64;
+
 #[derive(Debug)]
 pub(super) struct BoundedStore<K> {
-    shards: Box<[Mutex<HashMap<K, u64>>]>,
+    shards: Box<[RwLock<HashMap<K, Cell>>]>,
     hasher: RandomState,
     per_shard: usize,
     /// A full bucket's span (burst × interval): a TAT this far before a
@@ -29,34 +33,48 @@ pub(super) struct BoundedStore<K> {
     span: u64,
 }
 
+/// governor's decision over one cell, compare-and-swapped until it holds:
+/// a known client costs a shared lock and an atomic, as in governor's own
+/// store, so one busy client does not serialise every thread.
+fn decide<T, E>(cell: &Cell, f: impl Fn(Option<Nanos>) -> Result<(T, Nanos), E>) -> Result<T, E> {
+    let mut prev = cell.load(Ordering::Acquire);
+    loop {
+        let (answer, next) = f((prev != 0).then(|| Nanos::from(prev)))?;
+        match cell.compare_exchange_weak(prev, next.as_u64(), Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Ok(answer),
+            Err(now) => prev = now,
+        }
+    }
+}
+
 impl<K: Hash + Eq + Clone> BoundedStore<K> {
     pub(super) fn new(max_clients: usize, span: Nanos) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             hasher: RandomState::new(),
             per_shard: (max_clients / SHARDS).max(1),
             span: span.as_u64(),
         }
     }
 
-    fn shard(&self, key: &K) -> std::sync::MutexGuard<'_, HashMap<K, u64>> {
+    fn shard(&self, key: &K) -> &RwLock<HashMap<K, Cell>> {
         let i = usize::try_from(self.hasher.hash_one(key)).unwrap_or(0) % SHARDS;
-        self.shards[i]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        &self.shards[i]
     }
 
-    /// Makes room in a full shard, about to store `newest`.
-    fn make_room(&self, map: &mut HashMap<K, u64>, newest: u64) {
+    /// Makes room in a full shard, about to store a TAT near `newest`.
+    fn make_room(&self, map: &mut HashMap<K, Cell>, newest: u64) {
         let full_before = newest.saturating_sub(self.span);
-        map.retain(|_, tat| *tat > full_before);
-        if map.len() >= self.per_shard {
-            // Every client is busy: the eighth nearest to a full bucket go,
-            // so the heaviest users (the furthest TATs) stay limited.
-            let mut tats: Vec<u64> = map.values().copied().collect();
+        map.retain(|_, tat| *tat.get_mut() > full_before);
+        // Each pass frees at least an eighth, so the scans it takes cost a
+        // constant per insert, however the flood is shaped.
+        if map.len() > self.per_shard - self.per_shard / 8 {
+            // Most clients are busy: the eighth nearest to a full bucket
+            // go, so the heaviest users (the furthest TATs) stay limited.
+            let mut tats: Vec<u64> = map.values_mut().map(|t| *t.get_mut()).collect();
             let nth = tats.len() / 8;
             let (_, &mut cut, _) = tats.select_nth_unstable(nth);
-            map.retain(|_, tat| *tat > cut);
+            map.retain(|_, tat| *tat.get_mut() > cut);
         }
     }
 }
@@ -68,18 +86,22 @@ impl<K: Hash + Eq + Clone> StateStore for BoundedStore<K> {
     where
         F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
     {
-        let mut map = self.shard(key);
-        let (answer, tat) = f(map.get(key).map(|&tat| Nanos::from(tat)))?;
-        let tat = tat.as_u64();
-        if let Some(slot) = map.get_mut(key) {
-            *slot = tat;
-        } else {
-            if map.len() >= self.per_shard {
-                self.make_room(&mut map, tat);
+        let shard = self.shard(key);
+        {
+            let map = shard.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(cell) = map.get(key) {
+                return decide(cell, f);
             }
-            map.insert(key.clone(), tat);
         }
-        Ok(answer)
+        let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
+        if !map.contains_key(key) && map.len() >= self.per_shard {
+            // A fresh client's TAT will be about `now`; any TAT `span`
+            // before the newest in the shard is a full bucket.
+            let newest = map.values_mut().map(|t| *t.get_mut()).max().unwrap_or(0);
+            self.make_room(&mut map, newest);
+        }
+        let cell = map.entry(key.clone()).or_insert_with(|| AtomicU64::new(0));
+        decide(cell, f)
     }
 }
 
@@ -87,15 +109,15 @@ impl<K: Hash + Eq + Clone> ShrinkableKeyedStateStore<K> for BoundedStore<K> {
     fn retain_recent(&self, drop_below: Nanos) {
         let drop_below = drop_below.as_u64();
         for shard in &*self.shards {
-            let mut map = shard.lock().unwrap_or_else(PoisonError::into_inner);
-            map.retain(|_, tat| *tat > drop_below);
+            let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
+            map.retain(|_, tat| *tat.get_mut() > drop_below);
         }
     }
 
     fn shrink_to_fit(&self) {
         for shard in &*self.shards {
             shard
-                .lock()
+                .write()
                 .unwrap_or_else(PoisonError::into_inner)
                 .shrink_to_fit();
         }
@@ -104,7 +126,7 @@ impl<K: Hash + Eq + Clone> ShrinkableKeyedStateStore<K> for BoundedStore<K> {
     fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
+            .map(|s| s.read().unwrap_or_else(PoisonError::into_inner).len())
             .sum()
     }
 
