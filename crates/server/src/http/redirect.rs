@@ -66,10 +66,10 @@ pub async fn follow_link(State(state): State<AppState>, req: Request) -> Respons
     let Some(slug) = slug_of(req.uri()) else {
         return pages::error(ApiError::NotFound, req.headers());
     };
-    if let Some(slug) = slug.strip_suffix('+') {
-        return preview(&state, slug, req.headers()).await;
-    }
     let client = limit::client_ip(&req);
+    if let Some(slug) = slug.strip_suffix('+') {
+        return preview(&state, slug, req.headers(), client).await;
+    }
     follow(
         &state,
         &slug,
@@ -112,9 +112,7 @@ pub(crate) async fn follow(
         }
         Ok(Outcome::NotFound) => {
             m.redirect(RedirectResult::NotFound);
-            if let (Some(limits), Some(ip)) = (state.limits.as_deref(), client) {
-                limits.not_found(ip);
-            }
+            count_miss(state, client);
             pages::error(ApiError::NotFound, headers)
         }
         Ok(Outcome::Gone(why)) => {
@@ -252,6 +250,7 @@ pub async fn unlock_link(
         }
         Ok(Unlock::NotFound) => {
             m.redirect(RedirectResult::NotFound);
+            count_miss(&state, peer);
             pages::error(ApiError::NotFound, &headers)
         }
         Ok(Unlock::Gone(why)) => {
@@ -315,7 +314,21 @@ pub async fn report_link(
     }
 }
 
-async fn preview(state: &AppState, slug: &str, headers: &HeaderMap) -> Response {
+/// A "no such link" answered on the redirect path (a redirect, a preview or
+/// the password form), against the client's budget for them: every route
+/// that tells a slug exists from one that does not counts (ADR 0019).
+fn count_miss(state: &AppState, client: Option<IpAddr>) {
+    if let (Some(limits), Some(ip)) = (state.limits.as_deref(), client) {
+        limits.not_found(ip);
+    }
+}
+
+async fn preview(
+    state: &AppState,
+    slug: &str,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Response {
     match state.redirector.preview(slug).await {
         Ok(Previewed::Found(p)) => pages::preview(
             slug,
@@ -324,7 +337,10 @@ async fn preview(state: &AppState, slug: &str, headers: &HeaderMap) -> Response 
             &rfc3339(p.created_at),
             p.visits,
         ),
-        Ok(Previewed::NotFound) => pages::error(ApiError::NotFound, headers),
+        Ok(Previewed::NotFound) => {
+            count_miss(state, client);
+            pages::error(ApiError::NotFound, headers)
+        }
         Ok(Previewed::Gone(why)) => pages::error(gone(why), headers),
         Err(e) => pages::error(e.into(), headers),
     }

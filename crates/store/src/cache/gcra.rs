@@ -16,8 +16,10 @@ use super::redis::Redis;
 /// is the mode: `check` takes the cells of every bucket or of none (one
 /// that does not fit refuses the whole request); `charge` takes them
 /// whatever the verdict, for requests already served. A bucket's debt is
-/// bounded to one minute past its capacity, so a charged flood does not
-/// lock a client out for longer than that. Replies, per bucket:
+/// bounded to an hour past its capacity (and so is the wait told): long
+/// enough that nodes spending their own bursts after each penalty still
+/// add up to one budget, short enough that a flood does not lock a client
+/// (or a NAT) out for good. Replies, per bucket:
 /// `{fits (0/1), wait (µs), remaining cells}`.
 const SCRIPT: &str = r"
 local t = redis.call('TIME')
@@ -34,11 +36,11 @@ for i, key in ipairs(KEYS) do
   local over = new - now - capacity
   if over > 0 then
     refused = true
-    out[i] = {0, over, 0}
+    out[i] = {0, math.min(over, 3600000000), 0}
   else
     out[i] = {1, 0, math.floor(-over / interval)}
   end
-  news[i] = math.min(new, now + capacity + 60000000)
+  news[i] = math.min(new, now + capacity + 3600000000)
 end
 if charge or not refused then
   for i, key in ipairs(KEYS) do

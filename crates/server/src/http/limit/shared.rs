@@ -30,6 +30,9 @@ const MAX_CHARGED: usize = 65_536;
 const CALL_SIZE: usize = 512;
 /// Most clients turned away at once on one node.
 const MAX_PENALTIES: usize = 100_000;
+/// The longest penalty, whatever a wait says (Redis caps its own at an
+/// hour).
+const MAX_PENALTY: Duration = Duration::from_secs(3600);
 const SHARDS: usize = 16;
 
 #[derive(Debug)]
@@ -135,16 +138,32 @@ impl Penalties {
         Some((until.checked_duration_since(Instant::now())?, which))
     }
 
+    /// Never refused for want of room: a full shard first drops the
+    /// penalties that are over, then the one that ends soonest, so filling
+    /// the table with short penalties cannot switch the gate off.
     pub(super) fn add(&self, client: IpAddr, wait: Duration, which: Limit) {
-        let until = Instant::now() + wait;
-        let later = |at: &mut (Instant, Limit)| {
+        let now = Instant::now();
+        let until = now.checked_add(wait).unwrap_or(now + MAX_PENALTY);
+        let mut map = self.until.shard(&client);
+        if let Some(at) = map.get_mut(&client) {
             if until > at.0 {
                 *at = (until, which);
             }
-        };
-        if self.until.upsert(client, (until, which), later) {
-            self.count.fetch_add(1, Ordering::Relaxed);
+            return;
         }
+        if map.len() >= self.until.per_shard {
+            let before = map.len();
+            map.retain(|_, (at, _)| *at > now);
+            if map.len() >= self.until.per_shard {
+                let soonest = map.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| *k);
+                if let Some(k) = soonest {
+                    map.remove(&k);
+                }
+            }
+            self.count.fetch_sub(before - map.len(), Ordering::Relaxed);
+        }
+        map.insert(client, (until, which));
+        self.count.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Forgets the penalties that are over.
@@ -220,5 +239,28 @@ impl<K: Hash + Eq + Clone, V: Clone> Sharded<K, V> {
             all.extend(map.drain());
         }
         all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[test]
+    fn a_full_penalty_table_still_takes_a_new_penalty() {
+        let penalties = Penalties::default();
+        // Fill every shard with penalties that end at once.
+        for i in 0..(MAX_PENALTIES as u32 * 2) {
+            let ip = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));
+            penalties.add(ip, Duration::from_secs(1), Limit::NotFound);
+        }
+        let scanner = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        penalties.add(scanner, Duration::from_secs(600), Limit::NotFound);
+        let (wait, which) = penalties.wait(scanner).expect("penalised");
+        assert!(wait > Duration::from_secs(590));
+        assert_eq!(which, Limit::NotFound);
+        assert!(penalties.count.load(Ordering::Relaxed) <= MAX_PENALTIES);
     }
 }
