@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
             Entry::Domain(d) => {
                 assert!(d.is_ascii() && *d == d.to_ascii_lowercase(), "{d:?}");
                 assert!(list.blocks_host(d), "{d:?} does not block itself");
-                assert!(list.blocks_host(&format!("sub.{d}")), "{d:?} spares its subdomains");
+                assert!(
+                    list.blocks_host(&format!("sub.{d}")),
+                    "{d:?} spares its subdomains"
+                );
             }
             Entry::Ip(ip) => assert!(list.blocks_ip(*ip), "{ip} does not block itself"),
         }

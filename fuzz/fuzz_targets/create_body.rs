@@ -9,9 +9,11 @@
 
 use std::sync::{Arc, OnceLock};
 
+use kurz_core::blocklist::{self, SharedBlocklist};
 use kurz_core::clock::ManualClock;
 use kurz_core::error::LinkError;
 use kurz_core::fake::{FakeHasher, FakeInvalidator, FakeStore};
+use kurz_core::homograph::{HostPolicy, LookalikeAction};
 use kurz_core::link::RedirectCode;
 use kurz_core::service::{LinkPorts, LinkService, LinkSettings};
 use kurz_core::slug::KeywordPolicy;
@@ -53,11 +55,12 @@ fn service() -> LinkService {
             slug_length: 6,
             default_redirect: RedirectCode::FOUND,
             url_policy: UrlPolicy {
-                blocked_domains: vec!["evil.example".into()],
+                blocklist: SharedBlocklist::new(blocklist::parse("evil.example").0),
                 own_hosts: vec!["sho.rt".into()],
                 ..UrlPolicy::default()
             },
             keywords: KeywordPolicy::new(&["bad".into()], &["review".into()]),
+            hosts: HostPolicy::new(vec!["paypal.com".into()], LookalikeAction::Review),
         },
     )
 }

@@ -7,6 +7,7 @@
 
 use std::sync::OnceLock;
 
+use kurz_core::blocklist::{self, SharedBlocklist};
 use kurz_core::target::{TargetUrl, UrlPolicy};
 use libfuzzer_sys::fuzz_target;
 
@@ -23,7 +24,9 @@ fn policies() -> &'static [UrlPolicy] {
             // can grow the URL: punycode, percent-encoding) is reached often.
             UrlPolicy {
                 max_len: 40,
-                blocked_domains: vec!["evil.example".into(), "xn--bcher-kva.de".into()],
+                blocklist: SharedBlocklist::new(
+                    blocklist::parse("evil.example\nxn--bcher-kva.de\n192.0.2.1\n").0,
+                ),
                 own_hosts: vec!["sho.rt".into(), "[::1]".into()],
                 ..UrlPolicy::default()
             },

@@ -496,7 +496,7 @@ pub async fn limit_redirects(State(state): State<AppState>, req: Request, next: 
 
 /// For the life of the process: forgets idle clients every minute
 /// ([`Limits::forget_idle`]) and, with Redis, sends the redirect path's
-/// charges ([`shared::FLUSH_EVERY`]).
+/// charges (every 100 ms).
 pub fn spawn_upkeep(limits: Arc<Limits>) {
     if let Some(shared) = &limits.shared {
         shared::spawn_flusher(shared.clone());
