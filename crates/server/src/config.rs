@@ -74,6 +74,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "limits",
     "analytics",
     "cache",
+    "ui",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,6 +121,15 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub analytics: AnalyticsConfig,
     pub cache: CacheSettings,
+    pub ui: UiConfig,
+}
+
+/// The web UI.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiConfig {
+    /// How long a login lasts, in hours (the session cookie and its row).
+    pub session_hours: u32,
 }
 
 /// A list, or a comma-separated string (as environment variables give).
@@ -224,6 +234,12 @@ pub struct LimitsConfig {
     pub password_attempts_per_minute: u32,
     /// Password attempts per minute from one client, over all links.
     pub password_attempts_per_client_per_minute: u32,
+    /// Login attempts per minute for one user name, from anywhere: a
+    /// password guesser spread over many addresses is slowed as much as
+    /// one.
+    pub login_attempts_per_minute: u32,
+    /// Login attempts per minute from one client, over all user names.
+    pub login_attempts_per_client_per_minute: u32,
     /// Abuse reports per hour from one client (API and preview form
     /// together): a person reports a few links, a script flooding the
     /// admins' queue is stopped early.
@@ -336,6 +352,8 @@ impl Default for Config {
                 password_attempts_per_minute: 10,
                 password_attempts_per_client_per_minute: 30,
                 reports_per_hour: 10,
+                login_attempts_per_minute: 10,
+                login_attempts_per_client_per_minute: 20,
                 ipv6_prefix: 64,
                 password_hash_concurrency: 0,
                 password_hash_queue: 32,
@@ -357,6 +375,7 @@ impl Default for Config {
                 redis_prefix: "kurz:".into(),
                 warmup_entries: 100_000,
             },
+            ui: UiConfig { session_hours: 168 },
         }
     }
 }

@@ -57,6 +57,8 @@ pub enum Limit {
     /// The redirect path's budget of "no such link" answers (ADR 0019).
     NotFound,
     Report,
+    /// Logins to the web UI, per user name and per client.
+    Login,
 }
 
 /// The app's metrics.
@@ -65,7 +67,7 @@ pub struct Metrics {
     registry: Registry,
     edge: Arc<Edge>,
     /// Indexed by [`Limit`].
-    rate_limited: [IntCounter; 6],
+    rate_limited: [IntCounter; 7],
     /// The last render, and when it was made.
     rendered: Mutex<Option<(Instant, Bytes)>>,
 }
@@ -169,6 +171,7 @@ impl Metrics {
                 "password",
                 "not_found",
                 "report",
+                "login",
             ]
             .map(|l| limited_family.with_label_values(&[l])),
             edge: edge.clone(),

@@ -137,6 +137,14 @@ pub fn generate_key() -> String {
     key
 }
 
+/// A random token for cookies: 43 base62 characters, about 256 bits.
+pub fn random_token() -> String {
+    let mut rng = rand::rngs::OsRng;
+    (0..43)
+        .map(|_| char::from(BASE62[rng.gen_range(0..BASE62.len())]))
+        .collect()
+}
+
 /// Hex SHA-256 of a key: keys carry enough entropy that a slow hash adds
 /// nothing, and authentication stays one cheap hash and one indexed lookup.
 pub fn hash_key(key: &str) -> String {

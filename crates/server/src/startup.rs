@@ -365,6 +365,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
             allow_anonymous: config.links.allow_anonymous,
             request_timeout: config.request_timeout(),
             body_timeout: Duration::from_secs(config.http.body_timeout_secs),
+            session_ttl: time::Duration::hours(i64::from(config.ui.session_hours.max(1))),
         }),
         limits,
         metrics: metrics.clone(),

@@ -34,6 +34,9 @@ pub enum ApiError {
     WrongPassword,
     #[error("you are not allowed to do this")]
     Forbidden,
+    /// A UI form without this browser's form token (CSRF).
+    #[error("the form expired or did not come from this site; reload the page and try again")]
+    Csrf,
     #[error("not found")]
     NotFound,
     #[error("this method is not allowed here")]
@@ -87,7 +90,7 @@ impl ApiError {
                 S::BAD_REQUEST
             }
             Self::Unauthenticated | Self::WrongPassword => S::UNAUTHORIZED,
-            Self::Forbidden => S::FORBIDDEN,
+            Self::Forbidden | Self::Csrf => S::FORBIDDEN,
             Self::NotFound => S::NOT_FOUND,
             Self::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
             Self::BodyTimeout => S::REQUEST_TIMEOUT,

@@ -18,6 +18,7 @@ pub mod pages;
 pub mod redirect;
 pub mod render;
 pub mod trace;
+pub mod ui;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -58,6 +59,8 @@ pub struct Site {
     pub request_timeout: Duration,
     /// Longest time a client may take to send a request body.
     pub body_timeout: Duration,
+    /// How long a UI login lasts.
+    pub session_ttl: time::Duration,
 }
 
 impl Site {
@@ -150,6 +153,7 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     let mut app = Router::new()
         .merge(api)
+        .merge(ui::router(&state))
         .merge(redirect)
         .merge(ops::router());
     if state.metrics_here {

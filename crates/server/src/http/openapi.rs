@@ -22,7 +22,7 @@ use super::{ops, redirect, AppState};
         reports::create_report, reports::list_reports, reports::resolve_report,
         review::list_review,
         openapi_json,
-        redirect::index, redirect::follow_link, redirect::unlock_link, redirect::report_link,
+        redirect::follow_link, redirect::unlock_link, redirect::report_link,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     modifiers(&Security),

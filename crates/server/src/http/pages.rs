@@ -247,17 +247,6 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("text/html"))
 }
 
-/// The landing page. The full web UI comes later; until then it points to
-/// the API.
-pub fn index() -> Response {
-    page(
-        StatusCode::OK,
-        "kurz",
-        "<h1>kurz</h1><p>A self-hosted short-link service.</p>\
-         <p>Create links with the API: <a href=\"/api/v1/openapi.json\">OpenAPI document</a>.</p>",
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

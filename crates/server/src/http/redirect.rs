@@ -32,7 +32,6 @@ use crate::metrics::{Limit, RedirectResult};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(index))
         .route("/{slug}", get(follow_link).post(unlock_link))
         .route("/{slug}/report", post(report_link))
 }
@@ -41,12 +40,6 @@ pub fn router() -> Router<AppState> {
 /// when it disabled the link, is said.
 fn gone(why: Option<DisabledReason>) -> ApiError {
     why.map_or(ApiError::Gone, ApiError::Disabled)
-}
-
-/// The landing page.
-#[utoipa::path(get, path = "/", tag = "pages", responses((status = 200, description = "HTML")))]
-pub async fn index() -> Response {
-    pages::index()
 }
 
 /// Follow a short link (GET and HEAD; HEAD counts no click). `/{slug}+`

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::IntoParams;
 
+use kurz_core::account::Principal;
 use kurz_core::error::Field;
 
 use crate::http::error::ApiError;
@@ -90,6 +91,18 @@ pub async fn link_qr(
     ApiQuery(params): ApiQuery<QrParams>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    answer(&state, &who, &slug, params, &headers).await
+}
+
+/// The QR code of `slug` for `who`, as `params` ask: the API's answer, and
+/// the UI's download.
+pub async fn answer(
+    state: &AppState,
+    who: &Principal,
+    slug: &str,
+    params: QrParams,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let (format, size) = params.parse()?;
     let link = state.links.get(&who, &slug).await?;
     let short_url = state.site.short_url(&link.slug);
@@ -108,9 +121,7 @@ pub async fn link_qr(
     }) {
         return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
     }
-    let code = QrCode::with_error_correction_level(short_url.as_bytes(), EcLevel::M)
-        .map_err(|e| ApiError::internal(format!("the short URL does not fit a QR code: {e}")))?;
-    let grid = Grid::new(&code);
+    let grid = Grid::of(&short_url)?;
     Ok(match format {
         Format::Svg => (
             [(
@@ -144,7 +155,20 @@ struct Grid {
     dark: Vec<bool>,
 }
 
+/// The QR code of `text` as an SVG document `size` pixels wide.
+pub fn svg_of(text: &str, size: u32) -> Result<String, ApiError> {
+    Ok(Grid::of(text)?.svg(size))
+}
+
 impl Grid {
+    fn of(text: &str) -> Result<Self, ApiError> {
+        let code =
+            QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).map_err(|e| {
+                ApiError::internal(format!("the short URL does not fit a QR code: {e}"))
+            })?;
+        Ok(Self::new(&code))
+    }
+
     fn new(code: &QrCode) -> Self {
         let width = code.width();
         let side = width + 2 * QUIET_ZONE;

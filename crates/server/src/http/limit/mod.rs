@@ -217,6 +217,10 @@ pub struct Limits {
     password_client: Budget<IpAddr>,
     /// Abuse reports per client network (API and preview form together).
     report: Budget<IpAddr>,
+    /// UI logins per user name, from anywhere.
+    login: Budget<String>,
+    /// UI logins per client network, over all names.
+    login_client: Budget<IpAddr>,
     /// The redirect path's refusals until a time (also without Redis: the
     /// "no such link" budget fills it).
     penalties: Arc<shared::Penalties>,
@@ -253,6 +257,14 @@ impl Limits {
                 max,
             ),
             report: Budget::new(Policy::per_hour("report", config.reports_per_hour), max),
+            login: Budget::new(
+                Policy::per_minute("login", config.login_attempts_per_minute),
+                max,
+            ),
+            login_client: Budget::new(
+                Policy::per_minute("login_client", config.login_attempts_per_client_per_minute),
+                max,
+            ),
             penalties: shared
                 .as_ref()
                 .map_or_else(Default::default, |s| s.penalties.clone()),
@@ -272,6 +284,8 @@ impl Limits {
         self.password.forget_idle();
         self.password_client.forget_idle();
         self.report.forget_idle();
+        self.login.forget_idle();
+        self.login_client.forget_idle();
         self.penalties.forget_over();
     }
 
@@ -302,19 +316,47 @@ impl Limits {
         let client = self.client(ip);
         self.password.take(&(link_id, client), &self.clock)?;
         self.password_client.take(&client, &self.clock)?;
-        let Some(shared) = &self.shared else {
-            return Ok(());
-        };
         let buckets = [
             (self.password.policy, format!("{link_id}:{client}")),
             (self.password_client.policy, client.to_string()),
         ];
-        match shared.check(&buckets).await {
-            Some(verdicts) => match verdicts.iter().map(|v| v.wait).max() {
-                Some(wait) if verdicts.iter().any(|v| !v.fits) => Err(wait),
-                _ => Ok(()),
-            },
-            None => Ok(()),
+        self.check_shared(&buckets).await
+    }
+
+    /// One login attempt for `username` from `ip`, before its password is
+    /// hashed: per name first (so a refused guess costs the client's budget
+    /// nothing), then per client, then both in Redis. Names are compared as
+    /// typed, lower-cased: the store's lookup decides whether one exists,
+    /// and a limit must not say so.
+    pub async fn check_login(&self, username: &str, ip: IpAddr) -> Result<(), Duration> {
+        let client = self.client(ip);
+        // Bounded: a user name is at most 64 characters; anything longer
+        // is no account and shares one bucket.
+        let name = if username.len() <= 64 {
+            username.to_lowercase()
+        } else {
+            String::from("(too long)")
+        };
+        self.login.take(&name, &self.clock)?;
+        self.login_client.take(&client, &self.clock)?;
+        let buckets = [
+            (self.login.policy, name),
+            (self.login_client.policy, client.to_string()),
+        ];
+        self.check_shared(&buckets).await
+    }
+
+    /// The shared level's verdict on `buckets`: the longest wait when any
+    /// is over. Redis down or absent: the in-process level decided alone.
+    async fn check_shared(&self, buckets: &[(Policy, String)]) -> Result<(), Duration> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        match shared.check(buckets).await {
+            Some(verdicts) if verdicts.iter().any(|v| !v.fits) => {
+                Err(verdicts.iter().map(|v| v.wait).max().unwrap_or_default())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -324,16 +366,10 @@ impl Limits {
         self.report
             .take(&client, &self.clock)
             .map_err(ApiError::RateLimited)?;
-        let Some(shared) = &self.shared else {
-            return Ok(());
-        };
         let bucket = [(self.report.policy, client.to_string())];
-        match shared.check(&bucket).await {
-            Some(v) if v.iter().any(|v| !v.fits) => Err(ApiError::RateLimited(
-                v.iter().map(|v| v.wait).max().unwrap_or_default(),
-            )),
-            _ => Ok(()),
-        }
+        self.check_shared(&bucket)
+            .await
+            .map_err(ApiError::RateLimited)
     }
 
     /// One request of the redirect path for `ip`: its redirect budget, and
@@ -371,6 +407,23 @@ impl Limits {
     /// is looked up: it shields the lookup from floods) is `ip_first`; the
     /// key's and the user's in process, then all three in Redis, are
     /// [`Self::check_caller`].
+    /// A UI request that does what the API's `which` does (shortening, or
+    /// anything else): the same budgets, per client and per user, so the
+    /// pages are no way around the API's limits. `Err` is the wait.
+    pub async fn check_ui(
+        &self,
+        which: Limit,
+        ip: IpAddr,
+        caller: Option<&Principal>,
+    ) -> Result<(), Duration> {
+        let budget = self.budget(which);
+        let start = self.check_ip(budget, ip).map_err(|a| a.reset)?;
+        self.check_caller(budget, Some(ip), caller, start)
+            .await
+            .map(|_| ())
+            .map_err(|a| a.reset)
+    }
+
     fn check_ip(&self, budget: &Budget<Client>, ip: IpAddr) -> Result<Allowance, Allowance> {
         let client = Client::Ip(self.client(ip));
         match budget.take(&client, &self.clock) {
