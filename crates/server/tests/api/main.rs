@@ -27,3 +27,5 @@ mod redirect;
 mod reports;
 mod review;
 mod transfer;
+mod ui;
+mod ui_client;
