@@ -18,6 +18,7 @@ pub mod pages;
 pub mod redirect;
 pub mod render;
 pub mod trace;
+pub mod ui;
 
 use std::any::Any;
 use std::sync::Arc;
