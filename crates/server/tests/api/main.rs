@@ -26,4 +26,5 @@ mod qr;
 mod redirect;
 mod reports;
 mod review;
+mod sessions;
 mod transfer;
