@@ -11,6 +11,7 @@ mod analytics;
 mod backup;
 mod blocklist;
 mod browser;
+mod browser_ui;
 mod cache;
 mod cli;
 mod cluster;
