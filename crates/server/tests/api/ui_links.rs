@@ -30,7 +30,7 @@ async fn api_link(app: &TestApp, slug: &str) -> Value {
 
 /// The slugs of a list page, in order.
 fn slugs(html: &str) -> Vec<String> {
-    html.split("<td class=\"mono\"><a href=\"/ui/links/")
+    html.split("<td class=\"mono slug\"><a href=\"/ui/links/")
         .skip(1)
         .filter_map(|s| s.split('"').next())
         .map(str::to_owned)

@@ -363,6 +363,7 @@ pub struct LinkView {
     pub created_date: String,
     pub updated: String,
     pub expires: String,
+    pub has_expiry: bool,
     pub max_visits: String,
     pub has_password: bool,
     pub owner: String,
@@ -400,6 +401,7 @@ impl LinkView {
             expires: link
                 .expires_at
                 .map_or_else(|| t.get("common.never").to_owned(), fields::show_time),
+            has_expiry: link.expires_at.is_some(),
             max_visits: link
                 .max_visits
                 .map_or_else(|| t.get("links.unlimited").to_owned(), |n| t.num(n)),
