@@ -136,7 +136,7 @@ async fn a_person_shortens_follows_edits_downloads_and_manages_keys_in_chromium(
     c.goto(&app.url("/ui/links")).await.expect("list");
     let list = wait_for_text(c, "/ui/links/landing").await;
     assert!(
-        list.contains("Landing &#60;b&#62;page&#60;/b&#62;"),
+        list.contains("Landing &lt;b&gt;page&lt;/b&gt;"),
         "escaped title"
     );
     browser.screenshot("ui-links").await;
@@ -202,7 +202,7 @@ async fn a_person_shortens_follows_edits_downloads_and_manages_keys_in_chromium(
     let r = app.get("/api/v1/links", &key).send().await.expect("send");
     assert_eq!(r.status(), reqwest::StatusCode::OK);
     c.goto(&app.url("/ui/keys")).await.expect("keys");
-    let listed = wait_for_text(c, "laptop &#60;script&#62;").await;
+    let listed = wait_for_text(c, "laptop &lt;script&gt;").await;
     assert!(!listed.contains(&key), "a key is shown once");
     browser.screenshot("ui-keys").await;
     // The dialog of `data-confirm` is accepted.
