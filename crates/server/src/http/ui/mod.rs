@@ -3,6 +3,10 @@
 //! that work without JavaScript. Each area owns its module and its
 //! routes; this module holds the frame every page shares, the headers every
 //! HTML answer gets, and the error pages.
+//!
+//! Handlers answer `Result<Response, Response>`: the error is already the
+//! page to show, so a large `Err` is the point, not a cost to box away.
+#![allow(clippy::result_large_err)]
 
 pub mod assets;
 pub mod chart;
@@ -219,7 +223,9 @@ pub fn error_message(lang: Lang, err: &ApiError) -> String {
 }
 
 /// An error as a page in the site's look, for a visitor of `lang`; the
-/// status, code and `Retry-After` are the API's.
+/// status, code and `Retry-After` are the API's. Takes the error as
+/// `IntoResponse` does: callers are done with it.
+#[allow(clippy::needless_pass_by_value)]
 pub fn error_page(lang: Lang, err: ApiError) -> Response {
     err.log();
     let t = Tr(lang);
