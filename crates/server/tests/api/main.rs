@@ -28,4 +28,6 @@ mod reports;
 mod review;
 mod transfer;
 mod ui;
+mod ui_admin;
 mod ui_client;
+mod ui_keys;

@@ -4,10 +4,13 @@
 //! routes; this module holds the frame every page shares, the headers every
 //! HTML answer gets, and the error pages.
 
+pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod fields;
 pub mod home;
 pub mod i18n;
+pub mod keys;
 pub mod login;
 pub mod session;
 
@@ -58,6 +61,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/logout", axum::routing::post(login::logout))
         .route("/ui/lang", get(switch_language))
         .route("/static/{file}", get(assets::serve))
+        .merge(keys::router())
+        .merge(account::router())
+        .merge(admin::router())
         .layer(middleware::from_fn_with_state(state.clone(), read_form))
         .layer(DefaultBodyLimit::max(MAX_FORM))
 }
