@@ -18,9 +18,9 @@ use kurz_core::report::{Report, ReportStatus};
 use kurz_core::service::UpdateLink;
 
 use super::i18n::Tr;
-use super::keys::{id_of, ConfirmForm, ConfirmPage};
+use super::keys::{fail, id_of, ConfirmForm, ConfirmPage};
 use super::session::Viewer;
-use super::{error_page, fields, render, Nav, Page, UiForm};
+use super::{fields, render, Nav, Page, UiForm};
 use crate::http::api::cursor;
 use crate::http::error::ApiError;
 use crate::http::AppState;
@@ -52,10 +52,6 @@ pub enum Tab {
     Users,
     Review,
     Reports,
-}
-
-fn fail(viewer: &Viewer, err: impl Into<ApiError>) -> Response {
-    viewer.finish(error_page(viewer.lang, err.into()))
 }
 
 fn admin_page(viewer: &Viewer, key: &str) -> Page {
@@ -302,7 +298,7 @@ async fn load_user(
     who: &Principal,
     raw_id: &str,
 ) -> Result<UserRow, Response> {
-    let id = id_of(viewer, raw_id)?;
+    let id = id_of(raw_id).map_err(|e| fail(viewer, e))?;
     match state.accounts.user_by_id(id).await {
         Ok(Some(u)) => Ok(UserRow::new(u, who)),
         Ok(None) => Err(fail(viewer, ApiError::NotFound)),
@@ -376,7 +372,7 @@ pub async fn set_role(
 ) -> Result<Response, Response> {
     viewer.check_csrf(&form.csrf)?;
     let who = viewer.require_admin()?;
-    let user_id = id_of(&viewer, &id)?;
+    let user_id = id_of(&id).map_err(|e| fail(&viewer, e))?;
     let t = Tr(viewer.lang);
     let Some(role) = Role::parse(&form.role) else {
         let msg = t.owned("admin.role_rule");
@@ -393,8 +389,8 @@ pub async fn set_role(
     };
     match state.accounts.set_role(who, user_id, role).await {
         Ok(()) => Ok(Redirect::to(&format!("/admin/users/{user_id}?done=role")).into_response()),
-        // The only admin's refusal: their own role.
-        Err(AccountError::Forbidden) => {
+        // An admin's only refusal: their own role.
+        Err(AccountError::Forbidden) if who.user_row() == Some(user_id) => {
             let msg = t.owned("admin.not_own_role");
             refused_on_user(
                 &state,
@@ -430,7 +426,7 @@ pub async fn set_status(
 ) -> Result<Response, Response> {
     viewer.check_csrf(&form.csrf)?;
     let who = viewer.require_admin()?;
-    let user_id = id_of(&viewer, &id)?;
+    let user_id = id_of(&id).map_err(|e| fail(&viewer, e))?;
     let disabled = match form.action.as_str() {
         "disable" => true,
         "enable" => false,
@@ -446,7 +442,7 @@ pub async fn set_status(
             let done = if disabled { "disabled" } else { "enabled" };
             Ok(Redirect::to(&format!("/admin/users/{user_id}?done={done}")).into_response())
         }
-        Err(AccountError::Forbidden) => {
+        Err(AccountError::Forbidden) if who.user_row() == Some(user_id) => {
             let msg = Tr(viewer.lang).owned("admin.not_own_status");
             refused_on_user(
                 &state,
@@ -484,7 +480,7 @@ pub async fn reset_password(
 ) -> Result<Response, Response> {
     viewer.check_csrf(&form.csrf)?;
     let who = viewer.require_admin()?;
-    let user_id = id_of(&viewer, &id)?;
+    let user_id = id_of(&id).map_err(|e| fail(&viewer, e))?;
     let t = Tr(viewer.lang);
     let refuse = |key: &str, status| {
         let msg = t.fmt2(key, MIN_PASSWORD_LEN, MAX_PASSWORD_LEN);
@@ -548,14 +544,10 @@ struct ReviewPage {
     notice: Option<String>,
 }
 
-fn decode_after(viewer: &Viewer, after: Option<&str>) -> Result<Option<Cursor>, Response> {
+fn decode_after(after: Option<&str>) -> Result<Option<Cursor>, ApiError> {
     after
         .filter(|a| !a.is_empty())
-        .map(|a| {
-            cursor::decode(a)
-                .map(|(created_at_ms, id)| Cursor { created_at_ms, id })
-                .map_err(|e| fail(viewer, e))
-        })
+        .map(|a| cursor::decode(a).map(|(created_at_ms, id)| Cursor { created_at_ms, id }))
         .transpose()
 }
 
@@ -566,7 +558,7 @@ pub async fn review(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, Response> {
     let who = viewer.require_admin()?;
-    let after = decode_after(&viewer, q.after.as_deref())?;
+    let after = decode_after(q.after.as_deref()).map_err(|e| fail(&viewer, e))?;
     let found = state
         .links
         .review_queue(who, Some(PAGE_SIZE), after)
@@ -751,7 +743,7 @@ pub async fn reports(
             ))
         }
     };
-    let after = decode_after(&viewer, q.after.as_deref())?;
+    let after = decode_after(q.after.as_deref()).map_err(|e| fail(&viewer, e))?;
     let found = state
         .reports
         .list(who, Some(status.as_str()), Some(PAGE_SIZE), after)
@@ -794,7 +786,7 @@ pub async fn resolve(
 ) -> Result<Response, Response> {
     viewer.check_csrf(&form.csrf)?;
     let who = viewer.require_admin()?;
-    let id = id_of(&viewer, &id)?;
+    let id = id_of(&id).map_err(|e| fail(&viewer, e))?;
     let report = state
         .reports
         .resolve(who, id, &form.action)

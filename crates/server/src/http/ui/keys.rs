@@ -89,11 +89,16 @@ fn title(viewer: &Viewer) -> String {
 }
 
 /// A path segment that must be a row ID; anything else is no such page.
-pub fn id_of(viewer: &Viewer, raw: &str) -> Result<i64, Response> {
+pub fn id_of(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| viewer.finish(error_page(viewer.lang, ApiError::NotFound)))
+        .ok_or(ApiError::NotFound)
+}
+
+/// The error page for `err`, as the answer to `viewer`.
+pub fn fail(viewer: &Viewer, err: impl Into<ApiError>) -> Response {
+    viewer.finish(error_page(viewer.lang, err.into()))
 }
 
 async fn keys_of(state: &AppState, viewer: &Viewer) -> Result<Vec<KeyRow>, Response> {
@@ -226,7 +231,7 @@ fn confirm_page(viewer: &Viewer, key: &KeyRow) -> Response {
         .clone()
         .unwrap_or_else(|| t.fmt1("keys.unnamed_id", key.id));
     render(
-        &viewer,
+        viewer,
         StatusCode::OK,
         &ConfirmPage {
             page,
@@ -247,7 +252,7 @@ pub async fn confirm_revoke(
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
     viewer.require_user()?;
-    let id = id_of(&viewer, &id)?;
+    let id = id_of(&id).map_err(|e| fail(&viewer, e))?;
     let key = own_key(&state, &viewer, id).await?;
     Ok(confirm_page(&viewer, &key))
 }
@@ -277,7 +282,7 @@ pub async fn revoke(
 ) -> Result<Response, Response> {
     viewer.check_csrf(&form.csrf)?;
     let who = viewer.require_user()?;
-    let id = id_of(&viewer, &id)?;
+    let id = id_of(&id).map_err(|e| fail(&viewer, e))?;
     if !form.confirmed() {
         let key = own_key(&state, &viewer, id).await?;
         return Ok(confirm_page(&viewer, &key));
