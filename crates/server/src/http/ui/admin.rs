@@ -3,6 +3,8 @@
 //! whom, what a password is) is the core's; these pages put its refusals
 //! into words.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -691,6 +693,8 @@ pub struct ReportRow {
     pub short_url: String,
     pub reason: String,
     pub details: Option<String>,
+    /// Where the link leads, `None` once it was deleted.
+    pub target: Option<String>,
     pub created: String,
     /// Translated; `None` while open.
     pub resolution: Option<String>,
@@ -698,8 +702,9 @@ pub struct ReportRow {
 }
 
 impl ReportRow {
-    fn new(state: &AppState, t: Tr, r: Report) -> Self {
+    fn new(state: &AppState, t: Tr, r: Report, target: Option<String>) -> Self {
         Self {
+            target,
             id: r.id,
             short_url: state.site.short_url(&r.slug),
             slug: r.slug,
@@ -749,18 +754,35 @@ pub async fn reports(
         .list(who, Some(status.as_str()), Some(PAGE_SIZE), after)
         .await
         .map_err(|e| fail(&viewer, e))?;
+    // Where each link leads is what an admin judges a report by; one
+    // lookup per link, however many reports it has.
+    let mut targets: HashMap<String, Option<String>> = HashMap::new();
+    for r in &found.items {
+        if !targets.contains_key(&r.slug) {
+            let link = state
+                .links
+                .by_slug(&r.slug)
+                .await
+                .map_err(|e| fail(&viewer, e))?;
+            targets.insert(r.slug.clone(), link.map(|l| l.url));
+        }
+    }
     let page = admin_page(&viewer, "admin.reports_title");
     let t = page.t;
     let notice = notice(t, q.done.as_deref(), &["disabled_link", "dismissed"]);
+    let reports = found
+        .items
+        .into_iter()
+        .map(|r| {
+            let target = targets.get(&r.slug).cloned().flatten();
+            ReportRow::new(&state, t, r, target)
+        })
+        .collect();
     let template = ReportsPage {
         page,
         tab: Tab::Reports,
         open: status == ReportStatus::Open,
-        reports: found
-            .items
-            .into_iter()
-            .map(|r| ReportRow::new(&state, t, r))
-            .collect(),
+        reports,
         next: found.next.map(|c| cursor::encode(c.created_at_ms, c.id)),
         paged: after.is_some(),
         notice,
