@@ -550,3 +550,25 @@ async fn reasons_read_in_chinese_too() {
     assert!(page.contains("恶意软件"), "{page}");
     assert!(page.contains("滥用举报"));
 }
+
+#[tokio::test]
+async fn report_pages_follow_on() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let slug = app.shorten("https://example.com/many").await;
+    for i in 0..51 {
+        report(&app, &slug, "spam", &format!("report number {i}")).await;
+    }
+    let ui = admin(&app).await;
+    let (_, first) = ui.page("/admin/reports").await;
+    assert!(first.contains("report number 50") && !first.contains("report number 0<"));
+    let at = first.find("/admin/reports?after=").expect("a next page");
+    let end = at + first[at..].find('"').expect("end");
+    let (status, second) = ui.page(&first[at..end]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(second.contains("report number 0<") && !second.contains("report number 50"));
+    assert!(!second.contains("?after="), "the last page");
+    assert_eq!(
+        ui.page("/admin/reports?after=not-a-cursor").await.0,
+        StatusCode::BAD_REQUEST
+    );
+}
