@@ -313,7 +313,7 @@ async fn a_plain_user_gets_403_on_every_admin_page_and_form() {
         ),
         (
             "/admin/review/abc/reject".to_owned(),
-            vec![("confirm", "yes")],
+            vec![("confirmed", "1")],
         ),
     ] {
         let mut all = vec![("csrf", token.as_str())];
@@ -434,7 +434,7 @@ async fn review_approves_one_alias_and_rejects_another_with_confirmation() {
         .submit(
             "/admin/review",
             "/admin/review/winter-promo/reject",
-            &[("confirm", "yes")],
+            &[("confirmed", "1")],
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -454,14 +454,14 @@ async fn review_approves_one_alias_and_rejects_another_with_confirmation() {
         .submit(
             "/admin/review",
             "/admin/review/summer-promo/reject",
-            &[("confirm", "yes")],
+            &[("confirmed", "1")],
         )
         .await;
     assert_eq!(location(&r), "/admin/review?done=stale");
     assert!(app.follow("summer-promo").await.status().is_redirection());
     // No token: nothing happens.
     let r = ui
-        .post_form("/admin/review/summer-promo/reject", &[("confirm", "yes")])
+        .post_form("/admin/review/summer-promo/reject", &[("confirmed", "1")])
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }

@@ -86,12 +86,12 @@ async fn a_key_made_in_the_page_works_once_shown_and_revoked_answers_401() {
     let r = ui.submit("/ui/keys", &path, &[]).await;
     assert_eq!(r.status(), StatusCode::OK);
     let ask = r.text().await.expect("body");
-    assert!(ask.contains("nightly export") && ask.contains("name=\"confirm\" value=\"yes\""));
+    assert!(ask.contains("nightly export") && ask.contains("name=\"confirmed\" value=\"1\""));
     assert_eq!(api_status(&app, &secret).await, StatusCode::OK);
     let (status, _) = ui.page(&path).await;
     assert_eq!(status, StatusCode::OK, "the confirmation page by link too");
 
-    let r = ui.submit("/ui/keys", &path, &[("confirm", "yes")]).await;
+    let r = ui.submit("/ui/keys", &path, &[("confirmed", "1")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/ui/keys?done=revoked");
     assert_eq!(api_status(&app, &secret).await, StatusCode::UNAUTHORIZED);
@@ -136,7 +136,7 @@ async fn a_read_only_key_only_reads_and_another_users_key_is_not_found() {
     let admin_keys = keys_of(&app, &app.admin_key).await;
     let admin_id = admin_keys[0]["id"].as_i64().expect("id");
     let path = format!("/ui/keys/{admin_id}/revoke");
-    let r = ui.submit("/ui/keys", &path, &[("confirm", "yes")]).await;
+    let r = ui.submit("/ui/keys", &path, &[("confirmed", "1")]).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(ui.page(&path).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -159,7 +159,7 @@ async fn key_forms_need_their_token_and_a_login() {
     assert!(r.text().await.expect("body").contains("40302"));
     let id = keys_of(&app, &bob_key).await[0]["id"].as_i64().expect("id");
     let r = ui
-        .post_form(&format!("/ui/keys/{id}/revoke"), &[("confirm", "yes")])
+        .post_form(&format!("/ui/keys/{id}/revoke"), &[("confirmed", "1")])
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(keys_of(&app, &bob_key).await.len(), before);

@@ -261,14 +261,16 @@ pub async fn confirm_revoke(
 pub struct ConfirmForm {
     #[serde(default)]
     pub csrf: String,
-    /// `yes` once confirmed: by the dialog's button or the confirmation
-    /// page. Without it the answer is the confirmation page.
-    pub confirm: Option<String>,
+    /// Filled in once confirmed: by the script after its dialog
+    /// (`data-confirmed`), or by the confirmation page. Empty, the answer
+    /// is the confirmation page.
+    #[serde(default)]
+    pub confirmed: String,
 }
 
 impl ConfirmForm {
     pub fn confirmed(&self) -> bool {
-        self.confirm.as_deref() == Some("yes")
+        !self.confirmed.is_empty()
     }
 }
 

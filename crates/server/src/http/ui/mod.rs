@@ -7,10 +7,12 @@
 pub mod account;
 pub mod admin;
 pub mod assets;
+pub mod chart;
 pub mod fields;
 pub mod home;
 pub mod i18n;
 pub mod keys;
+pub mod links;
 pub mod login;
 pub mod session;
 
@@ -61,6 +63,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/logout", axum::routing::post(login::logout))
         .route("/ui/lang", get(switch_language))
         .route("/static/{file}", get(assets::serve))
+        .merge(links::router())
         .merge(keys::router())
         .merge(account::router())
         .merge(admin::router())
@@ -208,7 +211,8 @@ pub fn error_message(lang: Lang, err: &ApiError) -> String {
     let code = super::render::code(err);
     match err {
         ApiError::Invalid { message, .. } => t.fmt1("errors.invalid", message),
-        ApiError::Disabled(_) => capitalised(&err.to_string()),
+        ApiError::Disabled(DisabledReason::Abuse) => t.owned("errors.disabled_abuse_body"),
+        ApiError::Disabled(DisabledReason::Blocklist) => t.owned("errors.disabled_blocklist_body"),
         _ => {
             let key = format!("errors.e{code}");
             if t.has(&key) {
