@@ -30,5 +30,7 @@ mod review;
 mod sessions;
 mod transfer;
 mod ui;
+mod ui_admin;
 mod ui_client;
+mod ui_keys;
 mod ui_links;

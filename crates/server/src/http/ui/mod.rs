@@ -8,11 +8,14 @@
 //! page to show, so a large `Err` is the point, not a cost to box away.
 #![allow(clippy::result_large_err)]
 
+pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod chart;
 pub mod fields;
 pub mod home;
 pub mod i18n;
+pub mod keys;
 pub mod links;
 pub mod login;
 pub mod session;
@@ -65,6 +68,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/ui/lang", get(switch_language))
         .route("/static/{file}", get(assets::serve))
         .merge(links::router())
+        .merge(keys::router())
+        .merge(account::router())
+        .merge(admin::router())
         .layer(middleware::from_fn_with_state(state.clone(), read_form))
         .layer(DefaultBodyLimit::max(MAX_FORM))
 }
