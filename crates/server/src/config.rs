@@ -203,13 +203,17 @@ pub struct LinksConfig {
     pub allow_anonymous: bool,
     /// Domains (and their subdomains) and addresses that may not be
     /// shortened; merged with the `blocklist` file.
+    #[serde(deserialize_with = "list_or_csv")]
     pub blocked_domains: Vec<String>,
     /// Words an alias may not contain.
+    #[serde(deserialize_with = "list_or_csv")]
     pub blocked_keywords: Vec<String>,
     /// Words that send an alias to review before it redirects.
+    #[serde(deserialize_with = "list_or_csv")]
     pub review_keywords: Vec<String>,
     /// Domains whose look-alikes (`раураl.com`) are caught, beside hosts
     /// that mix scripts in one label.
+    #[serde(deserialize_with = "list_or_csv")]
     pub protected_domains: Vec<String>,
     /// What happens to links to look-alike hosts.
     pub lookalike_hosts: LookalikeHosts,
@@ -722,6 +726,15 @@ mod tests {
         std::fs::write(&path, "database_replicas = [\"mysql://a/db\"]\n").expect("write");
         let c = Config::load(Some(&path), &Overrides::default()).expect("loads");
         assert_eq!(c.database_replicas, vec!["mysql://a/db"]);
+        // As `KURZ_LINKS__REVIEW_KEYWORDS=promo,free` gives them.
+        std::fs::write(
+            &path,
+            "[links]\nreview_keywords = \"promo, free\"\nblocked_keywords = \"casino\"\n",
+        )
+        .expect("write");
+        let c = Config::load(Some(&path), &Overrides::default()).expect("loads");
+        assert_eq!(c.links.review_keywords, vec!["promo", "free"]);
+        assert_eq!(c.links.blocked_keywords, vec!["casino"]);
     }
 
     #[test]
