@@ -10,6 +10,7 @@ pub mod home;
 pub mod i18n;
 pub mod login;
 pub mod session;
+pub mod stats;
 
 use askama::Template;
 use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
@@ -58,6 +59,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/logout", axum::routing::post(login::logout))
         .route("/ui/lang", get(switch_language))
         .route("/static/{file}", get(assets::serve))
+        .merge(stats::router())
         .layer(middleware::from_fn_with_state(state.clone(), read_form))
         .layer(DefaultBodyLimit::max(MAX_FORM))
 }
