@@ -5,6 +5,7 @@
 //! HTML answer gets, and the error pages.
 
 pub mod assets;
+pub mod chart;
 pub mod fields;
 pub mod home;
 pub mod i18n;
