@@ -191,10 +191,11 @@ async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Res
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound
+/// Unknown routes: a page for browsers, the API's JSON for the rest.
+async fn not_found(headers: axum::http::HeaderMap) -> Response {
+    pages::error(ApiError::NotFound, &headers)
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+async fn method_not_allowed(headers: axum::http::HeaderMap) -> Response {
+    pages::error(ApiError::MethodNotAllowed, &headers)
 }

@@ -24,9 +24,9 @@ use kurz_core::service::{
     CachePolicy, FileReport, Outcome, Previewed, Redirect, Unlock, Visit, Visitor,
 };
 
-use super::api::rfc3339;
 use super::error::ApiError;
 use super::extract::ApiPath;
+use super::ui::session::lang_of;
 use super::{body, limit, pages, AppState};
 use crate::metrics::{Limit, RedirectResult};
 
@@ -97,11 +97,11 @@ pub(crate) async fn follow(
         }
         Ok(Outcome::PasswordRequired) => {
             m.redirect(RedirectResult::Protected);
-            pages::password_form(slug, StatusCode::OK, false)
+            pages::password_form(lang_of(headers), slug, StatusCode::OK, false)
         }
         Ok(Outcome::Withheld) => {
             m.redirect(RedirectResult::Protected);
-            pages::confirm_visit(slug)
+            pages::confirm_visit(lang_of(headers), slug)
         }
         Ok(Outcome::NotFound) => {
             m.redirect(RedirectResult::NotFound);
@@ -236,7 +236,7 @@ pub async fn unlock_link(
         Ok(Unlock::WrongPassword) => {
             m.redirect(RedirectResult::Protected);
             if pages::wants_html(&headers) {
-                pages::password_form(&slug, StatusCode::UNAUTHORIZED, true)
+                pages::password_form(lang_of(&headers), &slug, StatusCode::UNAUTHORIZED, true)
             } else {
                 ApiError::WrongPassword.into_response()
             }
@@ -294,14 +294,14 @@ pub async fn report_link(
         details: form.details.clone(),
     };
     match state.reports.file(filed, client).await {
-        Ok(_) => pages::report_received(&slug),
+        Ok(_) => pages::report_received(lang_of(&headers), &slug),
         Err(ReportError::Invalid { message, .. }) => {
             let again = pages::ReportFormState {
                 reason: Some(&form.reason),
                 details: form.details.as_deref(),
                 error: Some(message),
             };
-            pages::report_refused(&slug, StatusCode::BAD_REQUEST, &again)
+            pages::report_refused(lang_of(&headers), &slug, StatusCode::BAD_REQUEST, &again)
         }
         Err(e) => pages::error(e.into(), &headers),
     }
@@ -324,10 +324,11 @@ async fn preview(
 ) -> Response {
     match state.redirector.preview(slug).await {
         Ok(Previewed::Found(p)) => pages::preview(
+            lang_of(headers),
             slug,
             &state.site.short_url(slug),
             p.target.as_deref().map_err(|h| *h),
-            &rfc3339(p.created_at),
+            &crate::http::ui::fields::show_time(p.created_at),
             p.visits,
         ),
         Ok(Previewed::NotFound) => {

@@ -592,7 +592,10 @@ async fn pages_and_secrets_carry_their_hardening_headers() {
             .expect("send");
         let h = r.headers();
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
-        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(
+            h["referrer-policy"], "strict-origin-when-cross-origin",
+            "{path}"
+        );
         assert!(h["content-type"]
             .to_str()
             .is_ok_and(|v| v.starts_with("text/html")));

@@ -177,7 +177,7 @@ async fn preview_shows_target_and_clicks_without_redirecting(backend: Backend) {
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers().get("location").is_none());
     let page = r.text().await.expect("body");
-    assert!(page.contains("https://example.com/a?x=1&amp;y=2"), "{page}");
+    assert!(page.contains("https://example.com/a?x=1&#38;y=2"), "{page}");
     // The count comes from the cached record, so it may lag the store by
     // up to `cache.l1_ttl_secs` (README): 0 or 1 here, never more.
     assert!(

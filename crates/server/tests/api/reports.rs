@@ -391,7 +391,7 @@ async fn the_preview_form_files_a_report_admins_see(backend: Backend) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let page = page_text(r).await;
     assert!(page.contains("role=\"alert\""), "{page}");
-    assert!(page.contains("&lt;b&gt;bold&lt;/b&gt;"), "{page}");
+    assert!(page.contains("&#60;b&#62;bold&#60;/b&#62;"), "{page}");
     assert!(!page.contains("<b>bold"), "{page}");
     let r = app
         .client

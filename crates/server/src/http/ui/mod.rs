@@ -205,7 +205,8 @@ pub fn error_message(lang: Lang, err: &ApiError) -> String {
     let code = super::render::code(err);
     match err {
         ApiError::Invalid { message, .. } => t.fmt1("errors.invalid", message),
-        ApiError::Disabled(_) => capitalised(&err.to_string()),
+        ApiError::Disabled(DisabledReason::Abuse) => t.owned("errors.disabled_abuse_body"),
+        ApiError::Disabled(DisabledReason::Blocklist) => t.owned("errors.disabled_blocklist_body"),
         _ => {
             let key = format!("errors.e{code}");
             if t.has(&key) {
