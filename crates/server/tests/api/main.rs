@@ -29,3 +29,4 @@ mod review;
 mod transfer;
 mod ui;
 mod ui_client;
+mod ui_stats;
