@@ -31,6 +31,9 @@ pub struct User {
     pub username: String,
     pub role: Role,
     pub created_at: OffsetDateTime,
+    /// Set by an admin: the user cannot sign in, and their sessions and
+    /// API keys stop working, until an admin enables them again.
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -62,12 +65,26 @@ pub struct NewApiKey {
     pub created_at: OffsetDateTime,
 }
 
-/// The authenticated caller of an API request.
+/// A signed-in browser of the web UI.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Hex SHA-256 of the session token: like an API key, the token is a
+    /// long random string, so a fast hash is enough and a read of the
+    /// table signs no one in.
+    pub token_hash: String,
+    pub user_id: i64,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// The authenticated caller of a request: by API key, or by a web-UI
+/// session.
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user_id: i64,
     pub username: String,
     pub role: Role,
+    /// `0` (no key has it) for a session and for the operator.
     pub key_id: i64,
     pub read_only: bool,
 }

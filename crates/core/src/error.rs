@@ -165,6 +165,15 @@ pub enum AccountError {
     UsernameTaken,
     #[error("{message}")]
     Invalid { field: Field, message: String },
+    /// Only an admin may do this, or no one may do it to themself.
+    #[error("you are not allowed to do this")]
+    Forbidden,
+    /// The user a request names does not exist.
+    #[error("no such user")]
+    NotFound,
+    /// The current password given with a password change is wrong.
+    #[error("wrong password")]
+    WrongPassword,
     #[error(transparent)]
     Hash(#[from] HashError),
     #[error(transparent)]

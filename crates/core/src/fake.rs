@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::account::{ApiKey, NewApiKey, NewUser, Principal, User};
+use crate::account::{ApiKey, NewApiKey, NewSession, NewUser, Principal, Role, User};
 use crate::analytics::Click;
 use crate::error::{AccountError, HashError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
 use crate::ports::{
     AccountStore, Authenticator, ClickSink, Health, IdSource, Invalidator, LinkLookup, LinkScan,
-    LinkStore, PasswordHasher, ReportStore, ScannedLink, VisitStore,
+    LinkStore, PasswordHasher, ReportStore, ScannedLink, SessionStore, VisitStore,
 };
 use crate::report::{NewReport, Report, ReportQuery, ReportStatus, Resolution, Resolve};
 use crate::slug::SlugSecret;
@@ -28,6 +28,7 @@ struct State {
     links: HashMap<String, (Link, bool)>,
     users: Vec<(User, String)>,
     keys: Vec<(ApiKey, String, bool)>,
+    sessions: Vec<NewSession>,
     /// Reports with the network they came from.
     reports: Vec<(Report, Option<String>)>,
 }
@@ -445,9 +446,69 @@ impl AccountStore for FakeStore {
             username: user.username,
             role: user.role,
             created_at: user.created_at,
+            disabled: false,
         };
         state.users.push((stored.clone(), user.password_hash));
         Ok(stored)
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        self.check_up()?;
+        Ok(self
+            .state()
+            .users
+            .iter()
+            .find(|(u, _)| u.id == id)
+            .map(|(u, _)| u.clone()))
+    }
+
+    async fn login_record(&self, username: &str) -> Result<Option<(User, String)>, StoreError> {
+        self.check_up()?;
+        Ok(self
+            .state()
+            .users
+            .iter()
+            .find(|(u, _)| u.username == username)
+            .cloned())
+    }
+
+    async fn list_users(&self, after: Option<i64>, limit: u32) -> Result<Vec<User>, StoreError> {
+        self.check_up()?;
+        let mut found: Vec<User> = self
+            .state()
+            .users
+            .iter()
+            .filter(|(u, _)| after.is_none_or(|a| u.id > a))
+            .map(|(u, _)| u.clone())
+            .collect();
+        found.sort_by_key(|u| u.id);
+        found.truncate(limit as usize);
+        Ok(found)
+    }
+
+    async fn set_role(&self, user_id: i64, role: Role) -> Result<bool, StoreError> {
+        self.check_up()?;
+        Ok(self.edit_user(user_id, |u, _| u.role = role))
+    }
+
+    async fn set_disabled(
+        &self,
+        user_id: i64,
+        disabled: bool,
+        _at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.check_up()?;
+        Ok(self.edit_user(user_id, |u, _| u.disabled = disabled))
+    }
+
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        _at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.check_up()?;
+        Ok(self.edit_user(user_id, |_, hash| password_hash.clone_into(hash)))
     }
 
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -507,6 +568,99 @@ impl AccountStore for FakeStore {
     }
 }
 
+impl FakeStore {
+    /// Changes a user in place; `false` when there is no such user.
+    fn edit_user(&self, id: i64, change: impl FnOnce(&mut User, &mut String)) -> bool {
+        match self.state().users.iter_mut().find(|(u, _)| u.id == id) {
+            Some((user, hash)) => {
+                change(user, hash);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Sessions stored, expired ones included.
+    pub fn session_count(&self) -> usize {
+        self.state().sessions.len()
+    }
+}
+
+#[async_trait]
+impl SessionStore for FakeStore {
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
+        self.check_up()?;
+        let mut state = self.state();
+        if state
+            .sessions
+            .iter()
+            .any(|s| s.token_hash == session.token_hash)
+        {
+            return Err(StoreError::Other("a session token was made twice".into()));
+        }
+        state.sessions.push(session);
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Principal>, StoreError> {
+        self.check_up()?;
+        let state = self.state();
+        let Some(session) = state
+            .sessions
+            .iter()
+            .find(|s| s.token_hash == token_hash && s.expires_at > now)
+        else {
+            return Ok(None);
+        };
+        Ok(state
+            .users
+            .iter()
+            .find(|(u, _)| u.id == session.user_id && !u.disabled)
+            .map(|(u, _)| Principal {
+                user_id: u.id,
+                username: u.username.clone(),
+                role: u.role,
+                key_id: 0,
+                read_only: false,
+            }))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        self.check_up()?;
+        let mut state = self.state();
+        let before = state.sessions.len();
+        state.sessions.retain(|s| s.token_hash != token_hash);
+        Ok(state.sessions.len() < before)
+    }
+
+    async fn delete_sessions_of(&self, user_id: i64) -> Result<u64, StoreError> {
+        self.check_up()?;
+        let mut state = self.state();
+        let before = state.sessions.len();
+        state.sessions.retain(|s| s.user_id != user_id);
+        Ok((before - state.sessions.len()) as u64)
+    }
+
+    async fn purge_sessions(&self, before: OffsetDateTime, max: u32) -> Result<u64, StoreError> {
+        self.check_up()?;
+        let mut state = self.state();
+        let mut left = max;
+        state.sessions.retain(|s| {
+            if left > 0 && s.expires_at < before {
+                left -= 1;
+                false
+            } else {
+                true
+            }
+        });
+        Ok(u64::from(max - left))
+    }
+}
+
 #[async_trait]
 impl Authenticator for FakeStore {
     async fn authenticate(&self, key_hash: &str) -> Result<Option<Principal>, StoreError> {
@@ -522,7 +676,7 @@ impl Authenticator for FakeStore {
         Ok(state
             .users
             .iter()
-            .find(|(u, _)| u.id == key.user_id)
+            .find(|(u, _)| u.id == key.user_id && !u.disabled)
             .map(|(u, _)| Principal {
                 user_id: u.id,
                 username: u.username.clone(),

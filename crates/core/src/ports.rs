@@ -9,7 +9,7 @@ use std::fmt::Debug;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::account::{ApiKey, NewApiKey, NewUser, Principal, User};
+use crate::account::{ApiKey, NewApiKey, NewSession, NewUser, Principal, Role, User};
 use crate::analytics::{Click, ClickBatch, StatsRows, StatsScope, VisitCursor, VisitRecord};
 use crate::error::{AccountError, HashError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
@@ -147,7 +147,34 @@ pub trait AnalyticsStore: Send + Sync + Debug {
 #[async_trait]
 pub trait AccountStore: Send + Sync + Debug {
     async fn create_user(&self, user: NewUser) -> Result<User, AccountError>;
+    /// Disabled users too.
     async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// Disabled users too.
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
+    /// A user (disabled too) with their argon2id PHC string: only the
+    /// login check reads the hash.
+    async fn login_record(&self, username: &str) -> Result<Option<(User, String)>, StoreError>;
+    /// Users with an ID above `after`, by ID, at most `limit`: keyset
+    /// pages on the primary key.
+    async fn list_users(&self, after: Option<i64>, limit: u32) -> Result<Vec<User>, StoreError>;
+    /// `false` when there is no such user.
+    async fn set_role(&self, user_id: i64, role: Role) -> Result<bool, StoreError>;
+    /// Disables (as of `at`) or enables the user; disabling one already
+    /// disabled keeps the first time. `false` when there is no such user.
+    async fn set_disabled(
+        &self,
+        user_id: i64,
+        disabled: bool,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Replaces the password's argon2id PHC string. `false` when there is
+    /// no such user.
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     async fn create_key(&self, key: NewApiKey) -> Result<ApiKey, StoreError>;
     async fn keys_of(&self, user_id: i64) -> Result<Vec<ApiKey>, StoreError>;
     /// `false` when the key does not exist or is not the user's.
@@ -163,8 +190,31 @@ pub trait AccountStore: Send + Sync + Debug {
 /// (a cache wraps it).
 #[async_trait]
 pub trait Authenticator: Send + Sync + Debug {
-    /// The principal of a live (not revoked) key.
+    /// The principal of a live (not revoked) key of a user who is not
+    /// disabled.
     async fn authenticate(&self, key_hash: &str) -> Result<Option<Principal>, StoreError>;
+}
+
+/// Web-UI sessions: asked on every page a signed-in user loads, so, like
+/// [`Authenticator`], their own port. Always read on the primary: a
+/// session made or ended a moment ago must count at once.
+#[async_trait]
+pub trait SessionStore: Send + Sync + Debug {
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError>;
+    /// The principal (`key_id` 0, not read-only) of a session that expires
+    /// after `now`, of a user who is not disabled.
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Principal>, StoreError>;
+    /// `false` when there was no such session.
+    async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError>;
+    /// Ends every session of the user; how many there were.
+    async fn delete_sessions_of(&self, user_id: i64) -> Result<u64, StoreError>;
+    /// Deletes at most `max` sessions that expired before `before`; how
+    /// many went.
+    async fn purge_sessions(&self, before: OffsetDateTime, max: u32) -> Result<u64, StoreError>;
 }
 
 /// The links most worth having in a cache at start.
@@ -187,7 +237,8 @@ pub trait PopularLinks: Send + Sync + Debug {
 pub trait Invalidator: Send + Sync + Debug {
     /// A link was created, changed or deleted.
     async fn link_changed(&self, slug: &str);
-    /// An API key was revoked.
+    /// An API key was revoked, or what it carries changed (its user was
+    /// disabled or got another role): every cached answer for it goes.
     async fn key_revoked(&self, key_id: i64);
 }
 

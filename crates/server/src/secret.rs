@@ -191,6 +191,36 @@ mod tests {
             .expect("verify"));
     }
 
+    /// The core checks an unknown login name against its dummy hash so
+    /// that the answer takes as long as a wrong password: only true while
+    /// the dummy asks for exactly the work our own hashes do.
+    #[tokio::test]
+    async fn the_dummy_login_hash_costs_what_ours_cost() {
+        use kurz_core::service::accounts::DUMMY_PASSWORD_HASH;
+        let hasher = BoundedHasher::new(1, 0);
+        let ours = hasher.hash("password".into()).await.expect("hash");
+        let params = |h: &str| {
+            let parsed = PasswordHash::new(h).expect("parses");
+            let p = argon2::Params::try_from(&parsed).expect("argon2 parameters");
+            (
+                parsed.algorithm.to_string(),
+                p.m_cost(),
+                p.t_cost(),
+                p.p_cost(),
+                parsed.hash.map(|o| o.len()),
+            )
+        };
+        assert_eq!(
+            params(DUMMY_PASSWORD_HASH),
+            params(&ours),
+            "make a new dummy like {ours}"
+        );
+        assert!(!hasher
+            .verify(DUMMY_PASSWORD_HASH.into(), "password".into())
+            .await
+            .expect("verify"));
+    }
+
     #[tokio::test]
     async fn a_stored_hash_that_asks_for_too_much_work_is_not_checked() {
         let hasher = BoundedHasher::new(1, 0);

@@ -143,6 +143,7 @@ pub fn services(
     );
     let accounts = AccountService::new(AccountPorts {
         store: db.accounts(),
+        sessions: db.sessions(),
         authenticator: caches.authenticator(),
         hasher: hasher.clone(),
         clock: clock.clone(),

@@ -1,13 +1,14 @@
-//! Users and API keys ([`AccountStore`]).
+//! Users and API keys ([`AccountStore`], [`Authenticator`]) and web-UI
+//! sessions ([`SessionStore`]).
 
 use async_trait::async_trait;
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
-use kurz_core::account::{ApiKey, NewApiKey, NewUser, Principal, Role, User};
+use kurz_core::account::{ApiKey, NewApiKey, NewSession, NewUser, Principal, Role, User};
 use kurz_core::clock::{from_millis, to_millis};
 use kurz_core::error::{AccountError, StoreError};
-use kurz_core::ports::{AccountStore, Authenticator};
+use kurz_core::ports::{AccountStore, Authenticator, SessionStore};
 
 use crate::db::Arg;
 use crate::error::is_unique_violation;
@@ -19,6 +20,7 @@ struct UserRow {
     username: String,
     role: String,
     created_at: i64,
+    disabled_at: Option<i64>,
 }
 
 impl From<UserRow> for User {
@@ -28,8 +30,16 @@ impl From<UserRow> for User {
             username: row.username,
             role: Role::parse(&row.role).unwrap_or(Role::User),
             created_at: from_millis(row.created_at),
+            disabled: row.disabled_at.is_some(),
         }
     }
+}
+
+#[derive(Debug, FromRow)]
+struct LoginRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
 }
 
 #[derive(Debug, FromRow)]
@@ -90,6 +100,94 @@ impl AccountStore for SqlStore {
             )
             .await?;
         Ok(row.map(User::from))
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        self.ready().await?;
+        let row: Option<UserRow> = self
+            .timed(
+                "user_by_id",
+                self.primary
+                    .fetch_optional(&self.q.user_by_id, &[Arg::Int(id)]),
+            )
+            .await?;
+        Ok(row.map(User::from))
+    }
+
+    async fn login_record(&self, username: &str) -> Result<Option<(User, String)>, StoreError> {
+        self.ready().await?;
+        let row: Option<LoginRow> = self
+            .timed(
+                "login_record",
+                self.primary
+                    .fetch_optional(&self.q.login_record, &[Arg::Text(username)]),
+            )
+            .await?;
+        Ok(row.map(|r| (r.user.into(), r.password_hash)))
+    }
+
+    async fn list_users(&self, after: Option<i64>, limit: u32) -> Result<Vec<User>, StoreError> {
+        self.ready().await?;
+        // IDs start at 1, so 0 is before every user.
+        let args = [Arg::Int(after.unwrap_or(0)), Arg::Int(i64::from(limit))];
+        let rows: Vec<UserRow> = self
+            .timed(
+                "list_users",
+                self.primary.fetch_all(&self.q.list_users, &args),
+            )
+            .await?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    async fn set_role(&self, user_id: i64, role: Role) -> Result<bool, StoreError> {
+        self.ready().await?;
+        let args = [Arg::Text(role.as_str()), Arg::Int(user_id)];
+        let changed = self
+            .timed("set_role", self.primary.execute(&self.q.set_role, &args))
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn set_disabled(
+        &self,
+        user_id: i64,
+        disabled: bool,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.ready().await?;
+        let changed = if disabled {
+            let args = [Arg::Int(to_millis(at)), Arg::Int(user_id)];
+            self.timed(
+                "set_disabled",
+                self.primary.execute(&self.q.disable_user, &args),
+            )
+            .await?
+        } else {
+            self.timed(
+                "set_disabled",
+                self.primary
+                    .execute(&self.q.enable_user, &[Arg::Int(user_id)]),
+            )
+            .await?
+        };
+        Ok(changed == 1)
+    }
+
+    async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        _at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.ready().await?;
+        let args = [Arg::Text(password_hash), Arg::Int(user_id)];
+        let changed = self
+            .timed(
+                "set_password",
+                self.primary.execute(&self.q.set_password, &args),
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     async fn create_key(&self, key: NewApiKey) -> Result<ApiKey, StoreError> {
@@ -162,5 +260,78 @@ impl Authenticator for SqlStore {
                 read_only,
             }),
         )
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqlStore {
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError> {
+        self.ready().await?;
+        let args = [
+            Arg::Text(&session.token_hash),
+            Arg::Int(session.user_id),
+            Arg::Int(to_millis(session.created_at)),
+            Arg::Int(to_millis(session.expires_at)),
+        ];
+        self.timed(
+            "create_session",
+            self.primary.execute(&self.q.insert_session, &args),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Principal>, StoreError> {
+        self.ready().await?;
+        let args = [Arg::Text(token_hash), Arg::Int(to_millis(now))];
+        let row: Option<(i64, String, String)> = self
+            .timed(
+                "session",
+                self.primary.fetch_optional(&self.q.session, &args),
+            )
+            .await?;
+        Ok(row.map(|(user_id, username, role)| Principal {
+            user_id,
+            username,
+            role: Role::parse(&role).unwrap_or(Role::User),
+            key_id: 0,
+            read_only: false,
+        }))
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        self.ready().await?;
+        let gone = self
+            .timed(
+                "delete_session",
+                self.primary
+                    .execute(&self.q.delete_session, &[Arg::Text(token_hash)]),
+            )
+            .await?;
+        Ok(gone > 0)
+    }
+
+    async fn delete_sessions_of(&self, user_id: i64) -> Result<u64, StoreError> {
+        self.ready().await?;
+        self.timed(
+            "delete_sessions_of",
+            self.primary
+                .execute(&self.q.delete_sessions_of, &[Arg::Int(user_id)]),
+        )
+        .await
+    }
+
+    async fn purge_sessions(&self, before: OffsetDateTime, max: u32) -> Result<u64, StoreError> {
+        self.ready().await?;
+        let args = [Arg::Int(to_millis(before)), Arg::Int(i64::from(max))];
+        self.timed(
+            "purge_sessions",
+            self.primary.execute(&self.q.purge_sessions, &args),
+        )
+        .await
     }
 }

@@ -33,6 +33,18 @@ pub(crate) struct Queries {
     pub(crate) insert_secret: String,
     pub(crate) select_secret: String,
     pub(crate) user_by_name: String,
+    pub(crate) user_by_id: String,
+    pub(crate) login_record: String,
+    pub(crate) list_users: String,
+    pub(crate) set_role: String,
+    pub(crate) disable_user: String,
+    pub(crate) enable_user: String,
+    pub(crate) set_password: String,
+    pub(crate) insert_session: String,
+    pub(crate) session: String,
+    pub(crate) delete_session: String,
+    pub(crate) delete_sessions_of: String,
+    pub(crate) purge_sessions: String,
     pub(crate) keys_of: String,
     pub(crate) revoke_key: String,
     pub(crate) authenticate: String,
@@ -48,6 +60,11 @@ impl Queries {
              l.updated_at, l.expires_at, l.max_visits, l.visits, l.human_visits, l.tags, l.title, \
              l.redirect_status, l.forward_query, l.password_hash, l.disabled, l.disabled_reason, \
              l.pending from links l left join users u on u.id = l.owner_id"
+        );
+        // Columns of a user as `UserRow` reads them.
+        let select_users = format!(
+            "select id, {} as username, role, created_at, disabled_at from users",
+            dialect.text("username")
         );
         Self {
             dialect,
@@ -128,10 +145,40 @@ impl Queries {
                 }
             }),
             select_secret: "select value from settings where name = 'slug_secret'".to_owned(),
-            user_by_name: q(&format!(
-                "select id, {} as username, role, created_at from users where username = ?",
+            user_by_name: q(&format!("{select_users} where username = ?")),
+            user_by_id: q(&format!("{select_users} where id = ?")),
+            login_record: q(&format!(
+                "select id, {} as username, role, created_at, disabled_at, password_hash \
+                 from users where username = ?",
                 dialect.text("username")
             )),
+            list_users: q(&format!("{select_users} where id > ? order by id limit ?")),
+            set_role: q("update users set role = ? where id = ?"),
+            // The first time stays when a disabled user is disabled again,
+            // yet the row counts as found (MySQL counts matched rows).
+            disable_user: q("update users set disabled_at = coalesce(disabled_at, ?) where id = ?"),
+            enable_user: q("update users set disabled_at = null where id = ?"),
+            set_password: q("update users set password_hash = ? where id = ?"),
+            insert_session: q(
+                "insert into sessions (token_hash, user_id, created_at, expires_at) \
+                 values (?, ?, ?, ?)",
+            ),
+            // A point read on the primary key and one on users' ID: cheap
+            // enough for every page.
+            session: q(&format!(
+                "select u.id, {owner}, u.role from sessions s join users u on u.id = s.user_id \
+                 where s.token_hash = ? and s.expires_at > ? and u.disabled_at is null"
+            )),
+            delete_session: q("delete from sessions where token_hash = ?"),
+            delete_sessions_of: q("delete from sessions where user_id = ?"),
+            // SQLite and PostgreSQL have no `delete ... limit`.
+            purge_sessions: q(match dialect {
+                Dialect::MySql => "delete from sessions where expires_at < ? limit ?",
+                Dialect::Sqlite | Dialect::Postgres => {
+                    "delete from sessions where token_hash in \
+                     (select token_hash from sessions where expires_at < ? limit ?)"
+                }
+            }),
             keys_of: q(
                 "select id, user_id, name, read_only, created_at from api_keys \
                  where user_id = ? and revoked_at is null order by id",
@@ -140,7 +187,8 @@ impl Queries {
                  where id = ? and user_id = ? and revoked_at is null"),
             authenticate: q(&format!(
                 "select k.id, k.read_only, u.id, {owner}, u.role from api_keys k \
-                 join users u on u.id = k.user_id where k.key_hash = ? and k.revoked_at is null"
+                 join users u on u.id = k.user_id where k.key_hash = ? and k.revoked_at is null \
+                 and u.disabled_at is null"
             )),
             select_links,
         }

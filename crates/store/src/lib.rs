@@ -52,7 +52,7 @@ use kurz_core::clock::Clock;
 use kurz_core::error::StoreError;
 use kurz_core::ports::{
     AccountStore, AnalyticsStore, Authenticator, Health, IdSource, LinkLookup, LinkScan, LinkStore,
-    PopularLinks, ReportStore, VisitStore,
+    PopularLinks, ReportStore, SessionStore, VisitStore,
 };
 
 pub use self::backup::{BackupError, BackupOutcome};
@@ -162,6 +162,11 @@ impl Database {
     }
 
     pub fn accounts(&self) -> Arc<dyn AccountStore> {
+        self.store.clone()
+    }
+
+    /// Web-UI sessions, on the primary.
+    pub fn sessions(&self) -> Arc<dyn SessionStore> {
         self.store.clone()
     }
 

@@ -6,11 +6,14 @@
 //! 1. one `header`: `format` (`"kurz-export"`), `version` (1), `exported_at`
 //!    (RFC 3339), `slug_secret` (hex) and `next_id` (the ID counter);
 //! 2. `user` records: `username`, `password_hash` (argon2id PHC), `role`,
-//!    `created_at`;
+//!    `created_at`, and `disabled_at` for a disabled user;
 //! 3. `key` records: `username`, `name`, `key_hash` (hex SHA-256),
 //!    `read_only`, `created_at`, `revoked_at`;
 //! 4. `link` records: every column of a link, tombstones included, with
 //!    `owner` as a user name and `tags` as an array.
+//!
+//! Web-UI sessions are not exported: they are short-lived and bound to the
+//! instance that made them; after a move everyone signs in again.
 //!
 //! Timestamps inside records are integer milliseconds since the Unix epoch,
 //! as stored. Users get new numeric IDs on import (records refer to them by
@@ -61,6 +64,10 @@ pub(crate) struct UserRecord {
     pub(crate) password_hash: String,
     pub(crate) role: String,
     pub(crate) created_at: i64,
+    /// Set while an admin has disabled the user; absent in exports from
+    /// before users could be disabled, and for enabled users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) disabled_at: Option<i64>,
 }
 
 #[derive(Debug, Serialize, Deserialize, FromRow)]
@@ -192,7 +199,8 @@ impl SqlStore {
                 "export",
                 self.primary.fetch_all(
                     &format!(
-                    "select {} as username, password_hash, role, created_at from users order by id",
+                    "select {} as username, password_hash, role, created_at, disabled_at from users \
+                     order by id",
                     text("username")
                 ),
                     &[],
@@ -304,6 +312,10 @@ impl SqlStore {
             .q
             .dialect
             .placeholders("select id from users where username = ?");
+        let disable_user = self
+            .q
+            .dialect
+            .placeholders("update users set disabled_at = ? where id = ?");
         let insert_key = self.q.dialect.placeholders(
             "insert into api_keys (user_id, name, key_hash, read_only, created_at, revoked_at) \
              values (?, ?, ?, ?, ?, ?)",
@@ -360,6 +372,14 @@ impl SqlStore {
                             tx.exec().fetch_one(&user_id, &[Arg::Text(&u.username)]),
                         )
                         .await?;
+                    if let Some(at) = u.disabled_at {
+                        self.timed(
+                            "import_records",
+                            tx.exec()
+                                .execute(&disable_user, &[Arg::Int(at), Arg::Int(id)]),
+                        )
+                        .await?;
+                    }
                     owners.insert(u.username, id);
                     stats.users += 1;
                 }

@@ -204,6 +204,9 @@ impl From<AccountError> for ApiError {
         match err {
             AccountError::UsernameTaken => Self::UsernameTaken,
             AccountError::Invalid { field, message } => Self::Invalid { field, message },
+            AccountError::Forbidden => Self::Forbidden,
+            AccountError::NotFound => Self::NotFound,
+            AccountError::WrongPassword => Self::WrongPassword,
             AccountError::Hash(e) => e.into(),
             AccountError::Store(e) => e.into(),
         }

@@ -26,6 +26,7 @@ mod qr;
 mod redirect;
 mod reports;
 mod review;
+mod sessions;
 mod transfer;
 mod ui;
 mod ui_client;
