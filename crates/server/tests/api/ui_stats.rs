@@ -16,16 +16,9 @@ const HN: &str = "https://news.ycombinator.com/item?id=1";
 const SCRIPT: &str = "<script>alert(1)</script>";
 const IMG: &str = "\"><img src=x onerror=alert(1)>";
 
-/// Follows `slug` as a visitor with `ua`, from `referer`.
+/// Follows `slug` as a visitor with `ua`, from `referer`: a redirect.
 async fn click(app: &TestApp, slug: &str, ua: &str, referer: Option<&str>) {
-    let mut r = app
-        .client
-        .get(app.url(&format!("/{slug}")))
-        .header("user-agent", ua);
-    if let Some(referer) = referer {
-        r = r.header("referer", referer);
-    }
-    let status = r.send().await.expect("send").status();
+    let status = app.click(slug, ua, referer).await;
     assert_eq!(status, StatusCode::FOUND, "a redirect of {slug}");
 }
 
@@ -94,7 +87,10 @@ async fn a_links_page_shows_its_clicks_by_day_and_by_hour(backend: Backend) {
     for t in [total("Clicks", 6), total("Humans", 5), total("Bots", 1)] {
         assert!(html.contains(&t), "{t}");
     }
-    assert!(html.contains(&format!("href=\"/ui/links/{slug}\"")), "back to the link");
+    assert!(
+        html.contains(&format!("href=\"/ui/links/{slug}\"")),
+        "back to the link"
+    );
     assert!(html.contains(&format!("href=\"/ui/links/{slug}/visits.csv\"")));
     // Thirty days by day; today has every click, in its tooltip and table.
     assert_eq!(buckets(&html), 30);
@@ -111,7 +107,10 @@ async fn a_links_page_shows_its_clicks_by_day_and_by_hour(backend: Backend) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(buckets(&html), 24);
     assert!(html.contains("by hour (UTC)"));
-    assert!(html.contains(":00 · 6 clicks</title>"), "this hour's tooltip");
+    assert!(
+        html.contains(":00 · 6 clicks</title>"),
+        "this hour's tooltip"
+    );
     assert!(html.contains("<option value=\"24h\" selected>"));
 
     let (_, html) = ui.page(&format!("/ui/links/{slug}/stats?range=7d")).await;
@@ -249,7 +248,10 @@ async fn the_dashboard_counts_a_users_links_or_every_link_for_admins(backend: Ba
         top.find(&format!("/ui/links/{admins}/stats")),
         top.find(&format!("/ui/links/{bobs}/stats")),
     );
-    assert!(first.is_some() && second.is_some() && first < second, "{top}");
+    assert!(
+        first.is_some() && second.is_some() && first < second,
+        "{top}"
+    );
     assert!(top.contains("57.1%"), "4 of 7");
     assert_eq!(buckets(&html), 24);
 }
@@ -265,8 +267,20 @@ async fn hostile_titles_referrers_and_agents_are_escaped() {
         .await;
     let slug = link["slug"].as_str().expect("slug").to_owned();
     click(&app, &slug, SCRIPT, Some(SCRIPT)).await;
-    click(&app, &slug, IMG, Some(&format!("https://evil.example/{SCRIPT}"))).await;
-    click(&app, &slug, BROWSER_UA, Some(&format!("https://x.example/{IMG}"))).await;
+    click(
+        &app,
+        &slug,
+        IMG,
+        Some(&format!("https://evil.example/{SCRIPT}")),
+    )
+    .await;
+    click(
+        &app,
+        &slug,
+        BROWSER_UA,
+        Some(&format!("https://x.example/{IMG}")),
+    )
+    .await;
     app.wait_for_visits(&slug, 3).await;
     let ui = UiClient::logged_in(&app, "admin", "admin-password").await;
     for path in [
@@ -281,9 +295,18 @@ async fn hostile_titles_referrers_and_agents_are_escaped() {
         assert!(!html.contains("<script>"), "{path}");
     }
     let (_, html) = ui.page(&format!("/ui/links/{slug}/stats")).await;
-    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the title, escaped");
+    let title = part(&html, "class=\"stats-title break\">", "</p>");
+    assert!(
+        title.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || title.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "the title, escaped: {title}"
+    );
     assert!(html.contains(&total("Clicks", 3)));
-    assert!(html.contains(&row("evil.example", 1)));
+    assert!(
+        html.contains(&row("evil.example", 1)),
+        "{}",
+        part(&html, "Referrers", "</section>")
+    );
 }
 
 #[tokio::test]

@@ -494,22 +494,24 @@ where
                 },
             ))
         }
-        Err(e) => Err(viewer.finish(error_page(viewer.lang, e))),
+        Err(e) => Err(failed(viewer, e)),
     }
 }
 
-fn query_or_default(
-    viewer: &Viewer,
-    query: Result<Query<RangeQuery>, QueryRejection>,
-) -> Result<RangeQuery, Response> {
-    query
-        .map(|Query(q)| q)
-        .map_err(|e| viewer.finish(error_page(viewer.lang, ApiError::BadRequest(e.body_text()))))
+/// The error page, for `viewer`.
+fn failed(viewer: &Viewer, e: impl Into<ApiError>) -> Response {
+    viewer.finish(error_page(viewer.lang, e.into()))
 }
 
-fn slug_of(viewer: &Viewer, path: Result<Path<String>, PathRejection>) -> Result<String, Response> {
-    path.map(|Path(slug)| slug)
-        .map_err(|_| viewer.finish(error_page(viewer.lang, ApiError::NotFound)))
+fn range_query(query: Result<Query<RangeQuery>, QueryRejection>) -> Result<RangeQuery, ApiError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+/// A path that does not decode names no link.
+fn slug_of(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    path.map(|Path(slug)| slug).map_err(|_| ApiError::NotFound)
 }
 
 /// `GET /ui/links/{slug}/stats`.
@@ -520,14 +522,14 @@ pub async fn link_stats(
     query: Result<Query<RangeQuery>, QueryRejection>,
 ) -> Result<Response, Response> {
     let who = viewer.require_user()?;
-    let slug = slug_of(&viewer, path)?;
-    let q = query_or_default(&viewer, query)?;
+    let slug = slug_of(path).map_err(|e| failed(&viewer, e))?;
+    let q = range_query(query).map_err(|e| failed(&viewer, e))?;
     // A stranger's link is "not found" before anything about the range.
     let link = state
         .stats
         .readable(who, &slug)
         .await
-        .map_err(|e| viewer.finish(error_page(viewer.lang, ApiError::from(e))))?;
+        .map_err(|e| failed(&viewer, e))?;
     let t = Tr(viewer.lang);
     let action = format!("/ui/links/{}/stats", link.slug);
     let (form, req) = choose(&q, state.stats.now(), t, action);
@@ -573,7 +575,7 @@ pub async fn dashboard(
     query: Result<Query<RangeQuery>, QueryRejection>,
 ) -> Result<Response, Response> {
     let who = viewer.require_user()?;
-    let q = query_or_default(&viewer, query)?;
+    let q = range_query(query).map_err(|e| failed(&viewer, e))?;
     let t = Tr(viewer.lang);
     let (form, req) = choose(&q, state.stats.now(), t, "/ui/dashboard".to_owned());
     let empty_text = t.get("stats.empty_dashboard");
@@ -602,15 +604,18 @@ pub async fn visits_csv(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, Response> {
     let who = viewer.require_user()?.clone();
-    let slug = slug_of(&viewer, path)?;
+    let slug = slug_of(path).map_err(|e| failed(&viewer, e))?;
     let mut response = api::stats::visits_csv(state, who, slug.clone(), None, None)
         .await
-        .map_err(|e| viewer.finish(error_page(viewer.lang, e)))?;
+        .map_err(|e| failed(&viewer, e))?;
     let h = response.headers_mut();
     // Slugs are letters, digits, `-` and `_`; anything else keeps the
     // API's plain name.
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{slug}-visits.csv\"")) {
-        if slug.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if slug
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             h.insert(header::CONTENT_DISPOSITION, v);
         }
     }
@@ -650,7 +655,10 @@ mod tests {
         assert_eq!(req.from, Some(datetime!(2026-02-09 0:00 UTC)));
         assert_eq!(req.to, None);
         assert_eq!(req.interval, Interval::Day);
-        assert_eq!((form.from.as_str(), form.to.as_str()), ("2026-02-09", "2026-03-10"));
+        assert_eq!(
+            (form.from.as_str(), form.to.as_str()),
+            ("2026-02-09", "2026-03-10")
+        );
         assert!(form.presets.iter().any(|c| c.selected && c.value == "30d"));
 
         let (form, req) = pick(&q("24h", "", "", ""));
@@ -679,7 +687,10 @@ mod tests {
         // Picking "custom" without dates starts from the last 30 days.
         let (form, req) = pick(&q("custom", "", "", ""));
         assert!(req.is_some());
-        assert_eq!((form.from.as_str(), form.to.as_str()), ("2026-02-09", "2026-03-10"));
+        assert_eq!(
+            (form.from.as_str(), form.to.as_str()),
+            ("2026-02-09", "2026-03-10")
+        );
     }
 
     #[test]
