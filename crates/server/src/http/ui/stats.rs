@@ -413,8 +413,8 @@ fn summarise(stats: &Stats, form: &RangeForm, t: Tr) -> Summary {
 pub struct StatsView {
     pub range: RangeForm,
     pub summary: Option<Summary>,
-    /// What an empty range says instead of empty charts.
-    pub empty_text: &'static str,
+    /// The heading and text an empty range shows instead of empty charts.
+    pub empty: (&'static str, &'static str),
 }
 
 /// The link a stats page is about, as its heading shows it.
@@ -447,7 +447,7 @@ struct DashboardPage {
 /// that is not about the range (the store failing).
 async fn answer<F, Fut>(
     viewer: &Viewer,
-    empty_text: &'static str,
+    empty: (&'static str, &'static str),
     form: RangeForm,
     req: Option<StatsRequest>,
     ask: F,
@@ -463,7 +463,7 @@ where
             StatsView {
                 range: form,
                 summary: None,
-                empty_text,
+                empty,
             },
         ));
     };
@@ -475,7 +475,7 @@ where
                 StatsView {
                     range: form,
                     summary: Some(summary),
-                    empty_text,
+                    empty,
                 },
             ))
         }
@@ -490,7 +490,7 @@ where
                 StatsView {
                     range: form,
                     summary: None,
-                    empty_text,
+                    empty,
                 },
             ))
         }
@@ -533,12 +533,12 @@ pub async fn link_stats(
     let t = Tr(viewer.lang);
     let action = format!("/ui/links/{}/stats", link.slug);
     let (form, req) = choose(&q, state.stats.now(), t, action);
-    let empty_text = if link.visits > 0 {
-        t.get("stats.empty_range")
+    let empty = if link.visits > 0 {
+        (t.get("stats.empty_heading"), t.get("stats.empty_range"))
     } else {
-        t.get("stats.empty_never")
+        (t.get("stats.never_heading"), t.get("stats.empty_never"))
     };
-    let (status, view) = answer(&viewer, empty_text, form, req, |req| {
+    let (status, view) = answer(&viewer, empty, form, req, |req| {
         let state = state.clone();
         let slug = link.slug.clone();
         async move {
@@ -578,8 +578,8 @@ pub async fn dashboard(
     let q = range_query(query).map_err(|e| failed(&viewer, e))?;
     let t = Tr(viewer.lang);
     let (form, req) = choose(&q, state.stats.now(), t, "/ui/dashboard".to_owned());
-    let empty_text = t.get("stats.empty_dashboard");
-    let (status, view) = answer(&viewer, empty_text, form, req, |req| {
+    let empty = (t.get("stats.empty_heading"), t.get("stats.empty_dashboard"));
+    let (status, view) = answer(&viewer, empty, form, req, |req| {
         let state = state.clone();
         async move { state.stats.overall(who, &req).await.map_err(ApiError::from) }
     })
