@@ -41,3 +41,13 @@ document.addEventListener("submit", function (event) {
 document.addEventListener("change", function (event) {
   if (event.target.matches("[data-autosubmit]")) event.target.form.submit();
 });
+
+// A confirmed form says so in its `data-confirmed` field (a link's delete):
+// without script that field stays empty and the server asks on a page.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (event.defaultPrevented || !form.hasAttribute("data-confirm")) return;
+  form.querySelectorAll("input[data-confirmed]").forEach(function (input) {
+    input.value = "1";
+  });
+});

@@ -20,3 +20,24 @@ pub async fn create_key(
         .await?;
     Ok((stored, key))
 }
+
+/// Deletes expired UI sessions once an hour until `stop`: an expired
+/// session already counts for nothing, so this only keeps the table small.
+pub async fn purge_sessions(
+    accounts: std::sync::Arc<AccountService>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match accounts.purge_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(sessions = n, "expired sessions deleted"),
+            Err(e) => tracing::warn!(error = %e, "deleting expired sessions failed; will retry"),
+        }
+    }
+}

@@ -442,6 +442,10 @@ impl App {
         let (stop_tx, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(self.clicks.run(stop_rx.clone()));
         tokio::spawn(self.blocklist.run(stop_rx.clone()));
+        tokio::spawn(crate::accounts::purge_sessions(
+            self.hot.accounts.clone(),
+            stop_rx.clone(),
+        ));
         if let Some((listener, metrics)) = self.metrics_listener {
             let router = http::ops::metrics_router().with_state(metrics);
             let limits = ConnectionLimits {

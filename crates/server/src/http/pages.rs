@@ -45,14 +45,15 @@ const CSP_PASSWORD: &str = "default-src 'none'; script-src 'self'; style-src 'se
 
 /// A page of the redirect path: no one is logged in as far as it knows,
 /// and its forms need no token (they change nothing of anyone's).
-fn frame(lang: Lang, title_key: &str) -> Page {
+/// `back`: where the language switch returns to.
+fn frame(lang: Lang, title_key: &str, back: &str) -> Page {
     Page::new(
         lang,
         None,
         String::new(),
         Tr(lang).owned(title_key),
         Nav::None,
-        "/",
+        back,
     )
 }
 
@@ -78,7 +79,7 @@ struct PasswordPage<'a> {
 /// The form a password-protected link answers with.
 pub fn password_form(lang: Lang, slug: &str, status: StatusCode, wrong: bool) -> Response {
     let template = PasswordPage {
-        page: frame(lang, "password.title"),
+        page: frame(lang, "password.title", &format!("/{slug}")),
         slug,
         wrong,
     };
@@ -98,7 +99,7 @@ struct ConfirmPage<'a> {
 /// submit forms, so they neither see the target nor use up a visit.
 pub fn confirm_visit(lang: Lang, slug: &str) -> Response {
     let template = ConfirmPage {
-        page: frame(lang, "confirm.title"),
+        page: frame(lang, "confirm.title", &format!("/{slug}")),
         slug,
     };
     answer(StatusCode::OK, lang, &template, CSP_PASSWORD)
@@ -178,7 +179,7 @@ pub fn preview(
         })
     });
     let template = PreviewPage {
-        page: frame(lang, "preview.title"),
+        page: frame(lang, "preview.title", &format!("/{slug}+")),
         slug,
         short_url,
         target,
@@ -207,7 +208,7 @@ pub fn report_refused(
     state: &ReportFormState<'_>,
 ) -> Response {
     let template = ReportPage {
-        page: frame(lang, "preview.report_title"),
+        page: frame(lang, "preview.report_title", &format!("/{slug}+")),
         slug,
         slug_path: format!("/{slug}"),
         received: false,
@@ -219,7 +220,7 @@ pub fn report_refused(
 /// The answer to a report sent from the form.
 pub fn report_received(lang: Lang, slug: &str) -> Response {
     let template = ReportPage {
-        page: frame(lang, "preview.report_thanks"),
+        page: frame(lang, "preview.report_thanks", &format!("/{slug}+")),
         slug,
         slug_path: format!("/{slug}"),
         received: true,

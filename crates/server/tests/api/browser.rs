@@ -17,16 +17,38 @@ use tokio::process::{Child, Command};
 
 use crate::helpers::{spawn_with, Backend};
 
+/// How a browser is started.
+#[derive(Clone, Copy)]
+pub(crate) struct Options {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) javascript: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            width: 1280,
+            height: 900,
+            javascript: true,
+        }
+    }
+}
+
 /// A chromedriver and a Chromium session; both go away on drop.
-struct Browser {
-    client: Client,
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     _driver: Child,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
     /// `None` (with a note) when no chromedriver is configured.
-    async fn start() -> Option<Self> {
+    pub(crate) async fn start() -> Option<Self> {
+        Self::start_with(Options::default()).await
+    }
+
+    pub(crate) async fn start_with(options: Options) -> Option<Self> {
         let Some(driver) = std::env::var("KURZ_TEST_CHROMEDRIVER")
             .ok()
             .filter(|v| !v.is_empty())
@@ -69,11 +91,23 @@ impl Browser {
                 "args": [
                     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                    "--disable-component-update", "--disable-sync",
+                    format!("--window-size={},{}", options.width, options.height),
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
+                "prefs": {
+                    "profile.managed_default_content_settings.javascript":
+                        if options.javascript { 1 } else { 2 },
+                },
             },
         });
+        let mut capabilities = capabilities;
+        if options.width < 600 {
+            // A phone: its viewport, whatever the smallest window is.
+            capabilities["goog:chromeOptions"]["mobileEmulation"] = json!({
+                "deviceMetrics": {"width": options.width, "height": options.height, "pixelRatio": 1.0}
+            });
+        }
         let serde_json::Value::Object(capabilities) = capabilities else {
             unreachable!("a JSON object literal")
         };
@@ -90,7 +124,7 @@ impl Browser {
     }
 
     /// Waits until the page's URL is `url`.
-    async fn wait_for_url(&self, url: &str, deadline: Duration) -> String {
+    pub(crate) async fn wait_for_url(&self, url: &str, deadline: Duration) -> String {
         let started = Instant::now();
         loop {
             let now = self.client.current_url().await.expect("url").to_string();
@@ -101,7 +135,7 @@ impl Browser {
         }
     }
 
-    async fn screenshot(&self, name: &str) {
+    pub(crate) async fn screenshot(&self, name: &str) {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
         std::fs::create_dir_all(&dir).expect("screenshot dir");
         let png = self.client.screenshot().await.expect("screenshot");
@@ -110,7 +144,7 @@ impl Browser {
 }
 
 /// A page on another origin for links to land on.
-async fn landing_page() -> String {
+pub(crate) async fn landing_page() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();
     tokio::spawn(async move {

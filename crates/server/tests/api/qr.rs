@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::helpers::{expect_error, spawn_app, Backend, TestApp};
 
 /// The short URL a PNG QR code holds, read by an independent decoder.
-fn decode_png(bytes: &[u8]) -> (u32, Option<String>) {
+pub(crate) fn decode_png(bytes: &[u8]) -> (u32, Option<String>) {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::EXPAND);
     let mut reader = decoder.read_info().expect("a PNG");

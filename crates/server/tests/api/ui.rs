@@ -108,3 +108,212 @@ async fn a_form_without_its_token_is_refused() {
         assert!(body.contains("40302"), "{body}");
     }
 }
+
+#[tokio::test]
+async fn logging_in_sets_a_session_cookie_that_logging_out_ends() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let ui = UiClient::new(&app);
+    let r = ui.login("admin", "admin-password").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("kurz_session="))
+        .expect("a session cookie")
+        .to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Max-Age="), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http here: {cookie}");
+    let (_, home) = ui.page("/").await;
+    assert!(home.contains("Signed in as admin"), "{home}");
+    assert!(home.contains("action=\"/ui/shorten\""));
+
+    // The same cookie in another client is the same session; logging out
+    // ends it there too (it lives in the store, not in the cookie).
+    let token = cookie
+        .trim_start_matches("kurz_session=")
+        .split(';')
+        .next()
+        .expect("value")
+        .to_owned();
+    let other = crate::helpers::client();
+    let signed_in = |c: reqwest::Client| {
+        let url = app.url("/");
+        let token = token.clone();
+        async move {
+            c.get(url)
+                .header("cookie", format!("kurz_session={token}"))
+                .send()
+                .await
+                .expect("GET")
+                .text()
+                .await
+                .expect("body")
+                .contains("Signed in as admin")
+        }
+    };
+    assert!(signed_in(other.clone()).await);
+    let r = ui.submit("/", "/logout", &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(!signed_in(other).await, "the session ended in the store");
+    let (_, home) = ui.page("/").await;
+    assert!(!home.contains("Signed in as"));
+}
+
+#[tokio::test]
+async fn a_wrong_password_or_an_unknown_user_is_one_answer() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let ui = UiClient::new(&app);
+    for (user, password) in [("admin", "wrong-password"), ("nobody", "admin-password")] {
+        let r = ui.login(user, password).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        let body = r.text().await.expect("body");
+        assert!(body.contains("Wrong user name or password."), "{body}");
+    }
+    // Where to go after logging in stays on this site.
+    let token = ui.csrf("/login").await;
+    let r = ui
+        .post_form(
+            "/login",
+            &[
+                ("csrf", token.as_str()),
+                ("username", "admin"),
+                ("password", "admin-password"),
+                ("next", "//evil.example/x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/");
+}
+
+#[tokio::test]
+async fn logins_are_throttled_per_user_name() {
+    let app = crate::helpers::spawn_with(Backend::Sqlite, |c| {
+        c.rate_limits = kurz_server::config::Switch::On;
+        c.limits.login_attempts_per_minute = 3;
+        c.limits.login_attempts_per_client_per_minute = 100;
+    })
+    .await;
+    let ui = UiClient::new(&app);
+    for _ in 0..3 {
+        assert_eq!(
+            ui.login("admin", "wrong-password").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = ui.login("admin", "admin-password").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(r.text().await.expect("body").contains("42901"));
+    // Another name is another budget.
+    app.user("bob").await;
+    assert_eq!(
+        ui.login("bob", "user-password").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn a_disabled_user_s_session_ends_at_once() {
+    let app = spawn_app(Backend::Sqlite).await;
+    app.user("carol").await;
+    let carol = UiClient::logged_in(&app, "carol", "user-password").await;
+    let (_, home) = carol.page("/").await;
+    assert!(home.contains("Signed in as carol"));
+    let user = app
+        .accounts
+        .user_by_name("carol")
+        .await
+        .expect("lookup")
+        .expect("carol");
+    app.accounts
+        .set_disabled(&kurz_core::account::Principal::operator(), user.id, true)
+        .await
+        .expect("disable");
+    let (_, home) = carol.page("/").await;
+    assert!(!home.contains("Signed in as carol"));
+    assert_eq!(
+        carol.login("carol", "user-password").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn shortening_from_the_home_page_shows_the_link_and_its_qr_code() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let ui = UiClient::logged_in(&app, "admin", "admin-password").await;
+    let r = ui
+        .submit(
+            "/",
+            "/ui/shorten",
+            &[
+                ("url", "https://example.com/from-the-ui"),
+                ("alias", "from-ui"),
+                ("title", "<script>alert(1)</script>"),
+                ("tags", "docs, ui"),
+                ("max_visits", "5"),
+                ("redirect_status", "307"),
+                ("forward_query", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.expect("body");
+    let short = app.url("/from-ui");
+    assert!(page.contains(&format!("value=\"{short}\"")), "{page}");
+    assert!(page.contains("src=\"data:image/svg+xml;base64,"));
+    let link = app.link("from-ui").await;
+    assert_eq!(link["url"], "https://example.com/from-the-ui");
+    assert_eq!(link["title"], "<script>alert(1)</script>");
+    assert_eq!(link["tags"], serde_json::json!(["docs", "ui"]));
+    assert_eq!(link["max_visits"], 5);
+    assert_eq!(link["redirect_status"], 307);
+    assert_eq!(link["forward_query"], true);
+    assert_eq!(link["owner"], "admin");
+
+    // A refusal comes back as the form, with the values and the reason.
+    let r = ui
+        .submit(
+            "/",
+            "/ui/shorten",
+            &[("url", "javascript:alert(1)"), ("alias", "\"><img src=x>")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let page = r.text().await.expect("body");
+    assert!(
+        page.contains("Only http and https URLs can be shortened."),
+        "{page}"
+    );
+    assert!(page.contains("value=\"javascript:alert(1)\""));
+    assert!(!page.contains("\"><img src=x>"), "the alias is escaped");
+}
+
+#[tokio::test]
+async fn anonymous_visitors_shorten_only_when_allowed() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let ui = UiClient::new(&app);
+    let (_, home) = ui.page("/").await;
+    assert!(!home.contains("action=\"/ui/shorten\""));
+    let r = ui
+        .submit("/login", "/ui/shorten", &[("url", "https://example.com/")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let open =
+        crate::helpers::spawn_with(Backend::Sqlite, |c| c.links.allow_anonymous = true).await;
+    let ui = UiClient::new(&open);
+    let r = ui
+        .submit("/", "/ui/shorten", &[("url", "https://example.com/anon")])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r
+        .text()
+        .await
+        .expect("body")
+        .contains("Your short link is ready"));
+}

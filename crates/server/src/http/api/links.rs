@@ -134,11 +134,11 @@ impl LinkList {
     }
 }
 
-fn encode_cursor(c: Cursor) -> String {
+pub(crate) fn encode_cursor(c: Cursor) -> String {
     cursor::encode(c.created_at_ms, c.id)
 }
 
-pub(super) fn decode_cursor(text: &str) -> Result<Cursor, ApiError> {
+pub(crate) fn decode_cursor(text: &str) -> Result<Cursor, ApiError> {
     let (created_at_ms, id) = cursor::decode(text)?;
     Ok(Cursor { created_at_ms, id })
 }

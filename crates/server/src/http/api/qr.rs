@@ -53,6 +53,11 @@ enum Format {
 }
 
 impl QrParams {
+    /// Parameters as the UI's download route takes them.
+    pub fn new(format: Option<String>, size: Option<String>) -> Self {
+        Self { format, size }
+    }
+
     fn parse(self) -> Result<(Format, u32), ApiError> {
         let format = match self.format.as_deref() {
             None | Some("svg") => Format::Svg,
@@ -104,7 +109,7 @@ pub async fn answer(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let (format, size) = params.parse()?;
-    let link = state.links.get(&who, &slug).await?;
+    let link = state.links.get(who, slug).await?;
     let short_url = state.site.short_url(&link.slug);
     let etag = etag(&short_url, format, size);
     let cache = [

@@ -9,6 +9,7 @@ pub mod chart;
 pub mod fields;
 pub mod home;
 pub mod i18n;
+pub mod links;
 pub mod login;
 pub mod session;
 pub mod stats;
@@ -60,6 +61,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/logout", axum::routing::post(login::logout))
         .route("/ui/lang", get(switch_language))
         .route("/static/{file}", get(assets::serve))
+        .merge(links::router())
         .merge(stats::router())
         .layer(middleware::from_fn_with_state(state.clone(), read_form))
         .layer(DefaultBodyLimit::max(MAX_FORM))
