@@ -158,6 +158,12 @@ impl StatsService {
         }
     }
 
+    /// The service's time: ranges a caller builds ("the last 7 days") are
+    /// measured from the same clock the answers are.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
     /// Stats of one link the caller may read.
     pub async fn of_link(
         &self,

@@ -22,7 +22,8 @@ async fn slow_flushing(backend: Backend) -> TestApp {
 }
 
 impl TestApp {
-    async fn click(&self, slug: &str, ua: &str, referrer: Option<&str>) -> StatusCode {
+    /// Follows `slug` as a visitor with `ua`, from `referrer`.
+    pub(crate) async fn click(&self, slug: &str, ua: &str, referrer: Option<&str>) -> StatusCode {
         let mut r = self
             .client
             .get(self.url(&format!("/{slug}")))

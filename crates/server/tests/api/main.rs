@@ -34,3 +34,4 @@ mod ui_admin;
 mod ui_client;
 mod ui_keys;
 mod ui_links;
+mod ui_stats;

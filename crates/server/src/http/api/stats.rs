@@ -289,14 +289,15 @@ pub async fn list_visits(
             })
             .into_response())
         }
-        Some("csv") => csv(state, who, slug, after, limit).await,
+        Some("csv") => visits_csv(state, who, slug, after, limit).await,
         Some(_) => Err(ApiError::invalid(Field::Format, "format is json or csv")),
     }
 }
 
 /// Streams every kept visit from `after` (at most `limit`) as CSV, a page
-/// at a time: memory stays at one page whatever the link's history.
-async fn csv(
+/// at a time: memory stays at one page whatever the link's history. The
+/// web UI's download answers with this too, for the session's user.
+pub async fn visits_csv(
     state: AppState,
     who: Principal,
     slug: String,

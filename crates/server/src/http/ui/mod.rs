@@ -19,6 +19,7 @@ pub mod keys;
 pub mod links;
 pub mod login;
 pub mod session;
+pub mod stats;
 
 use askama::Template;
 use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
@@ -71,6 +72,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(keys::router())
         .merge(account::router())
         .merge(admin::router())
+        .merge(stats::router())
         .layer(middleware::from_fn_with_state(state.clone(), read_form))
         .layer(DefaultBodyLimit::max(MAX_FORM))
 }
