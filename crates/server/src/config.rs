@@ -238,9 +238,9 @@ pub struct LimitsConfig {
     pub password_attempts_per_minute: u32,
     /// Password attempts per minute from one client, over all links.
     pub password_attempts_per_client_per_minute: u32,
-    /// Login attempts per minute for one user name, from anywhere: a
-    /// password guesser spread over many addresses is slowed as much as
-    /// one.
+    /// Login attempts per minute for one user name from one client; ten
+    /// times this for one name from anywhere, so a guesser spread over many
+    /// addresses is slowed too, and one address cannot lock a user out.
     pub login_attempts_per_minute: u32,
     /// Login attempts per minute from one client, over all user names.
     pub login_attempts_per_client_per_minute: u32,

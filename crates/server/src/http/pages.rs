@@ -160,6 +160,8 @@ struct PreviewPage<'a> {
     created: &'a str,
     clicks: String,
     report: ReportForm,
+    /// A target that is not http(s): text, not a link.
+    shown_only: Option<String>,
 }
 
 /// What `/{slug}+` shows instead of redirecting.
@@ -172,6 +174,13 @@ pub fn preview(
     clicks: i64,
 ) -> Response {
     let t = Tr(lang);
+    // Targets are http(s) by the core's rules; one from an old import that
+    // is not is shown, never made a link.
+    let linkable = |t: &&str| {
+        let t = t.to_ascii_lowercase();
+        t.starts_with("https://") || t.starts_with("http://")
+    };
+    let shown_only = target.ok().filter(|t| !linkable(t)).map(str::to_owned);
     let target = target.map_err(|hidden| {
         t.owned(match hidden {
             Hidden::Password => "preview.hidden_password",
@@ -186,6 +195,7 @@ pub fn preview(
         created,
         clicks: t.num(clicks),
         report: ReportForm::new(lang, &ReportFormState::default()),
+        shown_only,
     };
     answer(StatusCode::OK, lang, &template, ui::CSP)
 }

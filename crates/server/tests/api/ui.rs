@@ -317,3 +317,87 @@ async fn anonymous_visitors_shorten_only_when_allowed() {
         .expect("body")
         .contains("Your short link is ready"));
 }
+
+/// A visitor behind a trusted proxy, at `ip`.
+fn client_at(app: &crate::helpers::TestApp, ip: &str) -> UiClient {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", ip.parse().expect("header"));
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    UiClient {
+        client,
+        base: app.url(""),
+    }
+}
+
+#[tokio::test]
+async fn one_address_cannot_lock_a_user_out() {
+    let app = crate::helpers::spawn_with(Backend::Sqlite, |c| {
+        c.rate_limits = kurz_server::config::Switch::On;
+        c.trusted_proxies = vec!["127.0.0.1/32".into()];
+        c.limits.login_attempts_per_minute = 3;
+        c.limits.login_attempts_per_client_per_minute = 5;
+    })
+    .await;
+    app.user("carol").await;
+    let attacker = client_at(&app, "203.0.113.99");
+    let mut refused = 0;
+    for _ in 0..12 {
+        let status = attacker.login("carol", "guess-guess").await.status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert_eq!(
+        refused,
+        12 - 3,
+        "3 guesses a minute at carol from one address"
+    );
+    // Carol, from her own address, logs in: the attacker spent its own
+    // budgets, not hers.
+    let carol = client_at(&app, "198.51.100.2");
+    assert_eq!(
+        carol.login("carol", "user-password").await.status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn users_shortening_in_the_ui_do_not_share_a_budget() {
+    let app = crate::helpers::spawn_with(Backend::Sqlite, |c| {
+        c.rate_limits = kurz_server::config::Switch::On;
+        c.trusted_proxies = vec!["127.0.0.1/32".into()];
+        c.limits.create_per_minute = 2;
+    })
+    .await;
+    app.user("bob").await;
+    app.user("carol").await;
+    let bob = client_at(&app, "10.0.0.1");
+    assert_eq!(
+        bob.login("bob", "user-password").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let carol = client_at(&app, "10.0.0.2");
+    assert_eq!(
+        carol.login("carol", "user-password").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    async fn shorten(ui: &UiClient, n: usize) -> StatusCode {
+        let url = format!("https://example.com/{n}");
+        ui.submit("/", "/ui/shorten", &[("url", url.as_str())])
+            .await
+            .status()
+    }
+    assert_eq!(shorten(&bob, 1).await, StatusCode::OK);
+    assert_eq!(shorten(&bob, 2).await, StatusCode::OK);
+    assert_eq!(shorten(&bob, 3).await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        shorten(&carol, 4).await,
+        StatusCode::OK,
+        "carol has her own budget"
+    );
+}

@@ -217,8 +217,11 @@ pub struct Limits {
     password_client: Budget<IpAddr>,
     /// Abuse reports per client network (API and preview form together).
     report: Budget<IpAddr>,
-    /// UI logins per user name, from anywhere.
-    login: Budget<String>,
+    /// UI logins per user name and client network.
+    login: Budget<(String, IpAddr)>,
+    /// UI logins per user name from anywhere: ten times the above, a
+    /// ceiling for guessers spread over many networks.
+    login_name: Budget<String>,
     /// UI logins per client network, over all names.
     login_client: Budget<IpAddr>,
     /// The redirect path's refusals until a time (also without Redis: the
@@ -261,6 +264,13 @@ impl Limits {
                 Policy::per_minute("login", config.login_attempts_per_minute),
                 max,
             ),
+            login_name: Budget::new(
+                Policy::per_minute(
+                    "login_name",
+                    config.login_attempts_per_minute.saturating_mul(10),
+                ),
+                max,
+            ),
             login_client: Budget::new(
                 Policy::per_minute("login_client", config.login_attempts_per_client_per_minute),
                 max,
@@ -285,6 +295,7 @@ impl Limits {
         self.password_client.forget_idle();
         self.report.forget_idle();
         self.login.forget_idle();
+        self.login_name.forget_idle();
         self.login_client.forget_idle();
         self.penalties.forget_over();
     }
@@ -324,10 +335,13 @@ impl Limits {
     }
 
     /// One login attempt for `username` from `ip`, before its password is
-    /// hashed: per name first (so a refused guess costs the client's budget
-    /// nothing), then per client, then both in Redis. Names are compared as
-    /// typed, lower-cased: the store's lookup decides whether one exists,
-    /// and a limit must not say so.
+    /// hashed: the client's budget over all names first, then the name's
+    /// from this client, then the name's from anywhere (ten times larger),
+    /// then all three in Redis. An attempt refused by one budget costs the
+    /// later ones nothing, so a client past its own budget cannot drain a
+    /// name's, and locking someone out takes many networks, not one.
+    /// Names count lower-cased: the store's lookup decides whether one
+    /// exists, and a limit must not say so.
     pub async fn check_login(&self, username: &str, ip: IpAddr) -> Result<(), Duration> {
         let client = self.client(ip);
         // Bounded: a user name is at most 64 characters; anything longer
@@ -337,11 +351,13 @@ impl Limits {
         } else {
             String::from("(too long)")
         };
-        self.login.take(&name, &self.clock)?;
         self.login_client.take(&client, &self.clock)?;
+        self.login.take(&(name.clone(), client), &self.clock)?;
+        self.login_name.take(&name, &self.clock)?;
         let buckets = [
-            (self.login.policy, name),
             (self.login_client.policy, client.to_string()),
+            (self.login.policy, format!("{name}:{client}")),
+            (self.login_name.policy, name),
         ];
         self.check_shared(&buckets).await
     }
@@ -424,6 +440,15 @@ impl Limits {
             .map_err(|a| a.reset)
     }
 
+    /// A UI request's share of the API's per-client budget, taken before
+    /// its session is looked up (as the API's is before its key). Never
+    /// waits. `Err` is the wait.
+    pub fn check_ui_client(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.check_ip(&self.api, ip)
+            .map(|_| ())
+            .map_err(|a| a.reset)
+    }
+
     fn check_ip(&self, budget: &Budget<Client>, ip: IpAddr) -> Result<Allowance, Allowance> {
         let client = Client::Ip(self.client(ip));
         match budget.take(&client, &self.clock) {
@@ -444,7 +469,10 @@ impl Limits {
             clients.push(Client::Ip(self.client(ip)));
         }
         if let Some(who) = caller {
-            for client in [Client::Key(who.key_id), Client::User(who.user_id)] {
+            // A UI session has no key (`key_id` 0): its user is its budget,
+            // and the sessions of different users share nothing.
+            let key = (who.key_id != 0).then_some(Client::Key(who.key_id));
+            for client in key.into_iter().chain([Client::User(who.user_id)]) {
                 match budget.take(&client, &self.clock) {
                     Ok(left) => {
                         allowance = allowance.tighter(Allowance::new(budget.policy, left, None));

@@ -102,6 +102,24 @@ pub async fn serve(Path(file): Path<String>) -> Response {
 mod tests {
     use super::*;
 
+    /// Several areas append to one stylesheet; a block left open would
+    /// swallow every rule after it without a word from the browser.
+    #[test]
+    fn the_stylesheet_s_blocks_are_balanced() {
+        let css = std::str::from_utf8(include_bytes!("../../../assets/app.css")).expect("UTF-8");
+        let mut depth = 0i32;
+        for (n, line) in css.lines().enumerate() {
+            depth += line.matches('{').count() as i32 - line.matches('}').count() as i32;
+            assert!(depth >= 0, "line {}: a block closed twice", n + 1);
+            assert!(
+                depth == 0 || !line.starts_with("/*"),
+                "line {}: a section starts inside an open block",
+                n + 1
+            );
+        }
+        assert_eq!(depth, 0, "a block is left open");
+    }
+
     #[test]
     fn names_carry_the_content_hash() {
         let urls = urls();

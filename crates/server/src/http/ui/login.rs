@@ -112,6 +112,17 @@ pub async fn submit(
     if let Err(e) = state.accounts.start_session(user.id, hash, ttl).await {
         return viewer.finish(error_page(viewer.lang, e.into()));
     }
+    // A browser logged in already (as anyone) leaves that session behind:
+    // end it rather than leave a live token nobody holds any more.
+    if let Some(old) = viewer.session_token() {
+        if let Err(e) = state
+            .accounts
+            .end_session(&crate::secret::hash_key(old))
+            .await
+        {
+            tracing::warn!(error = %e, "ending the session a new login replaced failed");
+        }
+    }
     // A new session replaces whatever the browser had: no fixation.
     let mut response = Redirect::to(&next).into_response();
     let cookie = viewer.cookie(SESSION_COOKIE, &token, Some(ttl.whole_seconds()));

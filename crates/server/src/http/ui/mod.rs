@@ -77,11 +77,21 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_FORM))
 }
 
-/// Reads a form whole, within the body time-out and [`MAX_FORM`], before
-/// the handler runs, as the API does for its bodies.
+/// Before any UI handler: the client's share of the API's budget (static
+/// files aside: a page's own files are no extra work), then the form read
+/// whole, within the body time-out and [`MAX_FORM`], as the API does for
+/// its bodies.
 async fn read_form(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let lang = lang_of(req.headers());
+    if let (Some(limits), Some(ip)) = (&state.limits, super::limit::client_ip(&req)) {
+        if !req.uri().path().starts_with("/static/") {
+            if let Err(wait) = limits.check_ui_client(ip) {
+                state.metrics.rate_limited(crate::metrics::Limit::Api);
+                return error_page(lang, ApiError::RateLimited(wait));
+            }
+        }
+    }
     let (parts, body) = req.into_parts();
-    let lang = lang_of(&parts.headers);
     match super::body::read(body, MAX_FORM, state.site.body_timeout).await {
         Ok(bytes) => {
             let req = Request::from_parts(parts, axum::body::Body::from(bytes));

@@ -63,6 +63,18 @@ pub fn lang_of(headers: &HeaderMap) -> Lang {
         .unwrap_or_default()
 }
 
+/// A cookie's name as this instance sets it: over https with the
+/// `__Host-` prefix, which browsers accept only from this very host, with
+/// `Secure` and `Path=/`, so a sibling subdomain or a plain-http answer
+/// cannot plant a session or a form secret of its own.
+fn cookie_name(secure: bool, name: &str) -> String {
+    if secure {
+        format!("__Host-{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
 /// The form token for a secret the browser holds.
 fn csrf_for(basis: &str) -> String {
     let mut h = Sha256::new();
@@ -107,7 +119,9 @@ impl FromRequestParts<AppState> for Viewer {
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |&ClientIp(ip)| ip);
         let mut session = None;
         let mut user = None;
-        if let Some(token) = cookie(headers, SESSION_COOKIE).filter(|t| t.len() <= MAX_TOKEN_LEN) {
+        if let Some(token) = cookie(headers, &cookie_name(secure, SESSION_COOKIE))
+            .filter(|t| t.len() <= MAX_TOKEN_LEN)
+        {
             match state.accounts.session(&hash_key(token)).await {
                 Ok(Some(who)) => {
                     user = Some(who);
@@ -117,7 +131,7 @@ impl FromRequestParts<AppState> for Viewer {
                 Err(e) => return Err(error_page(lang, ApiError::from(e))),
             }
         }
-        let csrf_cookie = cookie(headers, CSRF_COOKIE)
+        let csrf_cookie = cookie(headers, &cookie_name(secure, CSRF_COOKIE))
             .filter(|t| (20..=MAX_TOKEN_LEN).contains(&t.len()))
             .map(str::to_owned);
         let new_csrf_cookie = csrf_cookie.is_none();
@@ -207,6 +221,7 @@ impl Viewer {
     /// `Secure` over https; `max_age` in seconds, `None` for the browser
     /// session, `Some(0)` to delete.
     pub fn cookie(&self, name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+        let name = cookie_name(self.secure, name);
         let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
         if let Some(age) = max_age {
             text.push_str(&format!("; Max-Age={age}"));
@@ -241,6 +256,12 @@ mod tests {
         assert_eq!(cookie(&h, "kurz_session"), Some("abc"));
         assert_eq!(cookie(&h, "kurz"), None);
         assert_eq!(lang_of(&h), Lang::ZhCn);
+    }
+
+    #[test]
+    fn cookies_over_https_are_bound_to_the_host() {
+        assert_eq!(cookie_name(true, SESSION_COOKIE), "__Host-kurz_session");
+        assert_eq!(cookie_name(false, SESSION_COOKIE), "kurz_session");
     }
 
     #[test]
