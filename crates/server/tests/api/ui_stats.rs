@@ -102,6 +102,14 @@ async fn a_links_page_shows_its_clicks_by_day_and_by_hour(backend: Backend) {
     assert!(html.contains(&row("Humans", 5)));
     assert!(html.contains(&row("Bots", 1)));
     assert!(html.contains("<option value=\"30d\" selected>"));
+    // The chooser is a GET form whose select submits itself with script.
+    let chooser = part(&html, "<form method=\"get\"", "</form>");
+    assert!(chooser.contains(&format!("action=\"/ui/links/{slug}/stats\"")));
+    assert!(chooser.contains("name=\"range\" data-autosubmit"));
+    assert!(
+        chooser.contains("<button type=\"submit\""),
+        "and a button without"
+    );
 
     let (status, html) = ui.page(&format!("/ui/links/{slug}/stats?range=24h")).await;
     assert_eq!(status, StatusCode::OK);
