@@ -8,7 +8,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::api::{accounts, links, qr, reports, review, stats};
-use super::{ops, redirect, AppState};
+use super::{ops, redirect, ui, AppState};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,7 +22,7 @@ use super::{ops, redirect, AppState};
         reports::create_report, reports::list_reports, reports::resolve_report,
         review::list_review,
         openapi_json,
-        redirect::follow_link, redirect::unlock_link, redirect::report_link,
+        ui::home::page, redirect::follow_link, redirect::unlock_link, redirect::report_link,
         ops::healthz, ops::readyz, ops::metrics,
     ),
     modifiers(&Security),

@@ -1274,8 +1274,9 @@ mod tests {
     /// in a browser (`cargo test -p kurz-server --lib render_examples -- --ignored`).
     /// The page has only the `.visually-hidden` rule: the charts must look
     /// right on their presentation attributes alone.
+    /// Every example is well-formed; the page is left in the temporary
+    /// folder (`kurz-charts.html`) to be looked at in a browser.
     #[test]
-    #[ignore = "writes a file to look at"]
     fn render_examples() {
         let wave = |n: usize, scale: u64| -> Vec<u64> {
             (0..n)
@@ -1374,9 +1375,12 @@ mod tests {
              .visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}</style>",
         );
         for (heading, chart) in &charts {
+            if let Err(e) = well_formed(&chart.svg) {
+                panic!("{heading}: {e}");
+            }
             w!(page, "<h2>{heading}</h2>{}", chart.html());
         }
-        std::fs::write(std::env::temp_dir().join("kurz-charts.html"), page).unwrap();
+        std::fs::write(std::env::temp_dir().join("kurz-charts.html"), page).expect("write");
     }
 
     #[test]

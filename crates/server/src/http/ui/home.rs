@@ -100,7 +100,8 @@ fn title(viewer: &Viewer) -> String {
     super::i18n::Tr(viewer.lang).owned("home.title")
 }
 
-/// `GET /`.
+/// The web UI's home page: shorten a URL.
+#[utoipa::path(get, path = "/", tag = "pages", responses((status = 200, description = "HTML")))]
 pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
     let page = viewer.page(title(&viewer), Nav::Home);
     let can_shorten = viewer.user.is_some() || state.site.allow_anonymous;
