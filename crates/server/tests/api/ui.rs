@@ -401,3 +401,34 @@ async fn users_shortening_in_the_ui_do_not_share_a_budget() {
         "carol has her own budget"
     );
 }
+
+#[tokio::test]
+async fn pages_and_their_files_are_compressed_for_browsers_that_ask() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let ui = UiClient::new(&app);
+    let (_, home) = ui.page("/").await;
+    let at = home.find("/static/app.").expect("a stylesheet link");
+    let end = at + home[at..].find('"').expect("end of the name");
+    for path in ["/login", &home[at..end]] {
+        let r = ui
+            .client
+            .get(app.url(path))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-encoding"], "gzip", "{path}");
+    }
+    // A redirect is never touched.
+    let slug = app.shorten("https://example.com/").await;
+    let r = ui
+        .client
+        .get(app.url(&format!("/{slug}")))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert!(r.headers().get("content-encoding").is_none());
+}

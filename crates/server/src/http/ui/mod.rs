@@ -75,6 +75,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(stats::router())
         .layer(middleware::from_fn_with_state(state.clone(), read_form))
         .layer(DefaultBodyLimit::max(MAX_FORM))
+        // Pages and their files compress well (a stats page's SVG by ten
+        // times); redirects never pass here.
+        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 /// Before any UI handler: the client's share of the API's budget (static
