@@ -419,10 +419,6 @@ impl Limits {
         }
     }
 
-    /// An API request's budgets: the client IP's in process (before the key
-    /// is looked up: it shields the lookup from floods) is `ip_first`; the
-    /// key's and the user's in process, then all three in Redis, are
-    /// [`Self::check_caller`].
     /// A UI request that does what the API's `which` does (shortening, or
     /// anything else): the same budgets, per client and per user, so the
     /// pages are no way around the API's limits. `Err` is the wait.
@@ -449,6 +445,10 @@ impl Limits {
             .map_err(|a| a.reset)
     }
 
+    /// An API request's budgets: the client IP's in process (before the key
+    /// is looked up: it shields the lookup from floods) is `ip_first`; the
+    /// key's and the user's in process, then all three in Redis, are
+    /// [`Self::check_caller`].
     fn check_ip(&self, budget: &Budget<Client>, ip: IpAddr) -> Result<Allowance, Allowance> {
         let client = Client::Ip(self.client(ip));
         match budget.take(&client, &self.clock) {
