@@ -50,14 +50,10 @@ impl AccountPage {
     }
 }
 
-fn title(viewer: &Viewer) -> String {
-    super::i18n::Tr(viewer.lang).owned("account.title")
-}
-
 /// `GET /ui/account`.
 pub async fn form(viewer: Viewer, Query(q): Query<DoneQuery>) -> Result<Response, Response> {
     viewer.require_user()?;
-    let mut page = AccountPage::new(viewer.page(title(&viewer), Nav::Keys));
+    let mut page = AccountPage::new(viewer.page(viewer.text("account.title"), Nav::Keys));
     if q.done.as_deref() == Some("password") {
         page.notice = Some(page.page.t.owned("account.changed"));
     }
@@ -85,7 +81,7 @@ pub async fn change_password(
     viewer.check_csrf(&form.csrf)?;
     let who = viewer.require_user()?;
     let refuse = |field: &'static str, key: &str, status: StatusCode| {
-        let mut page = AccountPage::new(viewer.page(title(&viewer), Nav::Keys));
+        let mut page = AccountPage::new(viewer.page(viewer.text("account.title"), Nav::Keys));
         page.error = Some(page.page.t.owned(key));
         page.error_field = field;
         render(&viewer, status, &page)
@@ -102,7 +98,7 @@ pub async fn change_password(
     if let Some(limits) = &state.limits {
         if let Err(wait) = limits.check_login(&who.username, viewer.client).await {
             state.metrics.rate_limited(crate::metrics::Limit::Login);
-            return Err(viewer.finish(error_page(viewer.lang, ApiError::RateLimited(wait))));
+            return Err(viewer.fail(ApiError::RateLimited(wait)));
         }
     }
     let changed = state
@@ -123,14 +119,14 @@ pub async fn change_password(
                 ApiError::RateLimited(std::time::Duration::from_secs(1)),
             )))
         }
-        Err(e) => return Err(viewer.finish(error_page(viewer.lang, e.into()))),
+        Err(e) => return Err(viewer.fail(e)),
     }
     // Every session of the user ended, this one too: a new one keeps this
     // browser signed in, as logging in would.
     let (token, hash) = new_session_token();
     let ttl = state.site.session_ttl;
     if let Err(e) = state.accounts.start_session(who.user_id, hash, ttl).await {
-        return Err(viewer.finish(error_page(viewer.lang, e.into())));
+        return Err(viewer.fail(e));
     }
     let mut response = Redirect::to("/ui/account?done=password").into_response();
     let cookie = viewer.cookie(SESSION_COOKIE, &token, Some(ttl.whole_seconds()));

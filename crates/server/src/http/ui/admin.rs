@@ -20,7 +20,7 @@ use kurz_core::report::{Report, ReportStatus};
 use kurz_core::service::UpdateLink;
 
 use super::i18n::Tr;
-use super::keys::{fail, id_of, ConfirmForm, ConfirmPage};
+use super::keys::{id_of, ConfirmForm, ConfirmPage};
 use super::session::Viewer;
 use super::{fields, render, Nav, Page, UiForm};
 use crate::http::api::cursor;
@@ -144,7 +144,7 @@ async fn list_page(
         .accounts
         .list_users(who, after, PAGE_SIZE + 1)
         .await
-        .map_err(|e| fail(viewer, e))?;
+        .map_err(|e| viewer.fail(e))?;
     let more = found.len() > PAGE_SIZE as usize;
     found.truncate(PAGE_SIZE as usize);
     let next = if more {
@@ -191,10 +191,7 @@ pub async fn users(
     let after = match q.after.as_deref().filter(|a| !a.is_empty()) {
         None => None,
         Some(a) => Some(a.parse::<i64>().map_err(|_| {
-            fail(
-                &viewer,
-                ApiError::invalid(Field::Cursor, "the page does not exist"),
-            )
+            viewer.fail(ApiError::invalid(Field::Cursor, "the page does not exist"))
         })?),
     };
     let rows = list_page(&state, &viewer, who, after).await?;
@@ -227,10 +224,7 @@ fn account_message(t: Tr, err: &AccountError) -> Option<(&'static str, String)> 
 }
 
 fn busy(viewer: &Viewer) -> Response {
-    fail(
-        viewer,
-        ApiError::RateLimited(std::time::Duration::from_secs(1)),
-    )
+    viewer.fail(ApiError::RateLimited(std::time::Duration::from_secs(1)))
 }
 
 /// `POST /admin/users`.
@@ -261,7 +255,7 @@ pub async fn create_user(
         Err(e) => e,
     };
     let Some((field, message)) = account_message(Tr(viewer.lang), &err) else {
-        return Err(fail(&viewer, err));
+        return Err(viewer.fail(err));
     };
     let rows = list_page(&state, &viewer, who, None).await?;
     let mut page = users_page(&viewer, rows, false);
@@ -300,11 +294,11 @@ async fn load_user(
     who: &Principal,
     raw_id: &str,
 ) -> Result<UserRow, Response> {
-    let id = id_of(raw_id).map_err(|e| fail(viewer, e))?;
+    let id = id_of(raw_id).map_err(|e| viewer.fail(e))?;
     match state.accounts.user_by_id(id).await {
         Ok(Some(u)) => Ok(UserRow::new(u, who)),
-        Ok(None) => Err(fail(viewer, ApiError::NotFound)),
-        Err(e) => Err(fail(viewer, e)),
+        Ok(None) => Err(viewer.fail(ApiError::NotFound)),
+        Err(e) => Err(viewer.fail(e)),
     }
 }
 
@@ -374,7 +368,7 @@ pub async fn set_role(
 ) -> Result<Response, Response> {
     viewer.check_csrf(&form.csrf)?;
     let who = viewer.require_admin()?;
-    let user_id = id_of(&id).map_err(|e| fail(&viewer, e))?;
+    let user_id = id_of(&id).map_err(|e| viewer.fail(e))?;
     let t = Tr(viewer.lang);
     let Some(role) = Role::parse(&form.role) else {
         let msg = t.owned("admin.role_rule");
@@ -405,7 +399,7 @@ pub async fn set_role(
             )
             .await
         }
-        Err(e) => Err(fail(&viewer, e)),
+        Err(e) => Err(viewer.fail(e)),
     }
 }
 
@@ -428,16 +422,11 @@ pub async fn set_status(
 ) -> Result<Response, Response> {
     viewer.check_csrf(&form.csrf)?;
     let who = viewer.require_admin()?;
-    let user_id = id_of(&id).map_err(|e| fail(&viewer, e))?;
+    let user_id = id_of(&id).map_err(|e| viewer.fail(e))?;
     let disabled = match form.action.as_str() {
         "disable" => true,
         "enable" => false,
-        _ => {
-            return Err(fail(
-                &viewer,
-                ApiError::invalid(Field::Action, "disable or enable"),
-            ))
-        }
+        _ => return Err(viewer.fail(ApiError::invalid(Field::Action, "disable or enable"))),
     };
     match state.accounts.set_disabled(who, user_id, disabled).await {
         Ok(()) => {
@@ -457,7 +446,7 @@ pub async fn set_status(
             )
             .await
         }
-        Err(e) => Err(fail(&viewer, e)),
+        Err(e) => Err(viewer.fail(e)),
     }
 }
 
@@ -482,7 +471,7 @@ pub async fn reset_password(
 ) -> Result<Response, Response> {
     viewer.check_csrf(&form.csrf)?;
     let who = viewer.require_admin()?;
-    let user_id = id_of(&id).map_err(|e| fail(&viewer, e))?;
+    let user_id = id_of(&id).map_err(|e| viewer.fail(e))?;
     let t = Tr(viewer.lang);
     let refuse = |key: &str, status| {
         let msg = t.fmt2(key, MIN_PASSWORD_LEN, MAX_PASSWORD_LEN);
@@ -506,7 +495,7 @@ pub async fn reset_password(
             refuse("admin.password_rule", StatusCode::BAD_REQUEST).await
         }
         Err(AccountError::Hash(HashError::Busy)) => Err(busy(&viewer)),
-        Err(e) => Err(fail(&viewer, e)),
+        Err(e) => Err(viewer.fail(e)),
     }
 }
 
@@ -560,12 +549,12 @@ pub async fn review(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, Response> {
     let who = viewer.require_admin()?;
-    let after = decode_after(q.after.as_deref()).map_err(|e| fail(&viewer, e))?;
+    let after = decode_after(q.after.as_deref()).map_err(|e| viewer.fail(e))?;
     let found = state
         .links
         .review_queue(who, Some(PAGE_SIZE), after)
         .await
-        .map_err(|e| fail(&viewer, e))?;
+        .map_err(|e| viewer.fail(e))?;
     let page = admin_page(&viewer, "admin.review_title");
     let notice = notice(
         page.t,
@@ -599,7 +588,7 @@ async fn pending(
         Ok(link) if link.pending => Ok(Some(link)),
         Ok(_) => Ok(None),
         Err(kurz_core::error::LinkError::NotFound) => Ok(None),
-        Err(e) => Err(fail(viewer, e)),
+        Err(e) => Err(viewer.fail(e)),
     }
 }
 
@@ -625,7 +614,7 @@ pub async fn approve(
         .links
         .update(who, &slug, approval)
         .await
-        .map_err(|e| fail(&viewer, e))?;
+        .map_err(|e| viewer.fail(e))?;
     Ok(Redirect::to("/admin/review?done=approved").into_response())
 }
 
@@ -680,7 +669,7 @@ pub async fn reject(
     match state.links.delete(who, &slug).await {
         Ok(()) => Ok(Redirect::to("/admin/review?done=rejected").into_response()),
         Err(kurz_core::error::LinkError::NotFound) => Ok(Redirect::to(STALE).into_response()),
-        Err(e) => Err(fail(&viewer, e)),
+        Err(e) => Err(viewer.fail(e)),
     }
 }
 
@@ -742,18 +731,18 @@ pub async fn reports(
         None | Some("" | "open") => ReportStatus::Open,
         Some("resolved") => ReportStatus::Resolved,
         Some(_) => {
-            return Err(fail(
-                &viewer,
-                ApiError::invalid(Field::Status, "the status is open or resolved"),
-            ))
+            return Err(viewer.fail(ApiError::invalid(
+                Field::Status,
+                "the status is open or resolved",
+            )))
         }
     };
-    let after = decode_after(q.after.as_deref()).map_err(|e| fail(&viewer, e))?;
+    let after = decode_after(q.after.as_deref()).map_err(|e| viewer.fail(e))?;
     let found = state
         .reports
         .list(who, Some(status.as_str()), Some(PAGE_SIZE), after)
         .await
-        .map_err(|e| fail(&viewer, e))?;
+        .map_err(|e| viewer.fail(e))?;
     // Where each link leads is what an admin judges a report by; one
     // lookup per link, however many reports it has.
     let mut targets: HashMap<String, Option<String>> = HashMap::new();
@@ -763,7 +752,7 @@ pub async fn reports(
                 .links
                 .by_slug(&r.slug)
                 .await
-                .map_err(|e| fail(&viewer, e))?;
+                .map_err(|e| viewer.fail(e))?;
             targets.insert(r.slug.clone(), link.map(|l| l.url));
         }
     }
@@ -808,12 +797,12 @@ pub async fn resolve(
 ) -> Result<Response, Response> {
     viewer.check_csrf(&form.csrf)?;
     let who = viewer.require_admin()?;
-    let id = id_of(&id).map_err(|e| fail(&viewer, e))?;
+    let id = id_of(&id).map_err(|e| viewer.fail(e))?;
     let report = state
         .reports
         .resolve(who, id, &form.action)
         .await
-        .map_err(|e| fail(&viewer, e))?;
+        .map_err(|e| viewer.fail(e))?;
     let done = match report.resolution.map(|r| r.as_str()) {
         Some("disable") => "disabled_link",
         _ => "dismissed",

@@ -654,7 +654,7 @@ fn truncate(text: &str, width: usize) -> String {
 }
 
 /// `12345` → `12,345`.
-fn group(n: u128, sep: char) -> String {
+pub(super) fn group(n: u128, sep: char) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() * 4 / 3);
     for (i, d) in digits.chars().enumerate() {

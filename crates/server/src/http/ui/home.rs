@@ -12,7 +12,7 @@ use kurz_core::error::{Field, LinkError};
 use kurz_core::service::{CreateLink, Created};
 
 use super::session::Viewer;
-use super::{error_message, error_page, fields, render, Nav, Page, UiForm};
+use super::{error_message, fields, render, Nav, Page, UiForm};
 use crate::http::api::qr;
 use crate::http::error::ApiError;
 use crate::http::AppState;
@@ -96,14 +96,10 @@ struct HomePage {
     error_field: &'static str,
 }
 
-fn title(viewer: &Viewer) -> String {
-    super::i18n::Tr(viewer.lang).owned("home.title")
-}
-
 /// The web UI's home page: shorten a URL.
 #[utoipa::path(get, path = "/", tag = "pages", responses((status = 200, description = "HTML")))]
 pub async fn page(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let page = viewer.page(title(&viewer), Nav::Home);
+    let page = viewer.page(viewer.text("home.title"), Nav::Home);
     let can_shorten = viewer.user.is_some() || state.site.allow_anonymous;
     render(
         &viewer,
@@ -128,19 +124,19 @@ pub async fn shorten(
     viewer.check_csrf(&form.csrf)?;
     let who = viewer.user.as_ref();
     if who.is_none() && !state.site.allow_anonymous {
-        return Err(viewer.finish(error_page(viewer.lang, ApiError::Unauthenticated)));
+        return Err(viewer.fail(ApiError::Unauthenticated));
     }
     if let Some(limits) = &state.limits {
         if let Err(wait) = limits.check_ui(Limit::Create, viewer.client, who).await {
             state.metrics.rate_limited(Limit::Create);
-            return Err(viewer.finish(error_page(viewer.lang, ApiError::RateLimited(wait))));
+            return Err(viewer.fail(ApiError::RateLimited(wait)));
         }
     }
     let created = match form.to_create() {
         Ok(req) => state.links.create(who, req).await,
         Err(e) => Err(e),
     };
-    let page = viewer.page(title(&viewer), Nav::Home);
+    let page = viewer.page(viewer.text("home.title"), Nav::Home);
     let link = match created.map_err(ApiError::from) {
         Ok(Created::New(link) | Created::Existing(link)) => link,
         Err(e) if e.status() == StatusCode::BAD_REQUEST || e.status() == StatusCode::CONFLICT => {
@@ -163,7 +159,7 @@ pub async fn shorten(
                 },
             ));
         }
-        Err(e) => return Err(viewer.finish(error_page(viewer.lang, e))),
+        Err(e) => return Err(viewer.fail(e)),
     };
     let short_url = state.site.short_url(&link.slug);
     let qr = qr::svg_of(&short_url, 192)

@@ -213,18 +213,8 @@ impl Tr {
 }
 
 fn group_thousands(n: i128) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let sign = if n < 0 { "-" } else { "" };
+    format!("{sign}{}", super::chart::group(n.unsigned_abs(), ','))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use kurz_core::account::{ApiKey, MAX_KEY_NAME_LEN};
 use kurz_core::error::Field;
 
 use super::session::Viewer;
-use super::{error_message, error_page, fields, render, Nav, Page, UiForm};
+use super::{error_message, fields, render, Nav, Page, UiForm};
 use crate::http::error::ApiError;
 use crate::http::AppState;
 
@@ -84,10 +84,6 @@ pub struct DoneQuery {
     pub done: Option<String>,
 }
 
-fn title(viewer: &Viewer) -> String {
-    super::i18n::Tr(viewer.lang).owned("keys.title")
-}
-
 /// A path segment that must be a row ID; anything else is no such page.
 pub fn id_of(raw: &str) -> Result<i64, ApiError> {
     raw.parse::<i64>()
@@ -98,7 +94,7 @@ pub fn id_of(raw: &str) -> Result<i64, ApiError> {
 
 /// The error page for `err`, as the answer to `viewer`.
 pub fn fail(viewer: &Viewer, err: impl Into<ApiError>) -> Response {
-    viewer.finish(error_page(viewer.lang, err.into()))
+    viewer.fail(err)
 }
 
 async fn keys_of(state: &AppState, viewer: &Viewer) -> Result<Vec<KeyRow>, Response> {
@@ -107,7 +103,7 @@ async fn keys_of(state: &AppState, viewer: &Viewer) -> Result<Vec<KeyRow>, Respo
     };
     match state.accounts.keys_of(who).await {
         Ok(keys) => Ok(keys.into_iter().map(KeyRow::from).collect()),
-        Err(e) => Err(viewer.finish(error_page(viewer.lang, e.into()))),
+        Err(e) => Err(viewer.fail(e)),
     }
 }
 
@@ -119,7 +115,7 @@ pub async fn list(
 ) -> Result<Response, Response> {
     viewer.require_user()?;
     let keys = keys_of(&state, &viewer).await?;
-    let page = viewer.page(title(&viewer), Nav::Keys);
+    let page = viewer.page(viewer.text("keys.title"), Nav::Keys);
     let notice = match q.done.as_deref() {
         Some("revoked") => Some(page.t.owned("keys.revoked")),
         _ => None,
@@ -160,7 +156,7 @@ pub async fn create(
     // A session never is, but a read-only caller must not mint a key
     // with more rights than itself.
     if who.read_only {
-        return Err(viewer.finish(error_page(viewer.lang, ApiError::Forbidden)));
+        return Err(viewer.fail(ApiError::Forbidden));
     }
     let read_only = fields::checked(form.read_only.as_deref());
     let made = crate::accounts::create_key(
@@ -189,7 +185,7 @@ pub async fn create(
         }
         Err(e) if e.status() == StatusCode::BAD_REQUEST => {
             let keys = keys_of(&state, &viewer).await?;
-            let page = viewer.page(title(&viewer), Nav::Keys);
+            let page = viewer.page(viewer.text("keys.title"), Nav::Keys);
             let error = Some(if e.field() == Some(Field::KeyName) {
                 super::i18n::Tr(viewer.lang).fmt1("keys.name_rule", MAX_KEY_NAME_LEN)
             } else {
@@ -209,7 +205,7 @@ pub async fn create(
                 },
             ))
         }
-        Err(e) => Err(viewer.finish(error_page(viewer.lang, e))),
+        Err(e) => Err(viewer.fail(e)),
     }
 }
 
@@ -220,7 +216,7 @@ async fn own_key(state: &AppState, viewer: &Viewer, id: i64) -> Result<KeyRow, R
         .await?
         .into_iter()
         .find(|k| k.id == id)
-        .ok_or_else(|| viewer.finish(error_page(viewer.lang, ApiError::NotFound)))
+        .ok_or_else(|| viewer.fail(ApiError::NotFound))
 }
 
 fn confirm_page(viewer: &Viewer, key: &KeyRow) -> Response {
@@ -252,7 +248,7 @@ pub async fn confirm_revoke(
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
     viewer.require_user()?;
-    let id = id_of(&id).map_err(|e| fail(&viewer, e))?;
+    let id = id_of(&id).map_err(|e| viewer.fail(e))?;
     let key = own_key(&state, &viewer, id).await?;
     Ok(confirm_page(&viewer, &key))
 }
@@ -284,17 +280,17 @@ pub async fn revoke(
 ) -> Result<Response, Response> {
     viewer.check_csrf(&form.csrf)?;
     let who = viewer.require_user()?;
-    let id = id_of(&id).map_err(|e| fail(&viewer, e))?;
+    let id = id_of(&id).map_err(|e| viewer.fail(e))?;
     if !form.confirmed() {
         let key = own_key(&state, &viewer, id).await?;
         return Ok(confirm_page(&viewer, &key));
     }
     if who.read_only {
-        return Err(viewer.finish(error_page(viewer.lang, ApiError::Forbidden)));
+        return Err(viewer.fail(ApiError::Forbidden));
     }
     match state.accounts.revoke_key(who, id).await {
         Ok(true) => Ok(Redirect::to("/ui/keys?done=revoked").into_response()),
-        Ok(false) => Err(viewer.finish(error_page(viewer.lang, ApiError::NotFound))),
-        Err(e) => Err(viewer.finish(error_page(viewer.lang, e.into()))),
+        Ok(false) => Err(viewer.fail(ApiError::NotFound)),
+        Err(e) => Err(viewer.fail(e)),
     }
 }

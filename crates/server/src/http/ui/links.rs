@@ -26,7 +26,7 @@ use kurz_core::service::UpdateLink;
 
 use super::i18n::Tr;
 use super::session::Viewer;
-use super::{error_message, error_page, fields, render, Nav, Page, UiForm, QUERY_VALUE};
+use super::{error_message, fields, render, Nav, Page, UiForm, QUERY_VALUE};
 use crate::http::api::links::{decode_cursor, encode_cursor};
 use crate::http::api::qr::{self, QrParams};
 use crate::http::error::ApiError;
@@ -85,7 +85,7 @@ fn not_found_if_forbidden(viewer: &Viewer, err: ApiError) -> Response {
         ApiError::Forbidden => ApiError::NotFound,
         other => other,
     };
-    viewer.finish(error_page(viewer.lang, err))
+    viewer.fail(err)
 }
 
 /// The link `slug` as `who` may see it, or the 404 page.
@@ -178,8 +178,7 @@ pub async fn list(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, Response> {
     let who = viewer.require_user()?;
-    let Query(query) = query
-        .map_err(|e| viewer.finish(error_page(viewer.lang, ApiError::BadRequest(e.body_text()))))?;
+    let Query(query) = query.map_err(|e| viewer.fail(ApiError::BadRequest(e.body_text())))?;
     let t = Tr(viewer.lang);
     let q = query
         .q
@@ -199,7 +198,7 @@ pub async fn list(
         .filter(|c| !c.is_empty())
         .map(decode_cursor)
         .transpose()
-        .map_err(|e| viewer.finish(error_page(viewer.lang, e)))?;
+        .map_err(|e| viewer.fail(e))?;
     let page_of = state
         .links
         .list(
@@ -210,7 +209,7 @@ pub async fn list(
             Some(tag.clone()),
         )
         .await
-        .map_err(|e| viewer.finish(error_page(viewer.lang, ApiError::from(e))))?;
+        .map_err(|e| viewer.fail(ApiError::from(e)))?;
     let q_opt = Some(q.as_str()).filter(|v| !v.is_empty());
     let rows = page_of
         .items
@@ -526,7 +525,7 @@ pub async fn save(
                 },
             ))
         }
-        Err(e) => Err(viewer.finish(error_page(viewer.lang, e))),
+        Err(e) => Err(viewer.fail(e)),
     }
 }
 
@@ -555,7 +554,7 @@ async fn set_disabled(
         .links
         .update(who, &link.slug, change)
         .await
-        .map_err(|e| viewer.finish(error_page(viewer.lang, ApiError::from(e))))?;
+        .map_err(|e| viewer.fail(ApiError::from(e)))?;
     let done = if disabled { "disabled" } else { "enabled" };
     Ok(Redirect::to(&format!("{}?done={done}", link_path(&link.slug))).into_response())
 }
@@ -662,8 +661,7 @@ pub async fn qr_code(
     headers: HeaderMap,
 ) -> Result<Response, Response> {
     let who = viewer.require_user()?;
-    let Query(query) = query
-        .map_err(|e| viewer.finish(error_page(viewer.lang, ApiError::BadRequest(e.body_text()))))?;
+    let Query(query) = query.map_err(|e| viewer.fail(ApiError::BadRequest(e.body_text())))?;
     let ext = if query.format.as_deref() == Some("png") {
         "png"
     } else {

@@ -38,7 +38,7 @@ pub async fn form(viewer: Viewer, Query(q): Query<NextQuery>) -> Response {
     if viewer.user.is_some() {
         return Redirect::to(&next).into_response();
     }
-    let page = viewer.page(viewer_title(&viewer), Nav::None);
+    let page = viewer.page(viewer.text("login.title"), Nav::None);
     render(
         &viewer,
         StatusCode::OK,
@@ -49,10 +49,6 @@ pub async fn form(viewer: Viewer, Query(q): Query<NextQuery>) -> Response {
             next,
         },
     )
-}
-
-fn viewer_title(viewer: &Viewer) -> String {
-    super::i18n::Tr(viewer.lang).owned("login.title")
 }
 
 #[derive(Debug, Deserialize)]
@@ -80,7 +76,7 @@ pub async fn submit(
     if let Some(limits) = &state.limits {
         if let Err(wait) = limits.check_login(&username, viewer.client).await {
             state.metrics.rate_limited(crate::metrics::Limit::Login);
-            return viewer.finish(error_page(viewer.lang, ApiError::RateLimited(wait)));
+            return viewer.fail(ApiError::RateLimited(wait));
         }
     }
     let user = match state.accounts.verify_login(&username, form.password).await {
@@ -91,10 +87,10 @@ pub async fn submit(
                 ApiError::RateLimited(std::time::Duration::from_secs(1)),
             ))
         }
-        Err(e) => return viewer.finish(error_page(viewer.lang, e.into())),
+        Err(e) => return viewer.fail(e),
     };
     let Some(user) = user else {
-        let page = viewer.page(viewer_title(&viewer), Nav::None);
+        let page = viewer.page(viewer.text("login.title"), Nav::None);
         let error = Some(page.t.owned("login.wrong"));
         return render(
             &viewer,
@@ -110,7 +106,7 @@ pub async fn submit(
     let (token, hash) = new_session_token();
     let ttl = state.site.session_ttl;
     if let Err(e) = state.accounts.start_session(user.id, hash, ttl).await {
-        return viewer.finish(error_page(viewer.lang, e.into()));
+        return viewer.fail(e);
     }
     // A browser logged in already (as anyone) leaves that session behind:
     // end it rather than leave a live token nobody holds any more.

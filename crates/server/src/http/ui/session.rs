@@ -179,7 +179,7 @@ impl Viewer {
         if same {
             Ok(())
         } else {
-            Err(self.finish(error_page(self.lang, ApiError::Csrf)))
+            Err(self.fail(ApiError::Csrf))
         }
     }
 
@@ -198,8 +198,18 @@ impl Viewer {
         if who.is_admin() {
             Ok(who)
         } else {
-            Err(self.finish(error_page(self.lang, ApiError::Forbidden)))
+            Err(self.fail(ApiError::Forbidden))
         }
+    }
+
+    /// The error page for `err`, as the answer to this viewer.
+    pub fn fail(&self, err: impl Into<ApiError>) -> Response {
+        self.finish(error_page(self.lang, err.into()))
+    }
+
+    /// A text of the viewer's language, owned (a page's title).
+    pub fn text(&self, key: &str) -> String {
+        super::i18n::Tr(self.lang).owned(key)
     }
 
     /// The session token of a live session (logging out ends it).

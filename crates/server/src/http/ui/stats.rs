@@ -23,7 +23,7 @@ use kurz_core::service::{Interval, Stats, StatsRequest};
 use super::chart::{self, ChartLabels, DateStyle};
 use super::i18n::{Lang, Tr};
 use super::session::Viewer;
-use super::{error_message, error_page, render, Nav, Page};
+use super::{error_message, render, Nav, Page};
 use crate::http::api;
 use crate::http::error::ApiError;
 use crate::http::AppState;
@@ -494,13 +494,8 @@ where
                 },
             ))
         }
-        Err(e) => Err(failed(viewer, e)),
+        Err(e) => Err(viewer.fail(e)),
     }
-}
-
-/// The error page, for `viewer`.
-fn failed(viewer: &Viewer, e: impl Into<ApiError>) -> Response {
-    viewer.finish(error_page(viewer.lang, e.into()))
 }
 
 fn range_query(query: Result<Query<RangeQuery>, QueryRejection>) -> Result<RangeQuery, ApiError> {
@@ -522,14 +517,14 @@ pub async fn link_stats(
     query: Result<Query<RangeQuery>, QueryRejection>,
 ) -> Result<Response, Response> {
     let who = viewer.require_user()?;
-    let slug = slug_of(path).map_err(|e| failed(&viewer, e))?;
-    let q = range_query(query).map_err(|e| failed(&viewer, e))?;
+    let slug = slug_of(path).map_err(|e| viewer.fail(e))?;
+    let q = range_query(query).map_err(|e| viewer.fail(e))?;
     // A stranger's link is "not found" before anything about the range.
     let link = state
         .stats
         .readable(who, &slug)
         .await
-        .map_err(|e| failed(&viewer, e))?;
+        .map_err(|e| viewer.fail(e))?;
     let t = Tr(viewer.lang);
     let action = format!("/ui/links/{}/stats", link.slug);
     let (form, req) = choose(&q, state.stats.now(), t, action);
@@ -575,7 +570,7 @@ pub async fn dashboard(
     query: Result<Query<RangeQuery>, QueryRejection>,
 ) -> Result<Response, Response> {
     let who = viewer.require_user()?;
-    let q = range_query(query).map_err(|e| failed(&viewer, e))?;
+    let q = range_query(query).map_err(|e| viewer.fail(e))?;
     let t = Tr(viewer.lang);
     let (form, req) = choose(&q, state.stats.now(), t, "/ui/dashboard".to_owned());
     let empty = (t.get("stats.empty_heading"), t.get("stats.empty_dashboard"));
@@ -604,10 +599,10 @@ pub async fn visits_csv(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, Response> {
     let who = viewer.require_user()?.clone();
-    let slug = slug_of(path).map_err(|e| failed(&viewer, e))?;
+    let slug = slug_of(path).map_err(|e| viewer.fail(e))?;
     let mut response = api::stats::visits_csv(state, who, slug.clone(), None, None)
         .await
-        .map_err(|e| failed(&viewer, e))?;
+        .map_err(|e| viewer.fail(e))?;
     let h = response.headers_mut();
     // Slugs are letters, digits, `-` and `_`; anything else keeps the
     // API's plain name.
