@@ -432,3 +432,54 @@ async fn pages_and_their_files_are_compressed_for_browsers_that_ask() {
     assert_eq!(r.status(), StatusCode::FOUND);
     assert!(r.headers().get("content-encoding").is_none());
 }
+
+#[tokio::test]
+async fn a_form_over_64_kib_is_refused_before_it_is_read() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let ui = UiClient::logged_in(&app, "admin", "admin-password").await;
+    let long = "a".repeat(64 * 1024);
+    let r = ui
+        .submit(
+            "/",
+            "/ui/shorten",
+            &[("url", "https://example.com/"), ("title", &long)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.text().await.expect("body").contains("41301"));
+    // Just under the bound, the form is read (and its title refused by the
+    // core's own length rule, not by the size of the body).
+    let r = ui
+        .submit(
+            "/",
+            "/ui/shorten",
+            &[
+                ("url", "https://example.com/"),
+                ("title", &long[..60 * 1024]),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn ui_pages_take_the_api_budget_of_their_client() {
+    let app = crate::helpers::spawn_with(Backend::Sqlite, |c| {
+        c.rate_limits = kurz_server::config::Switch::On;
+        c.limits.api_per_minute = 3;
+    })
+    .await;
+    let ui = UiClient::new(&app);
+    let (status, page) = ui.page("/login").await;
+    assert_eq!(status, StatusCode::OK);
+    let at = page.find("/static/app.").expect("a stylesheet link");
+    let css = &page[at..at + page[at..].find('"').expect("end of the name")];
+    for _ in 0..2 {
+        assert_eq!(ui.get("/login").await.status(), StatusCode::OK);
+    }
+    let r = ui.get("/login").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    // A page's own files are not counted.
+    assert_eq!(ui.get(css).await.status(), StatusCode::OK);
+}
