@@ -51,6 +51,8 @@ pub fn new_link(id: i64, slug: &str, url: &str, created_at: OffsetDateTime) -> N
         forward_query: false,
         password_hash: None,
         pending: false,
+        visits: 0,
+        human_visits: 0,
     }
 }
 
@@ -189,8 +191,8 @@ impl LinkStore for FakeStore {
             updated_at: new.created_at,
             expires_at: new.expires_at,
             max_visits: new.max_visits,
-            visits: 0,
-            human_visits: 0,
+            visits: new.visits,
+            human_visits: new.human_visits,
             tags: new.tags,
             title: new.title,
             redirect_status: new.redirect_status,

@@ -216,6 +216,11 @@ pub struct NewLink {
     pub forward_query: bool,
     pub password_hash: Option<String>,
     pub pending: bool,
+    /// Clicks counted elsewhere before the link came here (an import);
+    /// 0 for a new link.
+    pub visits: i64,
+    /// The part of `visits` that were people: what `max_visits` limits.
+    pub human_visits: i64,
 }
 
 /// A checked change to a link. `None` leaves a field alone; `Some(None)`

@@ -20,6 +20,7 @@ use kurz_store::Database;
 use crate::blocklist::feed::{self, FeedFormat};
 use crate::config::{Config, Overrides, Switch};
 use crate::http::api::rfc3339;
+use crate::import::{ImportArgs, SourceKind};
 use crate::startup::Services;
 use crate::{accounts, startup, telemetry};
 
@@ -63,12 +64,10 @@ pub enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
-    /// Read an export into this (empty) database.
-    Import {
-        /// Input file (default: standard input).
-        #[arg(long, short)]
-        input: Option<PathBuf>,
-    },
+    /// Read an export into this (empty) database; with --from, import the
+    /// links of another shortener (Shlink, YOURLS, Kutt, a Bitly or kurz
+    /// CSV file) into this one.
+    Import(ImportArgs),
     /// Copy a SQLite database while the server runs (MariaDB and
     /// PostgreSQL: use their own dump tools, or export).
     Backup {
@@ -288,7 +287,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => create_key(&config, &user, read_only, name, quiet).await,
         Command::Shorten(args) => shorten(&config, args).await,
         Command::Export { output } => export(&config, output).await,
-        Command::Import { input } => import(&config, input).await,
+        Command::Import(args) => match args.from {
+            Some(kind) => import_from(&config, kind, &args).await,
+            None => import(&config, args.input).await,
+        },
         Command::Backup { output } => backup(&config, &output).await,
         Command::Review(command) => review(&config, command).await,
         Command::Reports(command) => reports(&config, command).await,
@@ -593,6 +595,41 @@ async fn import(config: &Config, input: Option<PathBuf>) -> anyhow::Result<()> {
     db.close().await;
     eprintln!("imported {}", stats?);
     Ok(())
+}
+
+/// `kurz import --from`: another shortener's links, through the link
+/// rules and the blocklist `kurz serve` would apply.
+async fn import_from(config: &Config, kind: SourceKind, args: &ImportArgs) -> anyhow::Result<()> {
+    let list = crate::blocklist::load(&config.blocked_domains(), config.blocklist.as_deref())?;
+    let (session, services) = open(config).await?;
+    services.blocklist.replace(list);
+    let result = async {
+        let owner = match &args.user {
+            Some(name) => Some(principal(&services, name).await?),
+            None => None,
+        };
+        crate::import::run(&services.links, owner.as_ref(), kind, args).await
+    }
+    .await;
+    session.close().await;
+    print!("{}", result?);
+    Ok(())
+}
+
+/// A user as the owner of what a command creates.
+async fn principal(services: &Services, name: &str) -> anyhow::Result<Principal> {
+    let user = services
+        .accounts
+        .user_by_name(name)
+        .await?
+        .with_context(|| format!("there is no user {name}"))?;
+    Ok(Principal {
+        user_id: user.id,
+        username: user.username,
+        role: user.role,
+        key_id: 0,
+        read_only: false,
+    })
 }
 
 async fn backup(config: &Config, output: &std::path::Path) -> anyhow::Result<()> {

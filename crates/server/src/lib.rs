@@ -13,6 +13,7 @@
 //! - [`analytics`] — the click queue, enrichment, and the worker that
 //!   writes rollups and raw visits.
 //! - [`blocklist`] — the blocklist file: reload, rescan, feed import.
+//! - [`import`] — `kurz import --from`: links from other shorteners.
 //! - [`accounts`], [`secret`] — users, keys, password and key hashing.
 //! - [`metrics`] — `/metrics`; [`telemetry`] — logs and exported traces.
 
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod config;
 pub mod doctor;
 pub mod http;
+pub mod import;
 pub mod metrics;
 pub mod secret;
 pub mod serve;

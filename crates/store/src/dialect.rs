@@ -110,7 +110,8 @@ impl Queries {
             insert_link: q(
                 "insert into links (id, slug, url, url_hash, owner_id, created_at, \
                  updated_at, expires_at, max_visits, tags, title, redirect_status, forward_query, \
-                 password_hash, pending) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 password_hash, pending, visits, human_visits) \
+                 values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ),
             lease_ids: q("update id_counters set next_id = next_id + ? where name = 'link'"),
             read_next_id: "select next_id from id_counters where name = 'link'".to_owned(),

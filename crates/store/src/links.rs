@@ -205,6 +205,8 @@ impl LinkStore for SqlStore {
             Arg::Bool(link.forward_query),
             Arg::OptText(link.password_hash.as_deref()),
             Arg::Bool(link.pending),
+            Arg::Int(link.visits),
+            Arg::Int(link.human_visits),
         ];
         let inserted = self
             .timed("insert", async {

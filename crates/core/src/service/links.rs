@@ -188,6 +188,8 @@ impl LinkService {
             forward_query: req.forward_query,
             password_hash,
             pending,
+            visits: 0,
+            human_visits: 0,
         };
 
         if req.reuse {
@@ -654,6 +656,9 @@ fn check_title(title: Option<String>) -> Result<Option<String>, LinkError> {
         other => Ok(other),
     }
 }
+
+mod import;
+pub use import::ImportLink;
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,9 @@ pub mod rescan;
 pub mod stats;
 
 pub use accounts::{AccountPorts, AccountService};
-pub use links::{CreateLink, Created, LinkPage, LinkPorts, LinkService, LinkSettings, UpdateLink};
+pub use links::{
+    CreateLink, Created, ImportLink, LinkPage, LinkPorts, LinkService, LinkSettings, UpdateLink,
+};
 pub use redirect::{
     CachePolicy, Hidden, Outcome, Preview, Previewed, Redirect, RedirectPorts, RedirectSettings,
     Redirector, Unlock, UnlockError, Visit, Visitor,

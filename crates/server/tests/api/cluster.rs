@@ -110,6 +110,8 @@ async fn replica_misses_are_checked_on_the_primary(backend: Backend) {
             forward_query: false,
             password_hash: None,
             pending: false,
+            visits: 0,
+            human_visits: 0,
         })
         .await
         .expect("insert on the replica");

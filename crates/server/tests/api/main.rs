@@ -18,6 +18,7 @@ mod cluster;
 mod doctor;
 mod faults;
 mod hardening;
+mod import;
 mod limits;
 mod links;
 mod mmdb;
