@@ -19,8 +19,31 @@ export function atom(date) {
 
 export const DAY = 24 * 3600 * 1000;
 
+/**
+ * A failed SDK call. The SDK rejects with the problem's parsed body (or a
+ * SyntaxError when the body is not JSON); this keeps the body as `problem`
+ * and names the call, so a failing test says what was asked and answered.
+ */
+export class SdkError extends Error {
+  constructor(method, args, cause) {
+    const answered = cause instanceof Error ? `${cause.name}: ${cause.message}` : JSON.stringify(cause);
+    super(`sdk.${String(method)}(${JSON.stringify(args).slice(1, -1).slice(0, 400)}) rejected with ${answered}`);
+    this.problem = cause instanceof Error ? undefined : cause;
+  }
+}
+
+/** Shlink's SDK client (its fetch HTTP client), whose failures are SdkErrors. */
 export function client(baseUrl, apiKey) {
-  return new ShlinkApiClient(new FetchHttpClient(), { baseUrl, apiKey });
+  const sdk = new ShlinkApiClient(new FetchHttpClient(), { baseUrl, apiKey });
+  return new Proxy(sdk, {
+    get(target, prop) {
+      const member = target[prop];
+      if (typeof member !== 'function') return member;
+      return (...args) => member.apply(target, args).catch((cause) => {
+        throw new SdkError(prop, args, cause);
+      });
+    },
+  });
 }
 
 /** A browser's agent: a person. */
@@ -76,7 +99,9 @@ export async function rejectsWithProblem(promise, type, status) {
     error = err;
   }
   assert.ok(error !== undefined, `expected a ${type} problem, the call succeeded`);
-  assert.ok(!(error instanceof Error), `expected a problem+json body, got ${error?.stack ?? error}`);
+  const where = error instanceof Error ? error.message : JSON.stringify(error);
+  error = error instanceof SdkError ? error.problem : error;
+  assert.ok(error && !(error instanceof Error), `expected a problem+json body: ${where}`);
   assert.equal(error.type, type, `problem type (whole body: ${JSON.stringify(error)})`);
   if (status !== undefined) assert.equal(error.status, status, `problem status (body: ${JSON.stringify(error)})`);
   assert.equal(typeof error.title, 'string', 'problem title');
