@@ -2,6 +2,7 @@
 //! the ports.
 
 pub mod accounts;
+pub mod catalog;
 pub mod links;
 pub mod redirect;
 pub mod reports;
@@ -9,6 +10,7 @@ pub mod rescan;
 pub mod stats;
 
 pub use accounts::{AccountPorts, AccountService};
+pub use catalog::CatalogService;
 pub use links::{CreateLink, Created, LinkPage, LinkPorts, LinkService, LinkSettings, UpdateLink};
 pub use redirect::{
     CachePolicy, Hidden, Outcome, Preview, Previewed, Redirect, RedirectPorts, RedirectSettings,
