@@ -174,6 +174,25 @@ describe('create', () => {
     assert.ok(!('domain' in err), 'no domain in the problem on the default domain');
   });
 
+  test('out-of-range shortCodeLength and maxVisits are invalid-data naming them', async () => {
+    // Shlink's ShortUrlInputFilter: shortCodeLength at least 4, maxVisits at least 1.
+    for (const [body, element] of [
+      [{ longUrl: url('short3'), shortCodeLength: 3 }, 'shortCodeLength'],
+      [{ longUrl: url('max0'), maxVisits: 0 }, 'maxVisits'],
+      [{ longUrl: url('maxneg'), maxVisits: -5 }, 'maxVisits'],
+    ]) {
+      const r = await api(kurz.baseUrl, kurz.apiKey, 'POST', '/short-urls', { body });
+      const p = assertProblem(r, PROBLEM('invalid-data'), 400);
+      assert.ok((p.invalidElements ?? []).includes(element), `invalidElements names ${element}: ${r.text}`);
+    }
+  });
+
+  test('the title is trimmed', async () => {
+    // CreateShortUrlTest::titleIsCroppedIfTooLong: surrounding spaces go.
+    const s = await sdk.createShortUrl({ longUrl: url('trim'), title: '   Padded title   ' });
+    assert.equal(s.title, 'Padded title');
+  });
+
   test('without a long URL: invalid-data (400)', async () => {
     for (const body of [{}, { longUrl: '  ' }, { longUrl: 'foo.com' }]) {
       const r = await api(kurz.baseUrl, kurz.apiKey, 'POST', '/short-urls', { body });
@@ -421,6 +440,21 @@ describe('visits', () => {
     await rejectsWithProblem(sdk.getTagVisits(`no-tag-${rid}`), PROBLEM('tag-not-found'), 404);
   });
 
+  test('domain visits of an unknown domain: domain-not-found', async () => {
+    // DomainVisitsTest::notFoundErrorIsReturnedForInvalidDomains
+    const err = await rejectsWithProblem(sdk.getDomainVisits('invalid-domain.example'), PROBLEM('domain-not-found'), 404);
+    assert.equal(err.title, 'Domain not found');
+    assert.equal(err.detail, 'Domain with authority "invalid-domain.example" could not be found');
+  });
+
+  test('non-orphan visits hold the short URL\'s visits; an invalid orphan type is invalid-data', async () => {
+    const v = await sdk.getNonOrphanVisits();
+    assert.ok(v.data.length >= 3 && v.pagination.totalItems >= 3, JSON.stringify(v.pagination));
+    const r = await api(kurz.baseUrl, kurz.apiKey, 'GET', '/visits/orphan', { query: { type: 'invalid' } });
+    const p = assertProblem(r, PROBLEM('invalid-data'), 400);
+    assert.deepEqual(p.invalidElements, ['type'], r.text);
+  });
+
   test('the overview counts a new visit; orphan visits are an empty list', async () => {
     const before = await sdk.getVisitsOverview();
     for (const part of ['nonOrphanVisits', 'orphanVisits']) {
@@ -440,6 +474,33 @@ describe('visits', () => {
     const orphans = await sdk.getOrphanVisits();
     assert.deepEqual(orphans.data, []);
     assert.equal(orphans.pagination.totalItems, 0);
+  });
+});
+
+describe('visits past one page', () => {
+  // The web component reads visits as pages of 5000 (page 1, then 2 ..
+  // pagesCount as the first page's pagination says). kurz bounds a page
+  // (1000 items), so this reads a short URL with more visits than that the
+  // same way and checks every visit arrives exactly once.
+  test('read as the web component reads them, every visit arrives once', async () => {
+    const total = 1_005;
+    const s = await sdk.createShortUrl({ longUrl: url('popular') });
+    for (let i = 0; i < total; i += 25) {
+      const batch = Array.from({ length: Math.min(25, total - i) }, () => visit(s.shortUrl));
+      for (const v of await Promise.all(batch)) assert.equal(v.status, 302);
+    }
+    await eventually(async () => (await sdk.getShortUrl({ shortCode: s.shortCode })).visitsSummary.total === total, {
+      timeoutMs: 30_000,
+      what: `${total} visits recorded`,
+    });
+    const first = await sdk.getShortUrlVisits({ shortCode: s.shortCode }, { page: 1, itemsPerPage: 5000 });
+    assert.equal(first.pagination.totalItems, total);
+    const rest = [];
+    for (let page = 2; page <= first.pagination.pagesCount; page++) {
+      rest.push(...(await sdk.getShortUrlVisits({ shortCode: s.shortCode }, { page, itemsPerPage: 5000 })).data);
+    }
+    const all = [...first.data, ...rest];
+    assert.equal(all.length, total, `pages 1..${first.pagination.pagesCount} of ${JSON.stringify(first.pagination)} hold every visit`);
   });
 });
 
@@ -663,6 +724,30 @@ describe('authentication', () => {
   });
 });
 
+describe('operations kurz does not serve', () => {
+  test('answer a Shlink problem or a Shlink answer, never a crash', async () => {
+    const s = await sdk.createShortUrl({ longUrl: url('unserved') });
+    const calls = [
+      ['GET', `/short-urls/${s.shortCode}/redirect-rules`],
+      ['POST', `/short-urls/${s.shortCode}/redirect-rules`, { redirectRules: [] }],
+      ['DELETE', `/short-urls/${s.shortCode}/visits`],
+      ['DELETE', '/visits/orphan'],
+      ['PATCH', '/domains/redirects', { domain: `127.0.0.1:${kurz.port}`, baseUrlRedirect: 'https://example.com/' }],
+      ['GET', '/short-urls/' + s.shortCode + '/qr-code'],
+    ];
+    for (const [method, route, body] of calls) {
+      const r = await api(kurz.baseUrl, kurz.apiKey, method, route, { body });
+      const where = `${method} ${route}: ${r.status} ${r.text.slice(0, 300)}`;
+      assert.ok(r.status < 500 || r.status === 501, where);
+      if (r.status >= 400) {
+        assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/, where);
+        assert.match(r.json?.type ?? '', /^https:\/\/shlink\.io\/api\/error\//, where);
+        assert.equal(r.json.status, r.status, where);
+      }
+    }
+  });
+});
+
 describe('CORS and robots.txt', () => {
   const origin = 'http://web-client.example';
 
@@ -705,6 +790,13 @@ describe('CORS and robots.txt', () => {
     const e = await fetch(`${kurz.baseUrl}/rest/v3/short-urls`, { headers: { Origin: origin, 'X-Api-Key': 'nope' } });
     assert.equal(e.status, 401);
     assert.ok(e.headers.get('access-control-allow-origin'), 'Access-Control-Allow-Origin on a 401');
+  });
+
+  test('an answer to a request without Origin carries no CORS headers', async () => {
+    // CorsTest::responseDoesNotIncludeCorsHeadersWhenOriginIsNotSent
+    const r = await fetch(`${kurz.baseUrl}/rest/v3/short-urls`, { headers: { 'X-Api-Key': kurz.apiKey } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('access-control-allow-origin'), null);
   });
 
   test('robots.txt allows the crawlable short URLs only', async () => {
