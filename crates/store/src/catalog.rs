@@ -272,9 +272,10 @@ impl Catalog for SqlStore {
         let mut b = SqlBuilder::new(
             d,
             format!(
-                "select t.tag, count(*) as links, {} as visits, {} as bots from (\
+                "select {} as tag, count(*) as links, {} as visits, {} as bots from (\
                  select {tag} as tag, l.visits, {BOTS_OF_L} as bots from links l{rows_of_tags} \
                  where l.deleted_at is null",
+                d.text("t.tag"),
                 sum(d, "t.visits"),
                 sum(d, "t.bots"),
             ),
