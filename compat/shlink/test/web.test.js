@@ -185,5 +185,33 @@ test('the web UI adds kurz as a server, lists short URLs, creates one and shows 
     assert.equal(await visitRows.locator('svg[data-icon="robot"]').count(), 1, 'one visit marked as a bot');
   });
 
+  await t.test('edit its title', async () => {
+    assert.ok(created, 'a short URL was created');
+    await page.goto(`${page.url().replace(/\/short-code\/.*$/, '')}/short-code/${created.shortCode}/edit`);
+    const title = page.getByPlaceholder('Title');
+    await shows(title, 'the edit form');
+    await title.fill('Edited in the UI');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await shows(page.getByText('Short URL properly edited.'), 'the edit saved');
+    await shot('7-edit-short-url');
+    const after = await sdk.getShortUrl({ shortCode: created.shortCode });
+    assert.equal(after.title, 'Edited in the UI');
+    assert.equal(after.longUrl, created.longUrl, 'the rest is kept');
+  });
+
+  await t.test('manage tags and domains', async () => {
+    await page.getByRole('link', { name: 'Manage tags' }).first().click();
+    const row = page.getByRole('row').filter({ hasText: `ui-${rid}` });
+    await shows(row, `the tag ui-${rid}`);
+    // Three short URLs carry it; their visits are the tag's.
+    const cells = (await row.getByRole('cell').allTextContents()).map((c) => c.trim());
+    assert.deepEqual(cells.slice(1, 3), ['3', '0'], `the tag's row counts its 3 short URLs and no visits: ${JSON.stringify(cells)}`);
+    await shot('8-manage-tags');
+    await page.getByRole('link', { name: 'Manage domains' }).first().click();
+    const domain = page.getByRole('row').filter({ hasText: `127.0.0.1:${kurz.port}` });
+    await shows(domain, 'the default domain');
+    await shot('9-manage-domains');
+  });
+
   assert.deepEqual(seen.failures, [], `no request to kurz failed in the browser (CORS shows up here)\n${diagnostics()}`);
 });
