@@ -583,7 +583,7 @@ describe('list', () => {
     const specs = [
       { slug: `ord-b-${rid}`, path: 'ord/3', title: 'Alpha', visits: 1 },
       { slug: `ord-c-${rid}`, path: 'ord/1', title: 'Charlie', visits: 3 },
-      { slug: `ord-a-${rid}`, path: 'ord/2', title: 'Bravo', visits: 0 },
+      { slug: `ord-a-${rid}`, path: 'ord/2', title: 'Bravo', visits: 0, bots: 4 },
     ];
     const made = [];
     for (const [i, sp] of specs.entries()) {
@@ -592,8 +592,9 @@ describe('list', () => {
     }
     for (const [i, sp] of specs.entries()) {
       for (let n = 0; n < sp.visits; n++) assert.equal((await visit(made[i].shortUrl)).status, 302);
+      for (let n = 0; n < (sp.bots ?? 0); n++) await visit(made[i].shortUrl, { userAgent: BOT_UAS[n % BOT_UAS.length] });
     }
-    for (const [i, sp] of specs.entries()) await visitsReach(made[i].shortCode, sp.visits);
+    for (const [i, sp] of specs.entries()) await visitsReach(made[i].shortCode, sp.visits + (sp.bots ?? 0));
 
     const order = async (field, dir) => ids(await sdk.listShortUrls({ tags: [tag], orderBy: { field, dir } }));
     const [b, c, a] = specs.map((x) => x.slug);
@@ -604,9 +605,11 @@ describe('list', () => {
     assert.deepEqual(await order('title', 'DESC'), [c, a, b], 'title-DESC');
     assert.deepEqual(await order('dateCreated', 'DESC'), [a, c, b], 'dateCreated-DESC');
     assert.deepEqual(await order('dateCreated', 'ASC'), [b, c, a], 'dateCreated-ASC');
-    assert.deepEqual(await order('visits', 'DESC'), [c, b, a], 'visits-DESC');
-    assert.deepEqual(await order('visits', 'ASC'), [a, b, c], 'visits-ASC');
+    // Visits: a 4 (all bots), c 3, b 1; people only: c 3, b 1, a 0.
+    assert.deepEqual(await order('visits', 'DESC'), [a, c, b], 'visits-DESC');
+    assert.deepEqual(await order('visits', 'ASC'), [b, c, a], 'visits-ASC');
     assert.deepEqual(await order('nonBotVisits', 'DESC'), [c, b, a], 'nonBotVisits-DESC');
+    assert.deepEqual(await order('nonBotVisits', 'ASC'), [a, b, c], 'nonBotVisits-ASC');
   });
 
   test('invalid orderBy and tagsMode are invalid-data naming them', async () => {
