@@ -230,7 +230,8 @@ impl Paging {
         let per = u64::from(self.per_page).max(1);
         Pagination {
             current_page: self.page,
-            pages_count: total.div_ceil(per),
+            // Shlink's pager counts one page even when it is empty.
+            pages_count: total.div_ceil(per).max(1),
             items_per_page: self.per_page,
             items_in_current_page: in_page,
             total_items: total,
@@ -286,6 +287,10 @@ mod tests {
         let p = Paging::parse(&pairs(""), 10).expect("ok");
         assert_eq!((p.page, p.per_page), (1, 10));
         assert!(Paging::parse(&pairs("page=0"), 10).is_err());
+        assert_eq!(
+            serde_json::to_value(p.pagination(0, 0)).expect("json")["pagesCount"],
+            1
+        );
         let json = serde_json::to_value(p.pagination(10, 25)).expect("json");
         assert_eq!(
             json,

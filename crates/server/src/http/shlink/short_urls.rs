@@ -159,6 +159,17 @@ pub(super) fn catalog_problem(e: CatalogError) -> Response {
     ApiError::from(e).into_response()
 }
 
+/// Longest title Shlink keeps; it cuts longer ones rather than refusing.
+const MAX_TITLE_CHARS: usize = 512;
+
+/// A title as Shlink keeps it: trimmed and cut at 512 characters; empty
+/// is none.
+fn shlink_title(title: &str) -> Option<String> {
+    let title: String = title.trim().chars().take(MAX_TITLE_CHARS).collect();
+    let title = title.trim_end();
+    (!title.is_empty()).then(|| title.to_owned())
+}
+
 /// A date field of a body: `None` absent or null.
 fn body_date(
     value: Option<&str>,
@@ -252,7 +263,7 @@ async fn create(
         max_visits: body.max_visits,
         password: None,
         tags: normalize_tags(body.tags),
-        title: body.title.filter(|t| !t.is_empty()),
+        title: body.title.and_then(|t| shlink_title(&t)),
         redirect_status: None,
         forward_query: body.forward_query.unwrap_or(true),
         crawlable: body.crawlable,
@@ -417,7 +428,7 @@ async fn edit(
         max_visits: body.max_visits,
         tags: body.tags.map(|t| normalize_tags(t.unwrap_or_default())),
         // An empty title clears it, as in Shlink.
-        title: body.title.map(|t| t.filter(|t| !t.is_empty())),
+        title: body.title.map(|t| t.and_then(|t| shlink_title(&t))),
         forward_query: body.forward_query,
         crawlable: body.crawlable,
         ..UpdateLink::default()
@@ -469,5 +480,13 @@ mod tests {
             " ".to_owned(),
         ];
         assert_eq!(normalize_tags(tags), ["fo-o", "bar", "uuu", "aäa"]);
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_cut_as_shlink_does() {
+        assert_eq!(shlink_title("  Padded  ").as_deref(), Some("Padded"));
+        assert_eq!(shlink_title("   "), None);
+        let long = "x".repeat(600);
+        assert_eq!(shlink_title(&long).map(|t| t.chars().count()), Some(512));
     }
 }

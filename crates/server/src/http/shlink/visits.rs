@@ -204,7 +204,18 @@ async fn non_orphan(
     listing(result, &query, &state)
 }
 
+/// Shlink's kinds of orphan visit, which its `type` filter names.
+const ORPHAN_TYPES: [&str; 3] = ["base_url", "invalid_short_url", "regular_404"];
+
 async fn orphan(Auth(_): Auth, RawQuery(q): RawQuery) -> Response {
+    let kind = query_pairs(q.as_deref())
+        .into_iter()
+        .find(|(k, _)| k == "type")
+        .map(|(_, v)| v);
+    if kind.is_some_and(|k| !k.is_empty() && !ORPHAN_TYPES.contains(&k.as_str())) {
+        return Problem::invalid("type", format!("type is one of {}", ORPHAN_TYPES.join(", ")))
+            .into_response();
+    }
     let query = match visit_query(q.as_deref()) {
         Ok(query) => query,
         Err(p) => return p.into_response(),
