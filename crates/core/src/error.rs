@@ -13,6 +13,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum Field {
     Url,
     Alias,
+    /// Length of a generated slug.
+    SlugLength,
     ExpiresAt,
     MaxVisits,
     Password,
@@ -100,6 +102,23 @@ pub enum LinkError {
     Hash(#[from] HashError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Why a catalog question (search, tags, visits) was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error("no such tag")]
+    TagNotFound,
+    #[error("a tag of that name exists already")]
+    TagTaken,
+}
+
+impl From<StoreError> for CatalogError {
+    fn from(e: StoreError) -> Self {
+        Self::Link(LinkError::Store(e))
+    }
 }
 
 /// Why no code was free.

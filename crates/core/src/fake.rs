@@ -49,6 +49,7 @@ pub fn new_link(id: i64, slug: &str, url: &str, created_at: OffsetDateTime) -> N
         title: None,
         redirect_status: None,
         forward_query: false,
+        crawlable: false,
         password_hash: None,
         pending: false,
         visits: 0,
@@ -197,6 +198,7 @@ impl LinkStore for FakeStore {
             title: new.title,
             redirect_status: new.redirect_status,
             forward_query: new.forward_query,
+            crawlable: new.crawlable,
             password_hash: new.password_hash,
             disabled: false,
             disabled_reason: None,
@@ -285,6 +287,9 @@ impl LinkStore for FakeStore {
         }
         if let Some(v) = changes.forward_query {
             link.forward_query = v;
+        }
+        if let Some(v) = changes.crawlable {
+            link.crawlable = v;
         }
         if let Some(v) = changes.disabled {
             link.disabled = v;

@@ -19,6 +19,7 @@
 pub mod account;
 pub mod analytics;
 pub mod blocklist;
+pub mod catalog;
 pub mod clock;
 pub mod error;
 #[cfg(any(test, feature = "fakes"))]

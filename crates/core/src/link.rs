@@ -94,6 +94,8 @@ pub struct Link {
     /// `None` follows the instance default.
     pub redirect_status: Option<u16>,
     pub forward_query: bool,
+    /// Listed as allowed in `/robots.txt`.
+    pub crawlable: bool,
     /// argon2id PHC string.
     pub password_hash: Option<String>,
     pub disabled: bool,
@@ -214,6 +216,7 @@ pub struct NewLink {
     pub title: Option<String>,
     pub redirect_status: Option<u16>,
     pub forward_query: bool,
+    pub crawlable: bool,
     pub password_hash: Option<String>,
     pub pending: bool,
     /// Clicks counted elsewhere before the link came here (an import);
@@ -235,6 +238,7 @@ pub struct LinkChanges {
     pub title: Option<Option<String>>,
     pub redirect_status: Option<Option<u16>>,
     pub forward_query: Option<bool>,
+    pub crawlable: Option<bool>,
     pub disabled: Option<bool>,
     /// `Some(None)` clears the reason (an owner's or admin's own disable).
     pub disabled_reason: Option<Option<DisabledReason>>,

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::account::{ApiKey, NewApiKey, NewSession, NewUser, Principal, Role, User};
 use crate::analytics::{Click, ClickBatch, StatsRows, StatsScope, VisitCursor, VisitRecord};
+use crate::catalog::{ClickTotals, SearchPage, SearchQuery, TagStat, VisitQuery, VisitSearchPage};
 use crate::error::{AccountError, HashError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
 use crate::report::{NewReport, Report, ReportQuery, Resolution, Resolve};
@@ -271,4 +272,28 @@ pub trait PasswordHasher: Send + Sync + Debug {
     async fn hash(&self, password: String) -> Result<String, HashError>;
     /// `false` also for a hash that cannot be parsed.
     async fn verify(&self, hash: String, password: String) -> Result<bool, HashError>;
+}
+
+/// Links and visits as a catalog finds them: numbered pages with totals,
+/// tag sets and orders (see [`crate::catalog`]). May read a replica.
+#[async_trait]
+pub trait Catalog: Send + Sync + Debug {
+    async fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError>;
+    /// Bot clicks of these links, from the rollups; links without any are
+    /// left out.
+    async fn bot_clicks(&self, link_ids: &[i64]) -> Result<Vec<(i64, i64)>, StoreError>;
+    /// Every tag on the live links of `owner_id` (`None`: everyone's), by
+    /// name, at most `limit`.
+    async fn tags(&self, owner_id: Option<i64>, limit: u32) -> Result<Vec<TagStat>, StoreError>;
+    /// Renames a tag on every live link carrying it (keeping one copy where
+    /// a link carries both names); how many links changed.
+    async fn rename_tag(&self, old: &str, new: &str, at: OffsetDateTime)
+        -> Result<u64, StoreError>;
+    /// Takes these tags off every live link; how many links changed.
+    async fn delete_tags(&self, tags: &[String], at: OffsetDateTime) -> Result<u64, StoreError>;
+    async fn visit_page(&self, query: &VisitQuery) -> Result<VisitSearchPage, StoreError>;
+    async fn click_totals(&self, owner_id: Option<i64>) -> Result<ClickTotals, StoreError>;
+    /// Slugs of live, enabled links marked crawlable, oldest first, at most
+    /// `limit`.
+    async fn crawlable_slugs(&self, limit: u32) -> Result<Vec<String>, StoreError>;
 }

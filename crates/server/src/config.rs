@@ -122,6 +122,17 @@ pub struct Config {
     pub analytics: AnalyticsConfig,
     pub cache: CacheSettings,
     pub ui: UiConfig,
+    pub rest: RestConfig,
+}
+
+/// Shlink's REST API under `/rest/`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestConfig {
+    /// Origins whose pages may call `/rest/` (CORS); `*` for any, as
+    /// Shlink allows. In the environment, a comma-separated list.
+    #[serde(deserialize_with = "list_or_csv")]
+    pub cors_origins: Vec<String>,
 }
 
 /// The web UI.
@@ -380,6 +391,9 @@ impl Default for Config {
                 warmup_entries: 100_000,
             },
             ui: UiConfig { session_hours: 168 },
+            rest: RestConfig {
+                cors_origins: vec!["*".to_owned()],
+            },
         }
     }
 }

@@ -18,8 +18,9 @@ use kurz_core::clock::{Clock, SystemClock};
 use kurz_core::link::RedirectCode;
 use kurz_core::ports::PasswordHasher;
 use kurz_core::service::{
-    AccountPorts, AccountService, LinkPorts, LinkService, LinkSettings, RedirectPorts,
-    RedirectSettings, Redirector, ReportPorts, ReportService, RescanPorts, Rescanner, StatsService,
+    AccountPorts, AccountService, CatalogService, LinkPorts, LinkService, LinkSettings,
+    RedirectPorts, RedirectSettings, Redirector, ReportPorts, ReportService, RescanPorts,
+    Rescanner, StatsService,
 };
 use kurz_core::slug::KeywordPolicy;
 use kurz_core::target::UrlPolicy;
@@ -354,6 +355,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         links: services.links,
         redirector: Arc::new(redirector),
         stats: Arc::new(StatsService::new(db.links(), db.analytics(), clock.clone())),
+        catalog: Arc::new(CatalogService::new(db.catalog(), db.links(), clock.clone())),
         accounts: services.accounts,
         reports: services.reports,
         health: db.health(),
@@ -367,6 +369,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
             request_timeout: config.request_timeout(),
             body_timeout: Duration::from_secs(config.http.body_timeout_secs),
             session_ttl: time::Duration::hours(i64::from(config.ui.session_hours.max(1))),
+            rest_origins: config.rest.cors_origins.clone(),
         }),
         limits,
         metrics: metrics.clone(),

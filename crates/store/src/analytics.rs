@@ -189,7 +189,7 @@ impl AnalyticsStore for SqlStore {
 }
 
 #[derive(Debug, sqlx::FromRow)]
-struct VisitRow {
+pub(crate) struct VisitRow {
     id: i64,
     at: i64,
     referrer: String,
@@ -202,7 +202,7 @@ struct VisitRow {
 }
 
 impl VisitRow {
-    fn into_record(self) -> VisitRecord {
+    pub(crate) fn into_record(self) -> VisitRecord {
         let device = Device::parse(&self.device).unwrap_or(Device::Unknown);
         VisitRecord {
             id: self.id,
@@ -249,7 +249,7 @@ fn scoped(q: &mut SqlBuilder<'_>, scope: StatsScope, alias: &str, hours: &Range<
 
 /// `sum(e)` as a 64-bit integer: MySQL and PostgreSQL widen sums of
 /// `bigint` to decimals.
-fn sum(d: Dialect, e: &str) -> String {
+pub(crate) fn sum(d: Dialect, e: &str) -> String {
     match d {
         Dialect::Sqlite => format!("sum({e})"),
         Dialect::MySql => format!("cast(sum({e}) as signed)"),

@@ -365,6 +365,10 @@ impl<'a> SqlBuilder<'a> {
         self
     }
 
+    pub(crate) fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
     pub(crate) fn sql(&self) -> &str {
         &self.text
     }

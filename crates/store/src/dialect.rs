@@ -58,8 +58,8 @@ impl Queries {
         let select_links = format!(
             "select l.id, {slug} as slug, l.url, l.owner_id, {owner} as owner, l.created_at, \
              l.updated_at, l.expires_at, l.max_visits, l.visits, l.human_visits, l.tags, l.title, \
-             l.redirect_status, l.forward_query, l.password_hash, l.disabled, l.disabled_reason, \
-             l.pending from links l left join users u on u.id = l.owner_id"
+             l.redirect_status, l.forward_query, l.crawlable, l.password_hash, l.disabled, \
+             l.disabled_reason, l.pending from links l left join users u on u.id = l.owner_id"
         );
         // Columns of a user as `UserRow` reads them.
         let select_users = format!(
@@ -110,8 +110,8 @@ impl Queries {
             insert_link: q(
                 "insert into links (id, slug, url, url_hash, owner_id, created_at, \
                  updated_at, expires_at, max_visits, tags, title, redirect_status, forward_query, \
-                 password_hash, pending, visits, human_visits) \
-                 values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 crawlable, password_hash, pending, visits, human_visits) \
+                 values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ),
             lease_ids: q("update id_counters set next_id = next_id + ? where name = 'link'"),
             read_next_id: "select next_id from id_counters where name = 'link'".to_owned(),
@@ -248,10 +248,28 @@ impl Dialect {
     /// bound string"; the caller binds the tag and pushes [`Self::tag_close`].
     pub(crate) fn tag_open(self) -> &'static str {
         match self {
-            Self::Sqlite => " and exists (select 1 from json_each(l.tags) where json_each.value = ",
-            Self::MySql => " and json_contains(l.tags, json_quote(",
-            Self::Postgres => " and l.tags::jsonb @> jsonb_build_array(",
+            Self::Sqlite => "exists (select 1 from json_each(l.tags) where json_each.value = ",
+            Self::MySql => "json_contains(l.tags, json_quote(",
+            Self::Postgres => "l.tags::jsonb @> jsonb_build_array(",
         }
+    }
+
+    /// `from` clause continued: `l`'s tags as rows, and the column that
+    /// names each.
+    pub(crate) fn tag_rows(self) -> (&'static str, &'static str) {
+        let from = match self {
+            Self::Sqlite => " cross join json_each(l.tags) j",
+            Self::MySql => {
+                " cross join json_table(l.tags, '$[*]' columns \
+                 (tag varchar(255) character set utf8mb4 collate utf8mb4_bin path '$')) j"
+            }
+            Self::Postgres => " cross join lateral jsonb_array_elements_text(l.tags::jsonb) j(tag)",
+        };
+        let column = match self {
+            Self::Sqlite => "j.value",
+            Self::MySql | Self::Postgres => "j.tag",
+        };
+        (from, column)
     }
 
     pub(crate) fn tag_close(self) -> &'static str {

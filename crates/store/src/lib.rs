@@ -28,6 +28,7 @@ mod accounts;
 mod analytics;
 mod backup;
 pub mod cache;
+mod catalog;
 mod db;
 mod dialect;
 mod error;
@@ -51,8 +52,8 @@ use std::time::Duration;
 use kurz_core::clock::Clock;
 use kurz_core::error::StoreError;
 use kurz_core::ports::{
-    AccountStore, AnalyticsStore, Authenticator, Health, IdSource, LinkLookup, LinkScan, LinkStore,
-    PopularLinks, ReportStore, SessionStore, VisitStore,
+    AccountStore, AnalyticsStore, Authenticator, Catalog, Health, IdSource, LinkLookup, LinkScan,
+    LinkStore, PopularLinks, ReportStore, SessionStore, VisitStore,
 };
 
 pub use self::backup::{BackupError, BackupOutcome};
@@ -158,6 +159,10 @@ impl Database {
     }
 
     pub fn analytics(&self) -> Arc<dyn AnalyticsStore> {
+        self.store.clone()
+    }
+
+    pub fn catalog(&self) -> Arc<dyn Catalog> {
         self.store.clone()
     }
 

@@ -33,7 +33,7 @@ pub(crate) fn tags_json(tags: &[String]) -> String {
 
 /// A link as `Queries::select_links` reads it.
 #[derive(Debug, FromRow)]
-struct LinkRow {
+pub(crate) struct LinkRow {
     id: i64,
     slug: String,
     url: String,
@@ -49,6 +49,7 @@ struct LinkRow {
     title: Option<String>,
     redirect_status: Option<i64>,
     forward_query: bool,
+    crawlable: bool,
     password_hash: Option<String>,
     disabled: bool,
     disabled_reason: Option<String>,
@@ -75,6 +76,7 @@ impl LinkRow {
             title: self.title,
             redirect_status: self.redirect_status.and_then(|c| u16::try_from(c).ok()),
             forward_query: self.forward_query,
+            crawlable: self.crawlable,
             password_hash: self.password_hash,
             disabled: self.disabled,
             disabled_reason: self
@@ -124,7 +126,7 @@ impl From<RecordRow> for RedirectRecord {
     }
 }
 
-fn links(rows: Vec<LinkRow>) -> Result<Vec<Link>, StoreError> {
+pub(crate) fn links(rows: Vec<LinkRow>) -> Result<Vec<Link>, StoreError> {
     rows.into_iter().map(LinkRow::into_link).collect()
 }
 
@@ -203,6 +205,7 @@ impl LinkStore for SqlStore {
             Arg::OptText(link.title.as_deref()),
             Arg::OptInt(link.redirect_status.map(i64::from)),
             Arg::Bool(link.forward_query),
+            Arg::Bool(link.crawlable),
             Arg::OptText(link.password_hash.as_deref()),
             Arg::Bool(link.pending),
             Arg::Int(link.visits),
@@ -304,7 +307,8 @@ impl LinkStore for SqlStore {
                 .push(" escape '!')");
         }
         if let Some(tag) = &query.tag {
-            b.push(dialect.tag_open())
+            b.push(" and ")
+                .push(dialect.tag_open())
                 .bind(Arg::Text(tag))
                 .push(dialect.tag_close());
         }
@@ -354,6 +358,9 @@ impl LinkStore for SqlStore {
         }
         if let Some(v) = changes.forward_query {
             b.push(", forward_query = ").bind(Arg::Bool(v));
+        }
+        if let Some(v) = changes.crawlable {
+            b.push(", crawlable = ").bind(Arg::Bool(v));
         }
         if let Some(v) = changes.disabled {
             b.push(", disabled = ").bind(Arg::Bool(v));

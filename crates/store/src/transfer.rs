@@ -96,6 +96,9 @@ pub(crate) struct LinkRecord {
     pub(crate) title: Option<String>,
     pub(crate) redirect_status: Option<i64>,
     pub(crate) forward_query: bool,
+    /// Absent in exports from before it existed.
+    #[serde(default)]
+    pub(crate) crawlable: bool,
     pub(crate) password_hash: Option<String>,
     pub(crate) disabled: bool,
     /// `abuse` or `blocklist`; absent in exports from before it existed.
@@ -232,8 +235,8 @@ impl SqlStore {
         let page_sql = self.q.dialect.placeholders(&format!(
             "select l.id, {} as slug, l.url, {} as owner, l.created_at, l.updated_at, \
              l.expires_at, l.max_visits, l.visits, l.tags, l.title, l.redirect_status, \
-             l.forward_query, l.password_hash, l.disabled, l.disabled_reason, l.pending, \
-             l.deleted_at from links l left join users u on u.id = l.owner_id \
+             l.forward_query, l.crawlable, l.password_hash, l.disabled, l.disabled_reason, \
+             l.pending, l.deleted_at from links l left join users u on u.id = l.owner_id \
              where l.id > ? order by l.id limit ?",
             text("l.slug"),
             text("u.username")
@@ -453,7 +456,8 @@ impl SqlStore {
             self.q.dialect,
             "insert into links (id, slug, url, url_hash, owner_id, created_at, updated_at, \
              expires_at, max_visits, visits, human_visits, tags, title, redirect_status, \
-             forward_query, password_hash, disabled, disabled_reason, pending, deleted_at) values ",
+             forward_query, crawlable, password_hash, disabled, disabled_reason, pending, \
+             deleted_at) values ",
         );
         for (i, l) in batch.iter().enumerate() {
             if i > 0 {
@@ -498,6 +502,8 @@ impl SqlStore {
                 .bind(Arg::OptInt(l.redirect_status))
                 .push(", ")
                 .bind(Arg::Bool(l.forward_query))
+                .push(", ")
+                .bind(Arg::Bool(l.crawlable))
                 .push(", ")
                 .bind(Arg::OptText(l.password_hash.as_deref()))
                 .push(", ")

@@ -13,14 +13,17 @@ use crate::link::{
     Cursor, DisabledReason, Link, LinkChanges, LinkStatus, ListQuery, NewLink, RedirectCode,
 };
 use crate::ports::{IdSource, Invalidator, LinkStore, PasswordHasher};
-use crate::slug::{is_reserved, AliasError, KeywordPolicy, KeywordVerdict, Slug, SlugCodec};
+use crate::slug::{
+    is_reserved, AliasError, KeywordPolicy, KeywordVerdict, Slug, SlugCodec, MAX_CODE_LEN,
+    MIN_CODE_LEN,
+};
 use crate::target::{TargetUrl, UrlError, UrlPolicy};
 
 /// Most tags on one link, longest tag, longest title, longest search.
 pub const MAX_TAGS: usize = 32;
-const MAX_TAG_LEN: usize = 64;
+pub(crate) const MAX_TAG_LEN: usize = 64;
 const MAX_TITLE_LEN: usize = 512;
-const MAX_QUERY_LEN: usize = 256;
+pub(crate) const MAX_QUERY_LEN: usize = 256;
 pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 1000;
 
@@ -54,7 +57,10 @@ pub struct CreateLink {
     pub title: Option<String>,
     pub redirect_status: Option<u16>,
     pub forward_query: bool,
+    pub crawlable: bool,
     pub reuse: bool,
+    /// Length of a generated slug, instead of the instance's.
+    pub slug_length: Option<usize>,
 }
 
 /// A change request; see [`LinkChanges`] for the meaning of the options.
@@ -69,6 +75,7 @@ pub struct UpdateLink {
     pub title: Option<Option<String>>,
     pub redirect_status: Option<Option<u16>>,
     pub forward_query: Option<bool>,
+    pub crawlable: Option<bool>,
     pub disabled: Option<bool>,
     /// Admins only: approve (or send back to review) an alias from the
     /// review list.
@@ -155,6 +162,16 @@ impl LinkService {
         let tags = check_tags(req.tags)?;
         let title = check_title(req.title)?;
         check_redirect_status(req.redirect_status)?;
+        let length = match req.slug_length {
+            None => self.settings.slug_length,
+            Some(n) if (MIN_CODE_LEN..=MAX_CODE_LEN).contains(&n) => n,
+            Some(_) => {
+                return Err(LinkError::invalid(
+                    Field::SlugLength,
+                    format!("a generated slug is {MIN_CODE_LEN} to {MAX_CODE_LEN} characters long"),
+                ))
+            }
+        };
         if let Some(p) = &req.password {
             check_password(p)?;
         }
@@ -186,6 +203,7 @@ impl LinkService {
             title,
             redirect_status: req.redirect_status,
             forward_query: req.forward_query,
+            crawlable: req.crawlable,
             password_hash,
             pending,
             visits: 0,
@@ -221,12 +239,16 @@ impl LinkService {
         }
 
         // The secret is the store's; building the codec from it costs a few
-        // integer operations.
-        let codec = SlugCodec::new(&self.ids.slug_secret().await?, self.settings.slug_length);
+        // integer operations. A length of the caller's own that is too
+        // short for the ID falls back to the instance's.
+        let secret = self.ids.slug_secret().await?;
+        let codec = SlugCodec::new(&secret, length);
+        let instance = SlugCodec::new(&secret, self.settings.slug_length);
         for _ in 0..MAX_SKIPS {
             let id = self.ids.next_id().await?;
             let code = codec
                 .encode(id)
+                .or_else(|_| instance.encode(id))
                 .map_err(|e| LinkError::NoFreeCode(NoFreeCode::Exhausted(e)))?;
             if is_reserved(&code) || self.settings.keywords.judge(&code) != KeywordVerdict::Clean {
                 continue;
@@ -394,6 +416,7 @@ impl LinkService {
             title,
             redirect_status: req.redirect_status,
             forward_query: req.forward_query,
+            crawlable: req.crawlable,
             disabled: req.disabled,
             // A disable or enable by hand is no longer the instance's.
             disabled_reason: req.disabled.map(|_| None),

@@ -2,6 +2,7 @@
 //! the ports.
 
 pub mod accounts;
+pub mod catalog;
 pub mod links;
 pub mod redirect;
 pub mod reports;
@@ -9,6 +10,7 @@ pub mod rescan;
 pub mod stats;
 
 pub use accounts::{AccountPorts, AccountService};
+pub use catalog::CatalogService;
 pub use links::{
     CreateLink, Created, ImportLink, LinkPage, LinkPorts, LinkService, LinkSettings, UpdateLink,
 };

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 
 use kurz_core::error::{
-    AccountError, BoxError, Field, HashError, LinkError, ReportError, StoreError,
+    AccountError, BoxError, CatalogError, Field, HashError, LinkError, ReportError, StoreError,
 };
 use kurz_core::link::DisabledReason;
 use kurz_core::service::UnlockError;
@@ -209,6 +209,16 @@ impl From<AccountError> for ApiError {
             AccountError::WrongPassword => Self::WrongPassword,
             AccountError::Hash(e) => e.into(),
             AccountError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(err: CatalogError) -> Self {
+        match err {
+            CatalogError::Link(e) => e.into(),
+            CatalogError::TagNotFound => Self::NotFound,
+            CatalogError::TagTaken => Self::invalid(Field::Tags, err.to_string()),
         }
     }
 }

@@ -17,6 +17,8 @@ pub mod ops;
 pub mod pages;
 pub mod redirect;
 pub mod render;
+pub mod robots;
+pub mod shlink;
 pub mod trace;
 pub mod ui;
 
@@ -33,7 +35,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use kurz_core::link::RedirectCode;
 use kurz_core::ports::Health;
-use kurz_core::service::{AccountService, LinkService, Redirector, ReportService, StatsService};
+use kurz_core::service::{
+    AccountService, CatalogService, LinkService, Redirector, ReportService, StatsService,
+};
 use kurz_store::cache::Redis;
 
 use crate::metrics::Metrics;
@@ -61,6 +65,8 @@ pub struct Site {
     pub body_timeout: Duration,
     /// How long a UI login lasts.
     pub session_ttl: time::Duration,
+    /// Origins allowed to call `/rest/` from a browser (`*`: any).
+    pub rest_origins: Vec<String>,
 }
 
 impl Site {
@@ -105,6 +111,8 @@ pub struct Handlers {
     pub redirector: Arc<Redirector>,
     /// Stats and raw visits.
     pub stats: Arc<StatsService>,
+    /// Numbered, counted pages of links, tags and visits (Shlink's API).
+    pub catalog: Arc<CatalogService>,
     /// Users, keys, and who a key belongs to.
     pub accounts: Arc<AccountService>,
     /// Abuse reports: filed from the API and the preview page.
@@ -154,6 +162,8 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .merge(api)
         .merge(ui::router(&state))
+        .merge(shlink::router(&state))
+        .merge(robots::router())
         .merge(redirect)
         .merge(ops::router());
     if state.metrics_here {
@@ -184,7 +194,7 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::internal(format!("handler panicked: {detail}")).into_response()
 }
 
-async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(state.site.request_timeout, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::Unavailable("the request timed out".into()).into_response(),

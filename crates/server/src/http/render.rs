@@ -73,6 +73,7 @@ pub fn field_name(field: Field) -> &'static str {
     match field {
         Field::Url => "url",
         Field::Alias => "alias",
+        Field::SlugLength => "slug_length",
         Field::ExpiresAt => "expires_at",
         Field::MaxVisits => "max_visits",
         Field::Password => "password",
@@ -115,9 +116,24 @@ fn body_of(err: &ApiError) -> Bytes {
     serde_json::to_vec(&body).map_or_else(|_| Bytes::new(), Bytes::from)
 }
 
+/// An error's classification, left in the extensions of its response so
+/// that an API with another error shape (Shlink's, under `/rest/`) renders
+/// the same error its own way, whichever layer answered it.
+#[derive(Debug, Clone)]
+pub struct Classified {
+    pub code: u32,
+    pub message: String,
+    pub field: Option<Field>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
+        let classified = Classified {
+            code: code(&self),
+            message: self.to_string(),
+            field: self.field(),
+        };
         let body = match self {
             ApiError::NotFound => Bytes::clone(&NOT_FOUND),
             ApiError::Gone => Bytes::clone(&GONE),
@@ -135,6 +151,7 @@ impl IntoResponse for ApiError {
         if let Some(wait) = self.retry_after() {
             set_retry_after(&mut response, wait);
         }
+        response.extensions_mut().insert(classified);
         response
     }
 }

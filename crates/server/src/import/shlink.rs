@@ -75,6 +75,8 @@ struct ShortUrl {
     /// Shlink before 3.0.
     visits_count: Option<i64>,
     forward_query: Option<bool>,
+    #[serde(default)]
+    crawlable: bool,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +139,7 @@ fn link(url: ShortUrl) -> Result<ImportLink, String> {
         title: url.title.filter(|t| !t.is_empty()),
         // Shlink's own default.
         forward_query: url.forward_query.unwrap_or(true),
+        crawlable: url.crawlable,
         visits,
         human_visits: humans,
     })

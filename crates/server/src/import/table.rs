@@ -40,6 +40,7 @@ struct Columns {
     max_visits: Option<usize>,
     visits: Option<usize>,
     forward_query: Option<usize>,
+    crawlable: Option<usize>,
 }
 
 /// A header name with case, spaces and punctuation dropped.
@@ -64,6 +65,7 @@ impl Columns {
                 (Dialect::Kurz, "maxvisits") => &mut c.max_visits,
                 (Dialect::Kurz, "visits") => &mut c.visits,
                 (Dialect::Kurz, "forwardquery") => &mut c.forward_query,
+                (Dialect::Kurz, "crawlable") => &mut c.crawlable,
                 (Dialect::Bitly, "link" | "bitlink" | "shortlink" | "shorturl" | "id") => {
                     &mut c.slug
                 }
@@ -211,11 +213,8 @@ impl Table {
             .map(str::to_owned)
             .collect();
         let visits = count(field(c.visits), "visits")?.unwrap_or(0);
-        let forward_query = match field(c.forward_query).to_ascii_lowercase().as_str() {
-            "" | "false" | "0" | "no" => false,
-            "true" | "1" | "yes" => true,
-            other => return Err(format!("forward_query {other:?} is not true or false")),
-        };
+        let forward_query = switch(field(c.forward_query), "forward_query")?;
+        let crawlable = switch(field(c.crawlable), "crawlable")?;
         Ok(ImportLink {
             slug,
             url,
@@ -225,9 +224,19 @@ impl Table {
             tags,
             title: Some(field(c.title).to_owned()).filter(|t| !t.is_empty()),
             forward_query,
+            crawlable,
             visits,
             human_visits: visits,
         })
+    }
+}
+
+/// `true` or `false` (the default, for an empty field).
+fn switch(text: &str, name: &str) -> Result<bool, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "" | "false" | "0" | "no" => Ok(false),
+        "true" | "1" | "yes" => Ok(true),
+        other => Err(format!("{name} {other:?} is not true or false")),
     }
 }
 

@@ -108,6 +108,7 @@ async fn replica_misses_are_checked_on_the_primary(backend: Backend) {
             title: None,
             redirect_status: None,
             forward_query: false,
+            crawlable: false,
             password_hash: None,
             pending: false,
             visits: 0,

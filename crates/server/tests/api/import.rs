@@ -111,7 +111,7 @@ fn shlink_links() -> Vec<Value> {
             "meta": {"validSince": null, "validUntil": "2099-01-01T00:00:00+00:00", "maxVisits": 1000},
             "domain": null,
             "title": "Welcome to the store",
-            "crawlable": false,
+            "crawlable": true,
             "forwardQuery": false,
             "hasRedirectRules": false
         }),
@@ -296,6 +296,20 @@ async fn shlink_links_land_with_their_history_and_come_over_once(backend: Backen
         let slug = items[0]["slug"].as_str().expect("slug");
         assert_eq!(slug.len(), 8, "a derived slug: {slug}");
     }
+    let robots = app
+        .client
+        .get(app.url("/robots.txt"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        robots.contains("Allow: /games\n"),
+        "crawlable came over: {robots}"
+    );
+    assert!(!robots.contains("Allow: /12Kb3"), "{robots}");
     // The imported link redirects.
     let r = app.follow("games").await;
     assert_eq!(r.status(), reqwest::StatusCode::FOUND);
@@ -551,6 +565,16 @@ async fn csv_files_land_with_their_columns(backend: Backend) {
     assert_eq!(launch["max_visits"], 500);
     assert_eq!(launch["visits"], 42);
     assert_eq!(launch["forward_query"], true);
+    let robots = app
+        .client
+        .get(app.url("/robots.txt"))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    assert!(robots.contains("Allow: /launch\n"), "{robots}");
     assert_eq!(
         app.link("plain").await["created_at"],
         "2021-03-05T00:00:00Z"

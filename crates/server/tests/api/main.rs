@@ -29,6 +29,7 @@ mod redirect;
 mod reports;
 mod review;
 mod sessions;
+mod shlink;
 mod transfer;
 mod ui;
 mod ui_admin;

@@ -25,6 +25,8 @@ pub struct ImportLink {
     pub tags: Vec<String>,
     pub title: Option<String>,
     pub forward_query: bool,
+    /// Listed as allowed in `/robots.txt`.
+    pub crawlable: bool,
     pub visits: i64,
     /// The people among `visits` (what `max_visits` counts).
     pub human_visits: i64,
@@ -81,6 +83,7 @@ impl LinkService {
             title,
             redirect_status: None,
             forward_query: req.forward_query,
+            crawlable: req.crawlable,
             password_hash: None,
             pending: lookalike || review,
             visits,

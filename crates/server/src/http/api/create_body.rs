@@ -97,6 +97,7 @@ impl CreateLinkRequest {
             redirect_status: self.redirect_status,
             forward_query: self.forward_query,
             reuse: self.reuse,
+            ..CreateLink::default()
         })
     }
 }

@@ -247,6 +247,7 @@ pub async fn update_link(
         forward_query: req.forward_query,
         disabled: req.disabled,
         approved: req.approved,
+        ..UpdateLink::default()
     };
     let link = state.links.update(&who, &slug, change).await?;
     Ok(Json(LinkResponse::new(link, &state)))

@@ -518,7 +518,11 @@ fn limited(state: &AppState, which: Limit, allowance: Allowance) -> Response {
 /// key's and the user's budgets, then all of them in Redis. Creations and
 /// other calls have separate budgets.
 pub async fn guard_api(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let which = if req.method() == Method::POST && req.uri().path() == "/api/v1/links" {
+    let creates = matches!(
+        req.uri().path(),
+        "/api/v1/links" | "/rest/v3/short-urls" | "/rest/v2/short-urls"
+    );
+    let which = if req.method() == Method::POST && creates {
         Limit::Create
     } else {
         Limit::Api

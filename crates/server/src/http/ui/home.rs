@@ -69,7 +69,7 @@ impl ShortenForm {
             title: fields::text(&self.title),
             redirect_status: fields::status(&self.redirect_status)?,
             forward_query: fields::checked(self.forward_query.as_deref()),
-            reuse: false,
+            ..CreateLink::default()
         })
     }
 }
