@@ -279,6 +279,9 @@ pub trait PasswordHasher: Send + Sync + Debug {
 #[async_trait]
 pub trait Catalog: Send + Sync + Debug {
     async fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError>;
+    /// Whether a live link of `owner_id` (`None`: anyone's) carries `tag`;
+    /// asked of the primary.
+    async fn tag_exists(&self, owner_id: Option<i64>, tag: &str) -> Result<bool, StoreError>;
     /// Bot clicks of these links, from the rollups; links without any are
     /// left out.
     async fn bot_clicks(&self, link_ids: &[i64]) -> Result<Vec<(i64, i64)>, StoreError>;

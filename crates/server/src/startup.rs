@@ -356,6 +356,7 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         redirector: Arc::new(redirector),
         stats: Arc::new(StatsService::new(db.links(), db.analytics(), clock.clone())),
         catalog: Arc::new(CatalogService::new(db.catalog(), db.links(), clock.clone())),
+        robots: Default::default(),
         accounts: services.accounts,
         reports: services.reports,
         health: db.health(),

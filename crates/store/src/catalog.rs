@@ -1,6 +1,8 @@
 //! Catalog questions ([`Catalog`]): numbered, counted pages of links and
 //! visits, tag listings, and renaming or removing tags on every link.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use sqlx::FromRow;
 use time::OffsetDateTime;
@@ -21,6 +23,8 @@ use crate::store::SqlStore;
 
 /// Links a tag rename or removal rewrites per transaction.
 const RETAG_BATCH: i64 = 500;
+/// Times one link is read again when its tags changed under a rewrite.
+const RETAG_TRIES: usize = 3;
 
 /// The bot clicks of `l`, from its hourly rollups.
 const BOTS_OF_L: &str =
@@ -34,8 +38,13 @@ fn search_filters<'a>(b: &mut SqlBuilder<'a>, q: &'a SearchQuery, pattern: Optio
     }
     if let Some(pattern) = pattern {
         let like = d.like();
+        let (tag_rows, tag) = d.tag_rows();
+        let tag_match = format!("exists (select 1 from {tag_rows} where {tag}");
         b.push(" and (");
-        for (i, column) in ["l.slug", "l.url", "l.title", "l.tags"].iter().enumerate() {
+        for (i, column) in ["l.slug", "l.url", "l.title", &tag_match]
+            .iter()
+            .enumerate()
+        {
             if i > 0 {
                 b.push(" or ");
             }
@@ -44,7 +53,7 @@ fn search_filters<'a>(b: &mut SqlBuilder<'a>, q: &'a SearchQuery, pattern: Optio
                 .bind(Arg::Text(pattern))
                 .push(" escape '!'");
         }
-        b.push(")");
+        b.push("))");
     }
     if !q.tags.is_empty() {
         let join = if q.all_tags { " and " } else { " or " };
@@ -177,20 +186,47 @@ impl SqlStore {
                 return Ok(changed);
             };
             after = last;
-            let update = d.placeholders("update links set tags = ?, updated_at = ? where id = ?");
+            // Written only over the tags read: a link whose tags someone
+            // changed since is read again, so their change is kept.
+            let update = d.placeholders(
+                "update links set tags = ?, updated_at = ? where id = ? and tags = ?",
+            );
+            let reread =
+                d.placeholders("select tags from links where id = ? and deleted_at is null");
             let at_ms = to_millis(at);
-            self.timed("retag", async {
-                let mut tx = self.primary.begin().await?;
-                for (id, tags) in &rows {
-                    let old: Vec<String> = serde_json::from_str(tags).unwrap_or_default();
-                    let new = tags_json(&retag(old));
-                    let args = [Arg::Text(&new), Arg::Int(at_ms), Arg::Int(*id)];
-                    tx.exec().execute(&update, &args).await?;
-                }
-                tx.commit().await
-            })
-            .await?;
-            changed += rows.len() as u64;
+            changed += self
+                .timed("retag", async {
+                    let mut tx = self.primary.begin().await?;
+                    let mut done = 0u64;
+                    for (id, mut tags) in rows {
+                        for _ in 0..RETAG_TRIES {
+                            // Tags that do not parse are not rewritten into
+                            // none: the rename stops with the error.
+                            let old: Vec<String> = serde_json::from_str(&tags)
+                                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                            let new = tags_json(&retag(old));
+                            let args = [
+                                Arg::Text(&new),
+                                Arg::Int(at_ms),
+                                Arg::Int(id),
+                                Arg::Text(&tags),
+                            ];
+                            if tx.exec().execute(&update, &args).await? == 1 {
+                                done += 1;
+                                break;
+                            }
+                            let now: Option<(String,)> =
+                                tx.exec().fetch_optional(&reread, &[Arg::Int(id)]).await?;
+                            match now {
+                                Some((t,)) => tags = t,
+                                None => break,
+                            }
+                        }
+                    }
+                    tx.commit().await?;
+                    Ok(done)
+                })
+                .await?;
         }
     }
 }
@@ -223,22 +259,38 @@ impl Catalog for SqlStore {
             .await?;
         let found = links(rows)?;
         let ids: Vec<i64> = found.iter().map(|l| l.id).collect();
-        let bots = self.bot_clicks(&ids).await?;
-        let bots_of = |id: i64| -> i64 {
-            bots.iter()
-                .find(|(link, _): &&(i64, i64)| *link == id)
-                .map_or(0, |(_, n)| *n)
-        };
+        let bots: HashMap<i64, i64> = self.bot_clicks(&ids).await?.into_iter().collect();
         Ok(SearchPage {
             items: found
                 .into_iter()
                 .map(|link| Found {
-                    bots: bots_of(link.id),
+                    bots: bots.get(&link.id).copied().unwrap_or(0),
                     link,
                 })
                 .collect(),
             total: count(total),
         })
+    }
+
+    async fn tag_exists(&self, owner_id: Option<i64>, tag: &str) -> Result<bool, StoreError> {
+        self.ready().await?;
+        let d = self.q.dialect;
+        let mut b = SqlBuilder::new(
+            d,
+            "select l.id from links l where l.deleted_at is null and ",
+        );
+        b.push(d.tag_open())
+            .bind(Arg::Text(tag))
+            .push(d.tag_close());
+        if let Some(owner) = owner_id {
+            b.push(" and l.owner_id = ").bind(Arg::Int(owner));
+        }
+        b.push(" limit 1");
+        // The primary: a rename checks this just before it writes there.
+        let found: Option<(i64,)> = self
+            .timed("tag_exists", self.primary.fetch_optional(b.sql(), b.args()))
+            .await?;
+        Ok(found.is_some())
     }
 
     async fn bot_clicks(&self, link_ids: &[i64]) -> Result<Vec<(i64, i64)>, StoreError> {
@@ -273,7 +325,8 @@ impl Catalog for SqlStore {
             d,
             format!(
                 "select {} as tag, count(*) as links, {} as visits, {} as bots from (\
-                 select {tag} as tag, l.visits, {BOTS_OF_L} as bots from links l{rows_of_tags} \
+                 select {tag} as tag, l.visits, {BOTS_OF_L} as bots from links l \
+                 cross join {rows_of_tags} \
                  where l.deleted_at is null",
                 d.text("t.tag"),
                 sum(d, "t.visits"),

@@ -254,16 +254,16 @@ impl Dialect {
         }
     }
 
-    /// `from` clause continued: `l`'s tags as rows, and the column that
-    /// names each.
+    /// `l`'s tags as a table `j` of one row a tag (for a `from` clause
+    /// after `l`, or a subquery about it), and the column that names each.
     pub(crate) fn tag_rows(self) -> (&'static str, &'static str) {
         let from = match self {
-            Self::Sqlite => " cross join json_each(l.tags) j",
+            Self::Sqlite => "json_each(l.tags) j",
             Self::MySql => {
-                " cross join json_table(l.tags, '$[*]' columns \
+                "json_table(l.tags, '$[*]' columns \
                  (tag varchar(255) character set utf8mb4 collate utf8mb4_bin path '$')) j"
             }
-            Self::Postgres => " cross join lateral jsonb_array_elements_text(l.tags::jsonb) j(tag)",
+            Self::Postgres => "jsonb_array_elements_text(l.tags::jsonb) j(tag)",
         };
         let column = match self {
             Self::Sqlite => "j.value",

@@ -93,11 +93,10 @@ impl CatalogService {
             return Err(LinkError::Forbidden.into());
         }
         check_tag(new, Field::Tags)?;
-        let tags = self.catalog.tags(None, MAX_TAGS_LISTED).await?;
-        if !tags.iter().any(|t| t.tag == old) {
+        if !self.catalog.tag_exists(None, old).await? {
             return Err(CatalogError::TagNotFound);
         }
-        if old != new && tags.iter().any(|t| t.tag == new) {
+        if old != new && self.catalog.tag_exists(None, new).await? {
             return Err(CatalogError::TagTaken);
         }
         self.catalog.rename_tag(old, new, self.clock.now()).await?;
@@ -141,8 +140,7 @@ impl CatalogService {
         query: VisitQuery,
     ) -> Result<VisitSearchPage, CatalogError> {
         let owner_id = scope(who);
-        let tags = self.catalog.tags(owner_id, MAX_TAGS_LISTED).await?;
-        if !tags.iter().any(|t| t.tag == tag) {
+        if !self.catalog.tag_exists(owner_id, tag).await? {
             return Err(CatalogError::TagNotFound);
         }
         self.visits(VisitQuery {

@@ -113,6 +113,8 @@ pub struct Handlers {
     pub stats: Arc<StatsService>,
     /// Numbered, counted pages of links, tags and visits (Shlink's API).
     pub catalog: Arc<CatalogService>,
+    /// The last `/robots.txt`.
+    pub robots: robots::RobotsCache,
     /// Users, keys, and who a key belongs to.
     pub accounts: Arc<AccountService>,
     /// Abuse reports: filed from the API and the preview page.

@@ -306,7 +306,7 @@ async fn shlink_links_land_with_their_history_and_come_over_once(backend: Backen
         .await
         .expect("text");
     assert!(
-        robots.contains("Allow: /games\n"),
+        robots.contains("Allow: /games$\n"),
         "crawlable came over: {robots}"
     );
     assert!(!robots.contains("Allow: /12Kb3"), "{robots}");

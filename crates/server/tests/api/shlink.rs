@@ -497,12 +497,122 @@ async fn keys_health_domains_cors_and_robots(backend: Backend) {
         .text()
         .await
         .expect("text");
-    assert!(robots.contains("Allow: /crawl-me\n"), "{robots}");
+    assert!(robots.contains("Allow: /crawl-me$\n"), "{robots}");
     assert!(!robots.contains("hidden"));
     assert!(robots.trim_end().ends_with("Disallow: /"));
 }
 
+async fn users_see_only_their_own_and_read_only_keys_write_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_key.clone();
+    let bob = app.user("bob").await;
+    app.shlink_create(
+        &admin,
+        json!({"longUrl": "https://example.com/a", "customSlug": "admins", "tags": ["secret"]}),
+    )
+    .await;
+    app.click("admins", BROWSER_UA, None).await;
+    app.wait_for_visits("admins", 1).await;
+    let mine = app
+        .shlink_create(
+            &bob,
+            json!({"longUrl": "https://example.com/b", "customSlug": "bobs", "tags": ["Mine"]}),
+        )
+        .await;
+    assert_eq!(mine["tags"], json!(["mine"]));
+
+    // Bob's tags, visits and totals hold nothing of the admin's.
+    let tags = app.rest_json("/tags/stats", &bob).await;
+    assert_eq!(tags["tags"]["data"][0]["tag"], "mine");
+    assert_eq!(tags["tags"]["pagination"]["totalItems"], 1);
+    let overview = app.rest_json("/visits", &bob).await;
+    assert_eq!(overview["visits"]["nonOrphanVisits"]["total"], 0);
+    let all = app.rest_json("/visits/non-orphan", &bob).await;
+    assert_eq!(all["visits"]["pagination"]["totalItems"], 0);
+    for path in [
+        "/short-urls/admins/visits",
+        "/short-urls/admins/redirect-rules",
+    ] {
+        let r = app
+            .rest(reqwest::Method::GET, path, &bob)
+            .send()
+            .await
+            .expect("send");
+        problem(r, StatusCode::NOT_FOUND, "short-url-not-found").await;
+    }
+    let r = app
+        .rest(reqwest::Method::GET, "/tags/secret/visits", &bob)
+        .send()
+        .await
+        .expect("send");
+    problem(r, StatusCode::NOT_FOUND, "tag-not-found").await;
+    // Searching finds tag names, and only among the caller's links.
+    assert_eq!(
+        codes(&app.rest_json("/short-urls?searchTerm=ecre", &bob).await),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        codes(&app.rest_json("/short-urls?searchTerm=ecre", &admin).await),
+        ["admins"]
+    );
+    assert_eq!(
+        codes(&app.rest_json("/short-urls?searchTerm=%5B", &admin).await),
+        Vec::<String>::new()
+    );
+
+    // A read-only key reads, and changes nothing; another user's link is
+    // not found for it either, never forbidden.
+    let read_only = crate::helpers::key_for(&app.accounts, "bob", true).await;
+    assert_eq!(
+        app.rest_json("/short-urls/bobs", &read_only).await["shortCode"],
+        "bobs"
+    );
+    let r = app
+        .rest(reqwest::Method::GET, "/short-urls/admins", &read_only)
+        .send()
+        .await
+        .expect("send");
+    problem(r, StatusCode::NOT_FOUND, "short-url-not-found").await;
+    let r = app
+        .rest(reqwest::Method::PATCH, "/short-urls/bobs", &read_only)
+        .json(&json!({"title": "changed"}))
+        .send()
+        .await
+        .expect("send");
+    problem(r, StatusCode::FORBIDDEN, "forbidden-operation").await;
+    let r = app
+        .rest(reqwest::Method::DELETE, "/short-urls/bobs", &read_only)
+        .send()
+        .await
+        .expect("send");
+    problem(r, StatusCode::FORBIDDEN, "forbidden-operation").await;
+    let admin_read_only = crate::helpers::key_for(&app.accounts, "admin", true).await;
+    let r = app
+        .rest(reqwest::Method::PUT, "/tags", &admin_read_only)
+        .json(&json!({"oldName": "secret", "newName": "open"}))
+        .send()
+        .await
+        .expect("send");
+    problem(r, StatusCode::FORBIDDEN, "forbidden-tag-operation").await;
+    assert_eq!(
+        app.rest_json("/short-urls/bobs", &bob).await["title"],
+        Value::Null
+    );
+
+    // A body of a hundred thousand tags is refused before any work.
+    let many: Vec<String> = (0..100_000).map(|i| format!("t{i}")).collect();
+    let r = app
+        .rest(reqwest::Method::PATCH, "/short-urls/bobs", &bob)
+        .json(&json!({"tags": many}))
+        .send()
+        .await
+        .expect("send");
+    let p = problem(r, StatusCode::BAD_REQUEST, "invalid-data").await;
+    assert_eq!(p["invalidElements"], json!(["tags"]));
+}
+
 backend_tests!(
+    users_see_only_their_own_and_read_only_keys_write_nothing,
     short_urls_are_created_read_listed_edited_and_deleted,
     lists_page_filter_and_order,
     visits_tags_and_the_overview,

@@ -12,13 +12,15 @@ mod short_urls;
 mod tags;
 mod visits;
 
-use axum::extract::{Request, State};
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
 use serde::Serialize;
+use time::OffsetDateTime;
 
 use kurz_core::service::links::MAX_PAGE;
 
@@ -70,9 +72,9 @@ async fn method_not_allowed() -> Problem {
 /// any method is matched), and every kurz error, whichever layer gave it,
 /// rendered as Shlink's problem.
 async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let origin = req.headers().get(header::ORIGIN).cloned();
-    let allowed = origin
-        .as_ref()
+    let allowed = req
+        .headers()
+        .get(header::ORIGIN)
         .and_then(|o| allowed_origin(&state.site.rest_origins, o));
     let preflight = req.method() == Method::OPTIONS
         && req
@@ -99,9 +101,13 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
     } else {
         problem::render_problems(next.run(req).await)
     };
+    let h = response.headers_mut();
     if let Some(allow) = allowed {
-        let h = response.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allow);
+    }
+    // With a list of origins the answer depends on the asking one, so
+    // caches must keep one per origin.
+    if !state.site.rest_origins.iter().any(|o| o == "*") {
         h.append(header::VARY, HeaderValue::from_static("Origin"));
     }
     response
@@ -162,25 +168,69 @@ pub(crate) fn query_list(pairs: &[(String, String)], key: &str) -> Vec<String> {
 }
 
 /// `true` / `false` as Shlink's query flags are written.
-pub(crate) fn query_flag(pairs: &[(String, String)], key: &str) -> Result<bool, Problem> {
+pub(crate) fn query_flag(pairs: &[(String, String)], key: &'static str) -> Result<bool, Problem> {
     match query_value(pairs, key) {
         None | Some("" | "false" | "0") => Ok(false),
         Some("true" | "1") => Ok(true),
-        Some(_) => Err(Problem::invalid(
-            leak(key),
-            format!("{key} is true or false"),
+        Some(_) => Err(Problem::invalid(key, format!("{key} is true or false"))),
+    }
+}
+
+/// A date of the query, in any of Shlink's input formats.
+pub(crate) fn query_date(
+    pairs: &[(String, String)],
+    key: &'static str,
+) -> Result<Option<OffsetDateTime>, Problem> {
+    match query_value(pairs, key).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => dates::parse(v)
+            .map(Some)
+            .ok_or_else(|| Problem::invalid(key, format!("{key} is not a date"))),
+    }
+}
+
+/// `field-ASC` or `field-DESC` (a bare field is ascending): the field and
+/// whether it is descending.
+pub(crate) fn order_by(text: &str) -> Result<(&str, bool), Problem> {
+    let (field, dir) = text.split_once('-').unwrap_or((text, "ASC"));
+    match dir.to_ascii_uppercase().as_str() {
+        "ASC" => Ok((field, false)),
+        "DESC" => Ok((field, true)),
+        _ => Err(Problem::invalid(
+            "orderBy",
+            "orderBy is field-ASC or field-DESC",
         )),
     }
 }
 
-/// Query keys are a closed set of literals; this turns one back into the
-/// `'static` name a problem carries.
-fn leak(key: &str) -> &'static str {
-    match key {
-        "excludeBots" => "excludeBots",
-        "excludeMaxVisitsReached" => "excludeMaxVisitsReached",
-        "excludePastValidUntil" => "excludePastValidUntil",
-        _ => "query",
+/// A JSON body whose rejection is Shlink's problem.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(Problem))]
+pub(crate) struct Body<T>(pub T);
+
+impl From<JsonRejection> for Problem {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::JsonSyntaxError(_) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-request-body",
+                "Malformed request body",
+            )
+            .detail("Provided request does not contain a valid JSON body."),
+            other => Problem::invalid("body", other.body_text()),
+        }
+    }
+}
+
+/// A path parameter whose rejection (bad percent-encoding, say) is
+/// Shlink's problem.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(Problem))]
+pub(crate) struct PathParam<T>(pub T);
+
+impl From<PathRejection> for Problem {
+    fn from(_: PathRejection) -> Self {
+        Problem::not_found()
     }
 }
 

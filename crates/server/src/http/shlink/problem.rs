@@ -149,6 +149,7 @@ impl Problem {
             41301 => ("request-too-large", "Request body too large"),
             42901 => ("too-many-requests", "Too many requests"),
             50301 | 50302 => ("service-unavailable", "Service unavailable"),
+            _ if status.is_client_error() => ("invalid-request", "Invalid request"),
             _ => ("internal-server-error", "Internal server error"),
         };
         let mut p = Self::new(status, kind, title).detail(match c.code {

@@ -1,7 +1,8 @@
 //! Short URLs: create, list, read, edit, delete.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Path, RawQuery, State};
+use std::collections::HashSet;
+
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -12,10 +13,14 @@ use serde_json::json;
 use kurz_core::account::Principal;
 use kurz_core::catalog::{Found, SearchOrder, SearchQuery};
 use kurz_core::error::{CatalogError, LinkError};
+use kurz_core::service::links::MAX_TAGS;
 use kurz_core::service::{CreateLink, Created, UpdateLink};
 
 use super::problem::Problem;
-use super::{authority, dates, query_flag, query_list, query_pairs, query_value, Listing, Paging};
+use super::{
+    authority, dates, order_by, query_date, query_flag, query_list, query_pairs, query_value, Body,
+    Listing, Paging, PathParam,
+};
 use crate::http::api::nullable;
 use crate::http::error::ApiError;
 use crate::http::extract::Auth;
@@ -37,50 +42,40 @@ pub(super) fn routes(prefix: &str) -> Router<AppState> {
         )
 }
 
-/// A JSON body whose rejection is Shlink's problem.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(Problem))]
-pub(super) struct Body<T>(pub T);
-
-impl From<JsonRejection> for Problem {
-    fn from(r: JsonRejection) -> Self {
-        match r {
-            JsonRejection::JsonSyntaxError(_) => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "malformed-request-body",
-                "Malformed request body",
-            )
-            .detail("Provided request does not contain a valid JSON body."),
-            other => Problem::invalid("body", other.body_text()),
-        }
+/// Shlink's tags: trimmed, lower case, spaces as dashes, each once. More
+/// than twice kurz's limit is refused before any work: the body may hold
+/// a hundred thousand of them.
+pub(super) fn normalize_tags(tags: Vec<String>) -> Result<Vec<String>, Problem> {
+    if tags.len() > 2 * MAX_TAGS {
+        return Err(Problem::invalid(
+            "tags",
+            format!("a link has at most {MAX_TAGS} tags"),
+        ));
     }
-}
-
-/// Shlink's tags: trimmed, lower case, spaces as dashes, each once.
-pub(super) fn normalize_tags(tags: Vec<String>) -> Vec<String> {
+    let mut seen = HashSet::with_capacity(tags.len());
     let mut out: Vec<String> = Vec::with_capacity(tags.len());
     for tag in tags {
         let tag = tag.trim().to_lowercase().replace(' ', "-");
-        if !tag.is_empty() && !out.contains(&tag) {
+        if !tag.is_empty() && seen.insert(tag.clone()) {
             out.push(tag);
         }
     }
-    out
+    Ok(out)
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct VisitsSummary {
-    pub total: i64,
-    pub non_bots: i64,
-    pub bots: i64,
+    total: u64,
+    non_bots: u64,
+    bots: u64,
 }
 
 impl VisitsSummary {
-    pub(super) fn new(total: i64, bots: i64) -> Self {
+    pub(super) fn new(total: u64, bots: u64) -> Self {
         Self {
             total,
-            non_bots: (total - bots).max(0),
+            non_bots: total.saturating_sub(bots),
             bots,
         }
     }
@@ -123,7 +118,10 @@ impl ShortUrl {
             long_url: link.url,
             device_long_urls: json!({"android": null, "ios": null, "desktop": null}),
             date_created: dates::format(link.created_at),
-            visits_summary: VisitsSummary::new(link.visits, bots),
+            visits_summary: VisitsSummary::new(
+                u64::try_from(link.visits).unwrap_or(0),
+                u64::try_from(bots).unwrap_or(0),
+            ),
             tags: link.tags,
             meta: Meta {
                 valid_since: None,
@@ -140,12 +138,13 @@ impl ShortUrl {
 }
 
 /// A link error about `slug`, in Shlink's words where it has them. Another
-/// user's link is not found, as in Shlink; a read-only key's write is
-/// forbidden.
-fn link_problem(e: LinkError, who: &Principal, slug: &str) -> Response {
+/// user's link is not found, as in Shlink; only a read-only key's write is
+/// forbidden (a read never is, so it tells nothing about other users'
+/// links).
+fn link_problem(e: LinkError, who: &Principal, slug: &str, write: bool) -> Response {
     match e {
         LinkError::NotFound => Problem::short_url_not_found(slug).into_response(),
-        LinkError::Forbidden if !who.read_only => {
+        LinkError::Forbidden if !(write && who.read_only) => {
             Problem::short_url_not_found(slug).into_response()
         }
         LinkError::SlugTaken => Problem::non_unique_slug(slug).into_response(),
@@ -213,6 +212,24 @@ struct CreateBody {
     forward_query: Option<bool>,
     domain: Option<String>,
     path_prefix: Option<String>,
+    device_long_urls: Option<serde_json::Value>,
+}
+
+/// Device long URLs kurz cannot keep: any that is set. Nulls (what
+/// clients send for "none") pass.
+fn check_device_urls(value: Option<&serde_json::Value>) -> Result<(), Problem> {
+    let set = match value {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::Object(m)) => m.values().any(|v| !v.is_null()),
+        Some(_) => true,
+    };
+    if set {
+        return Err(Problem::invalid(
+            "deviceLongUrls",
+            "device-specific long URLs are not supported by kurz",
+        ));
+    }
+    Ok(())
 }
 
 async fn create(
@@ -220,49 +237,64 @@ async fn create(
     Auth(who): Auth,
     Body(body): Body<CreateBody>,
 ) -> Response {
-    let now = state.catalog.now();
-    if let Err(p) = check_valid_since(body.valid_since.as_deref(), now) {
-        return p.into_response();
+    match create_request(&state, body) {
+        Ok((req, alias)) => match state.links.create(Some(&who), req).await {
+            Ok(Created::New(link) | Created::Existing(link)) => found(&state, link).await,
+            Err(e) => link_problem(e, &who, alias.as_deref().unwrap_or_default(), true),
+        },
+        Err(p) => p.into_response(),
     }
-    let expires_at = match body_date(body.valid_until.as_deref(), "validUntil") {
-        Ok(v) => v,
-        Err(p) => return p.into_response(),
-    };
+}
+
+/// A link as Shlink shows it, with its bot clicks.
+async fn found(state: &AppState, link: kurz_core::link::Link) -> Response {
+    match state.catalog.found(link).await {
+        Ok(found) => Json(ShortUrl::new(found, state)).into_response(),
+        Err(e) => catalog_problem(e),
+    }
+}
+
+/// kurz's create request, and the alias asked for.
+fn create_request(
+    state: &AppState,
+    body: CreateBody,
+) -> Result<(CreateLink, Option<String>), Problem> {
+    check_valid_since(body.valid_since.as_deref(), state.catalog.now())?;
+    check_device_urls(body.device_long_urls.as_ref())?;
+    let expires_at = body_date(body.valid_until.as_deref(), "validUntil")?;
     if let Some(domain) = body.domain.as_deref().filter(|d| !d.is_empty()) {
         if domain != authority(&state.site.base_url) {
-            return Problem::invalid(
+            return Err(Problem::invalid(
                 "domain",
                 "kurz serves one domain, its base URL's: other domains are not supported",
-            )
-            .into_response();
+            ));
         }
     }
     if body.path_prefix.as_deref().is_some_and(|p| !p.is_empty()) {
-        return Problem::invalid("pathPrefix", "path prefixes are not supported by kurz")
-            .into_response();
+        return Err(Problem::invalid(
+            "pathPrefix",
+            "path prefixes are not supported by kurz",
+        ));
     }
     // Shlink's strict mode: spaces and slashes of a custom slug are dashes.
     let alias = body
         .custom_slug
         .map(|s| s.trim().replace([' ', '/'], "-"))
         .filter(|s| !s.is_empty());
-    let slug_length = match body.short_code_length {
-        None => None,
-        Some(n) => match usize::try_from(n) {
-            Ok(n) => Some(n),
-            Err(_) => {
-                return Problem::invalid("shortCodeLength", "shortCodeLength is at least 4")
-                    .into_response()
-            }
-        },
-    };
+    let slug_length = body
+        .short_code_length
+        .map(|n| {
+            usize::try_from(n)
+                .map_err(|_| Problem::invalid("shortCodeLength", "shortCodeLength is at least 4"))
+        })
+        .transpose()?;
     let req = CreateLink {
         url: body.long_url.unwrap_or_default(),
         alias: alias.clone(),
         expires_at,
         max_visits: body.max_visits,
         password: None,
-        tags: normalize_tags(body.tags),
+        tags: normalize_tags(body.tags)?,
         title: body.title.and_then(|t| shlink_title(&t)),
         redirect_status: None,
         forward_query: body.forward_query.unwrap_or(true),
@@ -270,13 +302,7 @@ async fn create(
         reuse: body.find_if_exists,
         slug_length,
     };
-    match state.links.create(Some(&who), req).await {
-        Ok(Created::New(link) | Created::Existing(link)) => match state.catalog.found(link).await {
-            Ok(found) => Json(ShortUrl::new(found, &state)).into_response(),
-            Err(e) => catalog_problem(e),
-        },
-        Err(e) => link_problem(e, &who, alias.as_deref().unwrap_or_default()),
-    }
+    Ok((req, alias))
 }
 
 /// The filters and order of a listing, from the query.
@@ -288,7 +314,7 @@ fn search_query(
     let (order, descending) = match query_value(pairs, "orderBy").filter(|o| !o.is_empty()) {
         None => (SearchOrder::Created, true),
         Some(text) => {
-            let (field, dir) = text.split_once('-').unwrap_or((text, "ASC"));
+            let (field, descending) = order_by(text)?;
             let order = match field {
                 "dateCreated" => SearchOrder::Created,
                 "shortCode" => SearchOrder::Slug,
@@ -303,7 +329,7 @@ fn search_query(
                     ))
                 }
             };
-            (order, dir.eq_ignore_ascii_case("DESC"))
+            (order, descending)
         }
     };
     let tags_all = match query_value(pairs, "tagsMode") {
@@ -317,24 +343,21 @@ fn search_query(
             "excludeTags is not supported by kurz",
         ));
     }
-    let date = |key: &'static str| -> Result<Option<time::OffsetDateTime>, Problem> {
-        match query_value(pairs, key).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(v) => dates::parse(v)
-                .map(Some)
-                .ok_or_else(|| Problem::invalid(key, format!("{key} is not a date"))),
-        }
-    };
     let now = state.catalog.now();
     Ok(SearchQuery {
         owner_id: None,
         text: query_value(pairs, "searchTerm")
             .filter(|t| !t.is_empty())
             .map(str::to_owned),
-        tags: normalize_tags(query_list(pairs, "tags")),
+        // As stored: tags made through kurz's own API keep their case.
+        tags: query_list(pairs, "tags")
+            .iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect(),
         all_tags: tags_all,
-        created_from: date("startDate")?,
-        created_to: date("endDate")?,
+        created_from: query_date(pairs, "startDate")?,
+        created_to: query_date(pairs, "endDate")?,
         exclude_used_up: query_flag(pairs, "excludeMaxVisitsReached")?,
         exclude_expired_at: query_flag(pairs, "excludePastValidUntil")?.then_some(now),
         order,
@@ -346,13 +369,14 @@ fn search_query(
 
 async fn list(State(state): State<AppState>, Auth(who): Auth, RawQuery(q): RawQuery) -> Response {
     let pairs = query_pairs(q.as_deref());
-    let query = match Paging::parse(&pairs, DEFAULT_PER_PAGE)
-        .and_then(|paging| Ok((paging, search_query(&pairs, paging, &state)?)))
-    {
+    let paging = match Paging::parse(&pairs, DEFAULT_PER_PAGE) {
+        Ok(p) => p,
+        Err(p) => return p.into_response(),
+    };
+    let query = match search_query(&pairs, paging, &state) {
         Ok(q) => q,
         Err(p) => return p.into_response(),
     };
-    let (paging, query) = query;
     // Every link is on the one domain: asking for another finds none.
     let other_domain = query_value(&pairs, "domain")
         .is_some_and(|d| !d.is_empty() && d != "DEFAULT" && d != authority(&state.site.base_url));
@@ -376,14 +400,11 @@ async fn list(State(state): State<AppState>, Auth(who): Auth, RawQuery(q): RawQu
 async fn read(
     State(state): State<AppState>,
     Auth(who): Auth,
-    Path(code): Path<String>,
+    PathParam(code): PathParam<String>,
 ) -> Response {
     match state.links.get(&who, &code).await {
-        Ok(link) => match state.catalog.found(link).await {
-            Ok(found) => Json(ShortUrl::new(found, &state)).into_response(),
-            Err(e) => catalog_problem(e),
-        },
-        Err(e) => link_problem(e, &who, &code),
+        Ok(link) => found(&state, link).await,
+        Err(e) => link_problem(e, &who, &code, false),
     }
 }
 
@@ -403,53 +424,57 @@ struct EditBody {
     title: Option<Option<String>>,
     crawlable: Option<bool>,
     forward_query: Option<bool>,
+    device_long_urls: Option<serde_json::Value>,
 }
 
 async fn edit(
     State(state): State<AppState>,
     Auth(who): Auth,
-    Path(code): Path<String>,
+    PathParam(code): PathParam<String>,
     Body(body): Body<EditBody>,
 ) -> Response {
-    let now = state.catalog.now();
-    if let Err(p) = check_valid_since(body.valid_since.flatten().as_deref(), now) {
-        return p.into_response();
-    }
-    let expires_at = match body.valid_until {
-        None => None,
-        Some(v) => match body_date(v.as_deref(), "validUntil") {
-            Ok(at) => Some(at),
-            Err(p) => return p.into_response(),
-        },
+    let req = match update_request(&state, body) {
+        Ok(req) => req,
+        Err(p) => return p.into_response(),
     };
-    let req = UpdateLink {
+    match state.links.update(&who, &code, req).await {
+        Ok(link) => found(&state, link).await,
+        Err(e) => link_problem(e, &who, &code, true),
+    }
+}
+
+fn update_request(state: &AppState, body: EditBody) -> Result<UpdateLink, Problem> {
+    check_valid_since(body.valid_since.flatten().as_deref(), state.catalog.now())?;
+    check_device_urls(body.device_long_urls.as_ref())?;
+    let expires_at = body
+        .valid_until
+        .map(|v| body_date(v.as_deref(), "validUntil"))
+        .transpose()?;
+    let tags = body
+        .tags
+        .map(|t| normalize_tags(t.unwrap_or_default()))
+        .transpose()?;
+    Ok(UpdateLink {
         url: body.long_url,
         expires_at,
         max_visits: body.max_visits,
-        tags: body.tags.map(|t| normalize_tags(t.unwrap_or_default())),
+        tags,
         // An empty title clears it, as in Shlink.
         title: body.title.map(|t| t.and_then(|t| shlink_title(&t))),
         forward_query: body.forward_query,
         crawlable: body.crawlable,
         ..UpdateLink::default()
-    };
-    match state.links.update(&who, &code, req).await {
-        Ok(link) => match state.catalog.found(link).await {
-            Ok(found) => Json(ShortUrl::new(found, &state)).into_response(),
-            Err(e) => catalog_problem(e),
-        },
-        Err(e) => link_problem(e, &who, &code),
-    }
+    })
 }
 
 async fn remove(
     State(state): State<AppState>,
     Auth(who): Auth,
-    Path(code): Path<String>,
+    PathParam(code): PathParam<String>,
 ) -> Response {
     match state.links.delete(&who, &code).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => link_problem(e, &who, &code),
+        Err(e) => link_problem(e, &who, &code, true),
     }
 }
 
@@ -457,11 +482,11 @@ async fn remove(
 async fn redirect_rules(
     State(state): State<AppState>,
     Auth(who): Auth,
-    Path(code): Path<String>,
+    PathParam(code): PathParam<String>,
 ) -> Response {
     match state.links.get(&who, &code).await {
         Ok(link) => Json(json!({"defaultLongUrl": link.url, "redirectRules": []})).into_response(),
-        Err(e) => link_problem(e, &who, &code),
+        Err(e) => link_problem(e, &who, &code, false),
     }
 }
 
@@ -479,7 +504,12 @@ mod tests {
             "bar".to_owned(),
             " ".to_owned(),
         ];
-        assert_eq!(normalize_tags(tags), ["fo-o", "bar", "uuu", "aäa"]);
+        assert_eq!(
+            normalize_tags(tags).expect("ok"),
+            ["fo-o", "bar", "uuu", "aäa"]
+        );
+        let many: Vec<String> = (0..100_000).map(|i| i.to_string()).collect();
+        assert!(normalize_tags(many).is_err());
     }
 
     #[test]

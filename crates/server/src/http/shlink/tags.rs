@@ -13,8 +13,9 @@ use kurz_core::catalog::TagStat;
 use kurz_core::error::{CatalogError, LinkError};
 
 use super::problem::Problem;
-use super::short_urls::{catalog_problem, normalize_tags, Body, VisitsSummary};
-use super::{query_list, query_pairs, query_value, Listing, Paging};
+use super::short_urls::{catalog_problem, normalize_tags, VisitsSummary};
+use super::{order_by, query_flag, query_list, query_pairs, query_value, Body, Listing, Paging};
+use crate::http::error::ApiError;
 use crate::http::extract::Auth;
 use crate::http::AppState;
 
@@ -37,12 +38,10 @@ struct TagInfo {
 
 impl From<TagStat> for TagInfo {
     fn from(t: TagStat) -> Self {
-        let visits = i64::try_from(t.visits).unwrap_or(i64::MAX);
-        let bots = i64::try_from(t.bots).unwrap_or(i64::MAX);
         Self {
             tag: t.tag,
             short_urls_count: t.links,
-            visits_summary: VisitsSummary::new(visits, bots),
+            visits_summary: VisitsSummary::new(t.visits, t.bots),
         }
     }
 }
@@ -63,22 +62,30 @@ async fn page(
         tags.retain(|t| t.tag.to_lowercase().contains(&term));
     }
     if let Some(order) = query_value(&pairs, "orderBy").filter(|o| !o.is_empty()) {
-        let (field, dir) = order.split_once('-').unwrap_or((order, "ASC"));
-        match field {
-            "tag" => {}
-            "shortUrlsCount" => tags.sort_by_key(|t| t.links),
-            "visits" => tags.sort_by_key(|t| t.visits),
-            "nonBotVisits" => tags.sort_by_key(|t| t.visits.saturating_sub(t.bots)),
+        let (field, descending) = order_by(order).map_err(IntoResponse::into_response)?;
+        let key: fn(&TagStat) -> u64 = match field {
+            "tag" => |_| 0,
+            "shortUrlsCount" => |t| t.links,
+            "visits" => |t| t.visits,
+            "nonBotVisits" => |t| t.visits.saturating_sub(t.bots),
             _ => {
                 return Err(
                     Problem::invalid("orderBy", format!("cannot order tags by {field}"))
                         .into_response(),
                 )
             }
-        }
-        if dir.eq_ignore_ascii_case("DESC") {
-            tags.reverse();
-        }
+        };
+        // Ties keep the name order, whichever the direction.
+        tags.sort_by(|a, b| {
+            let by_key = key(a).cmp(&key(b));
+            let by_key = if descending { by_key.reverse() } else { by_key };
+            let by_name = if field == "tag" && descending {
+                b.tag.cmp(&a.tag)
+            } else {
+                a.tag.cmp(&b.tag)
+            };
+            by_key.then(by_name)
+        });
     }
     let total = tags.len() as u64;
     let start = usize::try_from(paging.offset()).unwrap_or(usize::MAX);
@@ -95,9 +102,10 @@ async fn list(State(state): State<AppState>, Auth(who): Auth, RawQuery(q): RawQu
         Ok(p) => p,
         Err(r) => return r,
     };
-    let with_stats = query_pairs(q.as_deref())
-        .iter()
-        .any(|(k, v)| k == "withStats" && v == "true");
+    let with_stats = match query_flag(&query_pairs(q.as_deref()), "withStats") {
+        Ok(w) => w,
+        Err(p) => return p.into_response(),
+    };
     let names: Vec<String> = tags.iter().map(|t| t.tag.clone()).collect();
     let pagination = paging.pagination(names.len(), total);
     if with_stats {
@@ -135,28 +143,41 @@ async fn rename(
         return Problem::invalid("oldName", "oldName and newName are both required")
             .into_response();
     };
-    let (old, new) = (old.trim().to_owned(), normalize_tags(vec![new]));
-    let Some(new) = new.into_iter().next() else {
+    let old = old.trim().to_owned();
+    let Some(new) = normalize_tags(vec![new])
+        .ok()
+        .and_then(|t| t.into_iter().next())
+    else {
         return Problem::invalid("newName", "newName may not be empty").into_response();
     };
-    match state.catalog.rename_tag(&who, &old, &new).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(CatalogError::Link(LinkError::Forbidden)) => {
+    // A rename rewrites every link carrying the tag, batch by batch: it runs
+    // on to the end even when the request's time-out gives up waiting.
+    let catalog = state.catalog.clone();
+    let (o, n) = (old.clone(), new.clone());
+    let renamed = tokio::spawn(async move { catalog.rename_tag(&who, &o, &n).await }).await;
+    match renamed.map_err(ApiError::internal) {
+        Err(e) => e.into_response(),
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(CatalogError::Link(LinkError::Forbidden))) => {
             Problem::forbidden_tag_operation("rename").into_response()
         }
-        Err(CatalogError::TagNotFound) => Problem::tag_not_found(&old).into_response(),
-        Err(CatalogError::TagTaken) => Problem::tag_conflict(&old, &new).into_response(),
-        Err(e) => catalog_problem(e),
+        Ok(Err(CatalogError::TagNotFound)) => Problem::tag_not_found(&old).into_response(),
+        Ok(Err(CatalogError::TagTaken)) => Problem::tag_conflict(&old, &new).into_response(),
+        Ok(Err(e)) => catalog_problem(e),
     }
 }
 
 async fn remove(State(state): State<AppState>, Auth(who): Auth, RawQuery(q): RawQuery) -> Response {
     let tags = query_list(&query_pairs(q.as_deref()), "tags");
-    match state.catalog.delete_tags(&who, &tags).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(CatalogError::Link(LinkError::Forbidden)) => {
+    // As a rename: on to the end, whatever the request's time-out.
+    let catalog = state.catalog.clone();
+    let deleted = tokio::spawn(async move { catalog.delete_tags(&who, &tags).await }).await;
+    match deleted.map_err(ApiError::internal) {
+        Err(e) => e.into_response(),
+        Ok(Ok(())) => StatusCode::NO_CONTENT.into_response(),
+        Ok(Err(CatalogError::Link(LinkError::Forbidden))) => {
             Problem::forbidden_tag_operation("delete").into_response()
         }
-        Err(e) => catalog_problem(e),
+        Ok(Err(e)) => catalog_problem(e),
     }
 }

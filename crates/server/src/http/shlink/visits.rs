@@ -2,7 +2,7 @@
 //! overview. kurz records no orphan visits (requests for unknown slugs are
 //! not kept), so their lists are empty.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,7 +14,9 @@ use kurz_core::error::{CatalogError, LinkError};
 
 use super::problem::Problem;
 use super::short_urls::{catalog_problem, VisitsSummary};
-use super::{authority, dates, query_flag, query_pairs, query_value, Listing, Paging};
+use super::{
+    authority, dates, query_date, query_flag, query_pairs, query_value, Listing, Paging, PathParam,
+};
 use crate::http::extract::Auth;
 use crate::http::AppState;
 
@@ -103,37 +105,28 @@ impl Visit {
 }
 
 /// The date range, bots and page of a visit listing.
-fn visit_query(q: Option<&str>) -> Result<VisitQuery, Problem> {
+fn visit_query(q: Option<&str>) -> Result<(VisitQuery, Paging), Problem> {
     let pairs = query_pairs(q);
     let paging = Paging::parse(&pairs, DEFAULT_PER_PAGE)?;
-    let date = |key: &'static str| match query_value(&pairs, key).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => dates::parse(v)
-            .map(Some)
-            .ok_or_else(|| Problem::invalid(key, format!("{key} is not a date"))),
-    };
-    Ok(VisitQuery {
+    let query = VisitQuery {
         scope: VisitScope::Owner(None),
-        from: date("startDate")?,
-        to: date("endDate")?,
+        from: query_date(&pairs, "startDate")?,
+        to: query_date(&pairs, "endDate")?,
         exclude_bots: query_flag(&pairs, "excludeBots")?,
         offset: paging.offset(),
         limit: paging.per_page,
-    })
+    };
+    Ok((query, paging))
 }
 
 fn listing(
     result: Result<VisitSearchPage, CatalogError>,
-    query: &VisitQuery,
+    paging: Paging,
     state: &AppState,
 ) -> Response {
     let page = match result {
         Ok(page) => page,
         Err(e) => return catalog_problem(e),
-    };
-    let paging = Paging {
-        page: query.offset / u64::from(query.limit.max(1)) + 1,
-        per_page: query.limit,
     };
     let data: Vec<Visit> = page
         .items
@@ -147,34 +140,34 @@ fn listing(
 async fn of_short_url(
     State(state): State<AppState>,
     Auth(who): Auth,
-    Path(code): Path<String>,
+    PathParam(code): PathParam<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let query = match visit_query(q.as_deref()) {
-        Ok(query) => query,
+    let (query, paging) = match visit_query(q.as_deref()) {
+        Ok(q) => q,
         Err(p) => return p.into_response(),
     };
-    match state.catalog.link_visits(&who, &code, query.clone()).await {
+    match state.catalog.link_visits(&who, &code, query).await {
         Err(CatalogError::Link(LinkError::NotFound)) => {
             Problem::short_url_not_found(&code).into_response()
         }
-        result => listing(result, &query, &state),
+        result => listing(result, paging, &state),
     }
 }
 
 async fn of_tag(
     State(state): State<AppState>,
     Auth(who): Auth,
-    Path(tag): Path<String>,
+    PathParam(tag): PathParam<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let query = match visit_query(q.as_deref()) {
-        Ok(query) => query,
+    let (query, paging) = match visit_query(q.as_deref()) {
+        Ok(q) => q,
         Err(p) => return p.into_response(),
     };
-    match state.catalog.tag_visits(&who, &tag, query.clone()).await {
+    match state.catalog.tag_visits(&who, &tag, query).await {
         Err(CatalogError::TagNotFound) => Problem::tag_not_found(&tag).into_response(),
-        result => listing(result, &query, &state),
+        result => listing(result, paging, &state),
     }
 }
 
@@ -182,7 +175,7 @@ async fn of_tag(
 async fn of_domain(
     State(state): State<AppState>,
     Auth(who): Auth,
-    Path(domain): Path<String>,
+    PathParam(domain): PathParam<String>,
     RawQuery(q): RawQuery,
 ) -> Response {
     if domain != "DEFAULT" && domain != authority(&state.site.base_url) {
@@ -196,36 +189,26 @@ async fn non_orphan(
     Auth(who): Auth,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let query = match visit_query(q.as_deref()) {
-        Ok(query) => query,
+    let (query, paging) = match visit_query(q.as_deref()) {
+        Ok(q) => q,
         Err(p) => return p.into_response(),
     };
-    let result = state.catalog.all_visits(&who, query.clone()).await;
-    listing(result, &query, &state)
+    let result = state.catalog.all_visits(&who, query).await;
+    listing(result, paging, &state)
 }
 
 /// Shlink's kinds of orphan visit, which its `type` filter names.
 const ORPHAN_TYPES: [&str; 3] = ["base_url", "invalid_short_url", "regular_404"];
 
 async fn orphan(Auth(_): Auth, RawQuery(q): RawQuery) -> Response {
-    let kind = query_pairs(q.as_deref())
-        .into_iter()
-        .find(|(k, _)| k == "type")
-        .map(|(_, v)| v);
-    if kind.is_some_and(|k| !k.is_empty() && !ORPHAN_TYPES.contains(&k.as_str())) {
-        return Problem::invalid(
-            "type",
-            format!("type is one of {}", ORPHAN_TYPES.join(", ")),
-        )
-        .into_response();
+    let pairs = query_pairs(q.as_deref());
+    if query_value(&pairs, "type").is_some_and(|k| !k.is_empty() && !ORPHAN_TYPES.contains(&k)) {
+        let detail = format!("type is one of {}", ORPHAN_TYPES.join(", "));
+        return Problem::invalid("type", detail).into_response();
     }
-    let query = match visit_query(q.as_deref()) {
-        Ok(query) => query,
+    let paging = match visit_query(q.as_deref()) {
+        Ok((_, paging)) => paging,
         Err(p) => return p.into_response(),
-    };
-    let paging = Paging {
-        page: query.offset / u64::from(query.limit.max(1)) + 1,
-        per_page: query.limit,
     };
     let data: Vec<Visit> = Vec::new();
     Json(json!({ "visits": Listing { data, pagination: paging.pagination(0, 0) } })).into_response()
@@ -236,14 +219,12 @@ async fn overview(State(state): State<AppState>, Auth(who): Auth) -> Response {
         Ok(t) => t,
         Err(e) => return catalog_problem(e),
     };
-    let total = i64::try_from(totals.total).unwrap_or(i64::MAX);
-    let bots = i64::try_from(totals.bots).unwrap_or(i64::MAX);
     Json(json!({
         "visits": {
-            "nonOrphanVisits": VisitsSummary::new(total, bots),
+            "nonOrphanVisits": VisitsSummary::new(totals.total, totals.bots),
             "orphanVisits": VisitsSummary::new(0, 0),
             // Shlink 2's names, still read by older clients.
-            "visitsCount": total,
+            "visitsCount": totals.total,
             "orphanVisitsCount": 0,
         }
     }))
