@@ -116,24 +116,9 @@ fn body_of(err: &ApiError) -> Bytes {
     serde_json::to_vec(&body).map_or_else(|_| Bytes::new(), Bytes::from)
 }
 
-/// An error's classification, left in the extensions of its response so
-/// that an API with another error shape (Shlink's, under `/rest/`) renders
-/// the same error its own way, whichever layer answered it.
-#[derive(Debug, Clone)]
-pub struct Classified {
-    pub code: u32,
-    pub message: String,
-    pub field: Option<Field>,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
-        let classified = Classified {
-            code: code(&self),
-            message: self.to_string(),
-            field: self.field(),
-        };
         let body = match self {
             ApiError::NotFound => Bytes::clone(&NOT_FOUND),
             ApiError::Gone => Bytes::clone(&GONE),
@@ -151,7 +136,6 @@ impl IntoResponse for ApiError {
         if let Some(wait) = self.retry_after() {
             set_retry_after(&mut response, wait);
         }
-        response.extensions_mut().insert(classified);
         response
     }
 }

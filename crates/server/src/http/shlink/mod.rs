@@ -99,7 +99,7 @@ async fn edge(State(state): State<AppState>, req: Request, next: Next) -> Respon
         }
         r
     } else {
-        problem::render_problems(next.run(req).await)
+        problem::render_problems(next.run(req).await).await
     };
     let h = response.headers_mut();
     if let Some(allow) = allowed {

@@ -1,15 +1,12 @@
 //! Shlink's error shape: `application/problem+json` (RFC 7807) with the
-//! `type` URIs Shlink's clients match on. kurz's own errors reach it
-//! through their [`Classified`] form, so one classification serves both
-//! APIs.
+//! `type` URIs Shlink's clients match on. kurz's own errors are read back
+//! from the answer in kurz's shape ([`render_problems`]), so one
+//! classification serves both APIs.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
-
-use kurz_core::error::Field;
-
-use crate::http::render::Classified;
 
 const TYPE_BASE: &str = "https://shlink.io/api/error/";
 
@@ -137,8 +134,8 @@ impl Problem {
     }
 
     /// A kurz error as Shlink would have said it.
-    fn from_classified(status: StatusCode, c: &Classified) -> Self {
-        let (kind, title) = match c.code {
+    fn from_kurz(status: StatusCode, e: &KurzError) -> Self {
+        let (kind, title) = match e.code {
             40000..=40099 => ("invalid-data", "Invalid data"),
             40101 => ("invalid-api-key", "Invalid API key"),
             40301 => ("forbidden-operation", "Forbidden operation"),
@@ -152,13 +149,13 @@ impl Problem {
             _ if status.is_client_error() => ("invalid-request", "Invalid request"),
             _ => ("internal-server-error", "Internal server error"),
         };
-        let mut p = Self::new(status, kind, title).detail(match c.code {
+        let mut p = Self::new(status, kind, title).detail(match e.code {
             40101 => "Provided API key does not exist or is invalid.".to_owned(),
             40401 => "Requested route does not exist.".to_owned(),
-            _ => c.message.clone(),
+            _ => e.message.clone(),
         });
         if kind == "invalid-data" {
-            let fields: Vec<&str> = c.field.map(field_name).into_iter().collect();
+            let fields: Vec<&str> = e.field.as_deref().map(field_name).into_iter().collect();
             p = p.with("invalidElements", json!(fields));
         }
         p
@@ -185,32 +182,64 @@ impl IntoResponse for Problem {
     }
 }
 
-/// A field as Shlink's API spells it.
-fn field_name(field: Field) -> &'static str {
-    match field {
-        Field::Url => "longUrl",
-        Field::Alias => "customSlug",
-        Field::SlugLength => "shortCodeLength",
-        Field::ExpiresAt => "validUntil",
-        Field::MaxVisits => "maxVisits",
-        Field::Tags | Field::Tag => "tags",
-        Field::Title => "title",
-        Field::Limit => "itemsPerPage",
-        Field::Query => "searchTerm",
-        Field::From => "startDate",
-        Field::To => "endDate",
-        _ => "body",
+/// kurz's error body, `{"error": {"code", "message", "field"}}`: what
+/// every layer of the service answers a failure with.
+#[derive(Debug, Deserialize)]
+struct KurzBody {
+    error: KurzError,
+}
+
+#[derive(Debug, Deserialize)]
+struct KurzError {
+    code: u32,
+    message: String,
+    field: Option<String>,
+}
+
+/// A field as Shlink's API spells it, from kurz's spelling.
+fn field_name(kurz: &str) -> &str {
+    match kurz {
+        "url" => "longUrl",
+        "alias" => "customSlug",
+        "slug_length" => "shortCodeLength",
+        "expires_at" => "validUntil",
+        "max_visits" => "maxVisits",
+        "tag" => "tags",
+        "limit" => "itemsPerPage",
+        "q" => "searchTerm",
+        "from" => "startDate",
+        "to" => "endDate",
+        other => other,
     }
 }
 
-/// An answer some layer or handler gave as a kurz error, re-rendered as
-/// Shlink's problem, keeping its status and headers (`Retry-After`).
-pub fn render_problems(response: Response) -> Response {
-    let Some(classified) = response.extensions().get::<Classified>().cloned() else {
+/// Longest kurz error body read back; they are a few hundred bytes.
+const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// An answer some layer or handler gave in kurz's error shape, re-rendered
+/// as Shlink's problem from the same classification (the five-digit code,
+/// message and field), keeping its status and headers (`Retry-After`).
+/// Reading the classification back here, and only here, keeps the error
+/// answers of the rest of the service (the redirect path's 404 among them)
+/// as cheap as they were.
+pub async fn render_problems(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/json");
+    if !(status.is_client_error() || status.is_server_error()) || !is_json {
         return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ERROR_BODY).await else {
+        return Problem::new(status, "internal-server-error", "Internal server error")
+            .into_response();
     };
-    let (parts, _) = response.into_parts();
-    let mut problem = Problem::from_classified(parts.status, &classified).into_response();
+    let Ok(kurz) = serde_json::from_slice::<KurzBody>(&bytes) else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let mut problem = Problem::from_kurz(status, &kurz.error).into_response();
     for (name, value) in &parts.headers {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             problem.headers_mut().insert(name.clone(), value.clone());
@@ -223,25 +252,37 @@ pub fn render_problems(response: Response) -> Response {
 mod tests {
     use super::*;
 
-    #[test]
-    fn kurz_errors_get_shlink_types_and_field_names() {
-        let c = Classified {
-            code: 40030,
-            message: "the maximum must be at least 1".into(),
-            field: Some(Field::MaxVisits),
-        };
-        let p = Problem::from_classified(StatusCode::BAD_REQUEST, &c);
-        assert_eq!(p.kind, "invalid-data");
-        assert_eq!(p.detail, "the maximum must be at least 1");
-        assert_eq!(p.extra["invalidElements"], json!(["maxVisits"]));
-        let c = Classified {
-            code: 40101,
-            message: String::new(),
-            field: None,
-        };
+    #[tokio::test]
+    async fn kurz_errors_get_shlink_types_and_field_names() {
+        use crate::http::error::ApiError;
+        use kurz_core::error::Field;
+
+        let kurz = ApiError::invalid(Field::MaxVisits, "the maximum must be at least 1");
+        let r = render_problems(kurz.into_response()).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         assert_eq!(
-            Problem::from_classified(StatusCode::UNAUTHORIZED, &c).kind,
-            "invalid-api-key"
+            r.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
         );
+        let bytes = axum::body::to_bytes(r.into_body(), 4096)
+            .await
+            .expect("body");
+        let p: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        assert_eq!(p["type"], "https://shlink.io/api/error/invalid-data");
+        assert_eq!(p["detail"], "the maximum must be at least 1");
+        assert_eq!(p["invalidElements"], json!(["maxVisits"]));
+
+        let r = render_problems(
+            ApiError::RateLimited(std::time::Duration::from_secs(3)).into_response(),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "3");
+        let r = render_problems(ApiError::Unauthenticated.into_response()).await;
+        let bytes = axum::body::to_bytes(r.into_body(), 4096)
+            .await
+            .expect("body");
+        let p: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+        assert_eq!(p["type"], "https://shlink.io/api/error/invalid-api-key");
     }
 }
