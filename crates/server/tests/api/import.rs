@@ -574,7 +574,7 @@ async fn csv_files_land_with_their_columns(backend: Backend) {
         .text()
         .await
         .expect("text");
-    assert!(robots.contains("Allow: /launch\n"), "{robots}");
+    assert!(robots.contains("Allow: /launch$\n"), "{robots}");
     assert_eq!(
         app.link("plain").await["created_at"],
         "2021-03-05T00:00:00Z"
