@@ -22,6 +22,7 @@ pub mod analytics;
 pub mod blocklist;
 pub mod cli;
 pub mod config;
+mod dates;
 pub mod doctor;
 pub mod http;
 pub mod import;

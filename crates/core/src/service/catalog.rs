@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::error::{CatalogError, Field, LinkError};
 use crate::link::Link;
 use crate::ports::{Catalog, LinkStore};
-use crate::service::links::{MAX_PAGE, MAX_QUERY_LEN, MAX_TAGS, MAX_TAG_LEN};
+use crate::service::links::{check_limit, check_tag, MAX_QUERY_LEN, MAX_TAGS};
 
 /// Most tags one listing reads: a bound on the scan behind it.
 pub const MAX_TAGS_LISTED: u32 = 10_000;
@@ -55,7 +55,7 @@ impl CatalogService {
         who: &Principal,
         mut query: SearchQuery,
     ) -> Result<SearchPage, CatalogError> {
-        check_page(query.limit)?;
+        check_limit(Some(query.limit))?;
         if query
             .text
             .as_ref()
@@ -167,7 +167,7 @@ impl CatalogService {
     }
 
     async fn visits(&self, query: VisitQuery) -> Result<VisitSearchPage, CatalogError> {
-        check_page(query.limit)?;
+        check_limit(Some(query.limit))?;
         Ok(self.catalog.visit_page(&query).await?)
     }
 
@@ -180,27 +180,6 @@ impl CatalogService {
     pub async fn crawlable(&self) -> Result<Vec<String>, CatalogError> {
         Ok(self.catalog.crawlable_slugs(MAX_CRAWLABLE).await?)
     }
-}
-
-fn check_page(limit: u32) -> Result<(), LinkError> {
-    if (1..=MAX_PAGE).contains(&limit) {
-        Ok(())
-    } else {
-        Err(LinkError::invalid(
-            Field::Limit,
-            format!("a page holds 1 to {MAX_PAGE} items"),
-        ))
-    }
-}
-
-fn check_tag(tag: &str, field: Field) -> Result<(), LinkError> {
-    if tag.is_empty() || tag.chars().count() > MAX_TAG_LEN || tag.chars().any(char::is_control) {
-        return Err(LinkError::invalid(
-            field,
-            format!("each tag is 1 to {MAX_TAG_LEN} printable characters"),
-        ));
-    }
-    Ok(())
 }
 
 fn check_tag_filter(tags: &[String]) -> Result<(), LinkError> {

@@ -633,15 +633,7 @@ fn check_tags(tags: Vec<String>) -> Result<Vec<String>, LinkError> {
     let mut out: Vec<String> = Vec::with_capacity(tags.len().min(MAX_TAGS + 1));
     for tag in tags {
         let tag = tag.trim().to_owned();
-        let bad = tag.is_empty()
-            || tag.chars().count() > MAX_TAG_LEN
-            || tag.chars().any(|c| c.is_control());
-        if bad {
-            return Err(LinkError::invalid(
-                Field::Tags,
-                format!("each tag is 1 to {MAX_TAG_LEN} printable characters"),
-            ));
-        }
+        check_tag(&tag, Field::Tags)?;
         if seen.insert(tag.clone()) {
             if out.len() == MAX_TAGS {
                 return Err(too_many_tags());
@@ -650,6 +642,18 @@ fn check_tags(tags: Vec<String>) -> Result<Vec<String>, LinkError> {
         }
     }
     Ok(out)
+}
+
+/// One tag, as `field` carries it: 1 to [`MAX_TAG_LEN`] printable
+/// characters.
+pub(crate) fn check_tag(tag: &str, field: Field) -> Result<(), LinkError> {
+    if tag.is_empty() || tag.chars().count() > MAX_TAG_LEN || tag.chars().any(char::is_control) {
+        return Err(LinkError::invalid(
+            field,
+            format!("each tag is 1 to {MAX_TAG_LEN} printable characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// The error for a request with more than [`MAX_TAGS`] distinct tags.

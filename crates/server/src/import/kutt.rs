@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::fetch::{endpoint, Fetcher};
-use super::{dates, Entry, Source, SourceError, SourceLink, MAX_LINKS};
+use super::{Entry, Source, SourceError, SourceLink, MAX_LINKS};
+use crate::dates;
 
 /// Kutt's own most per page.
 const PAGE_SIZE: u64 = 50;

@@ -8,7 +8,6 @@
 //!   renamed or skipped), and [`Report`] counts it.
 
 mod cli;
-mod dates;
 mod fetch;
 mod kutt;
 mod report;

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::fetch::{endpoint, Fetcher};
-use super::{dates, Entry, Source, SourceError, SourceLink, MAX_LINKS};
+use super::{Entry, Source, SourceError, SourceLink, MAX_LINKS};
+use crate::dates;
 
 /// Links asked for per page.
 const PAGE_SIZE: u32 = 100;

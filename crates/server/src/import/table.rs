@@ -11,7 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kurz_core::service::ImportLink;
 
-use super::{dates, Entry, Source, SourceError, SourceLink, MAX_LINKS};
+use super::{Entry, Source, SourceError, SourceLink, MAX_LINKS};
+use crate::dates;
 
 /// The longest record read; a longer one stops the run (a file with a
 /// line of gigabytes is not a link export).

@@ -404,6 +404,18 @@ impl TestApp {
         expect_json(r, StatusCode::OK).await
     }
 
+    /// `/robots.txt` as a crawler reads it.
+    pub(crate) async fn robots_txt(&self) -> String {
+        let r = self
+            .client
+            .get(self.url("/robots.txt"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::OK);
+        r.text().await.expect("text")
+    }
+
     /// Waits until the click worker has written `n` visits of `slug`.
     pub(crate) async fn wait_for_visits(&self, slug: &str, n: i64) -> Value {
         for _ in 0..100 {

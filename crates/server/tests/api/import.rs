@@ -296,15 +296,7 @@ async fn shlink_links_land_with_their_history_and_come_over_once(backend: Backen
         let slug = items[0]["slug"].as_str().expect("slug");
         assert_eq!(slug.len(), 8, "a derived slug: {slug}");
     }
-    let robots = app
-        .client
-        .get(app.url("/robots.txt"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let robots = app.robots_txt().await;
     assert!(
         robots.contains("Allow: /games$\n"),
         "crawlable came over: {robots}"
@@ -565,15 +557,7 @@ async fn csv_files_land_with_their_columns(backend: Backend) {
     assert_eq!(launch["max_visits"], 500);
     assert_eq!(launch["visits"], 42);
     assert_eq!(launch["forward_query"], true);
-    let robots = app
-        .client
-        .get(app.url("/robots.txt"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let robots = app.robots_txt().await;
     assert!(robots.contains("Allow: /launch$\n"), "{robots}");
     assert_eq!(
         app.link("plain").await["created_at"],

@@ -488,15 +488,7 @@ async fn keys_health_domains_cors_and_robots(backend: Backend) {
         json!({"longUrl": "https://example.com/n", "customSlug": "hidden"}),
     )
     .await;
-    let robots = app
-        .client
-        .get(app.url("/robots.txt"))
-        .send()
-        .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
+    let robots = app.robots_txt().await;
     assert!(robots.contains("Allow: /crawl-me$\n"), "{robots}");
     assert!(!robots.contains("hidden"));
     assert!(robots.trim_end().ends_with("Disallow: /"));

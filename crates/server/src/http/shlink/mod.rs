@@ -176,17 +176,21 @@ pub(crate) fn query_flag(pairs: &[(String, String)], key: &'static str) -> Resul
     }
 }
 
-/// A date of the query, in any of Shlink's input formats.
+/// A date field of a body or the query, in any spelling Shlink's clients
+/// send; absent or empty is none.
+pub(crate) fn date(
+    value: Option<&str>,
+    key: &'static str,
+) -> Result<Option<OffsetDateTime>, Problem> {
+    crate::dates::parse(value.unwrap_or_default())
+        .map_err(|_| Problem::invalid(key, format!("{key} is not a date")))
+}
+
 pub(crate) fn query_date(
     pairs: &[(String, String)],
     key: &'static str,
 ) -> Result<Option<OffsetDateTime>, Problem> {
-    match query_value(pairs, key).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => dates::parse(v)
-            .map(Some)
-            .ok_or_else(|| Problem::invalid(key, format!("{key} is not a date"))),
-    }
+    date(query_value(pairs, key), key)
 }
 
 /// `field-ASC` or `field-DESC` (a bare field is ascending): the field and

@@ -18,8 +18,8 @@ use kurz_core::service::{CreateLink, Created, UpdateLink};
 
 use super::problem::Problem;
 use super::{
-    authority, dates, order_by, query_date, query_flag, query_list, query_pairs, query_value, Body,
-    Listing, Paging, PathParam,
+    authority, date, dates, order_by, query_date, query_flag, query_list, query_pairs, query_value,
+    Body, Listing, Paging, PathParam,
 };
 use crate::http::api::nullable;
 use crate::http::error::ApiError;
@@ -169,22 +169,10 @@ fn shlink_title(title: &str) -> Option<String> {
     (!title.is_empty()).then(|| title.to_owned())
 }
 
-/// A date field of a body: `None` absent or null.
-fn body_date(
-    value: Option<&str>,
-    field: &'static str,
-) -> Result<Option<time::OffsetDateTime>, Problem> {
-    value
-        .map(|v| {
-            dates::parse(v).ok_or_else(|| Problem::invalid(field, format!("{field} is not a date")))
-        })
-        .transpose()
-}
-
 /// kurz links start when they are made: a start in the future cannot be
 /// kept, one in the past changes nothing.
 fn check_valid_since(value: Option<&str>, now: time::OffsetDateTime) -> Result<(), Problem> {
-    match body_date(value, "validSince")? {
+    match date(value, "validSince")? {
         Some(at) if at > now => Err(Problem::invalid(
             "validSince",
             "kurz links are valid from their creation: a validSince in the future is not supported",
@@ -261,7 +249,7 @@ fn create_request(
 ) -> Result<(CreateLink, Option<String>), Problem> {
     check_valid_since(body.valid_since.as_deref(), state.catalog.now())?;
     check_device_urls(body.device_long_urls.as_ref())?;
-    let expires_at = body_date(body.valid_until.as_deref(), "validUntil")?;
+    let expires_at = date(body.valid_until.as_deref(), "validUntil")?;
     if let Some(domain) = body.domain.as_deref().filter(|d| !d.is_empty()) {
         if domain != authority(&state.site.base_url) {
             return Err(Problem::invalid(
@@ -448,7 +436,7 @@ fn update_request(state: &AppState, body: EditBody) -> Result<UpdateLink, Proble
     check_device_urls(body.device_long_urls.as_ref())?;
     let expires_at = body
         .valid_until
-        .map(|v| body_date(v.as_deref(), "validUntil"))
+        .map(|v| date(v.as_deref(), "validUntil"))
         .transpose()?;
     let tags = body
         .tags

@@ -1,6 +1,7 @@
-//! The date spellings the sources use: ISO 8601 / RFC 3339 with an
-//! offset (Shlink, Kutt), `YYYY-MM-DD HH:MM:SS` in UTC (YOURLS, many CSV
-//! files), a bare date, US `MM/DD/YYYY`, or Unix seconds.
+//! Dates as other shorteners and their clients write them: ISO 8601 /
+//! RFC 3339 with an offset (Shlink, Kutt), `YYYY-MM-DD HH:MM:SS` in UTC
+//! (YOURLS, many CSV files), a bare date, US `MM/DD/YYYY`, or Unix
+//! seconds. The importers and Shlink's API read them alike.
 
 use time::format_description::well_known::{Iso8601, Rfc3339};
 use time::macros::format_description;
@@ -30,6 +31,7 @@ pub(crate) fn parse(text: &str) -> Result<Option<OffsetDateTime>, String> {
         format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond]"),
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
         format_description!("[year]-[month]-[day] [hour]:[minute]"),
+        format_description!("[year]-[month]-[day]T[hour]:[minute]"),
         format_description!("[month]/[day]/[year] [hour]:[minute]:[second]"),
         format_description!("[month]/[day]/[year] [hour]:[minute]"),
     ];
@@ -66,11 +68,16 @@ mod tests {
         assert_eq!(parse("2016-08-21T20:34:16+02:00"), Ok(Some(at)));
         assert_eq!(parse("2016-08-21T18:34:16.000Z"), Ok(Some(at)));
         assert_eq!(parse("2016-08-21 18:34:16"), Ok(Some(at)));
+        assert_eq!(parse("2016-08-21T18:34:16"), Ok(Some(at)));
         assert_eq!(parse("2016-08-21T18:34:16+0000"), Ok(Some(at)));
         assert_eq!(parse("1471804456"), Ok(Some(at)));
         assert_eq!(
             parse("08/21/2016"),
             Ok(Some(datetime!(2016-08-21 0:00 UTC)))
+        );
+        assert_eq!(
+            parse("2016-08-21T18:34"),
+            Ok(Some(datetime!(2016-08-21 18:34 UTC)))
         );
         assert_eq!(parse(" "), Ok(None));
         assert!(parse("yesterday").is_err());
