@@ -1,6 +1,6 @@
 //! Dates as Shlink writes them: ISO 8601 in UTC to the second
 //! (`2025-01-31T10:00:00+00:00`). What its clients send is read by
-//! [`crate::dates::parse`].
+//! the crate's `dates::parse`.
 
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
