@@ -139,12 +139,13 @@ for backend in $BACKENDS; do
   KURZ_CACHE__WARMUP_ENTRIES=$N start_kurz "$url"
   for _ in $(seq 1 240); do grep -q "warm-up" "$work/kurz.log" && break; sleep 0.5; done
   grep -o 'warm-up.*' "$work/kurz.log" | head -1 | sed "s/^/$backend: /" >&2 || true
+  rss_warm=$(rss "$pid")
   wrk_run $KPORT random.lua 3 >/dev/null
   wrk_run $BPORT random.lua 3 >/dev/null
   alternate "L1 hit, uniform" random.lua
   alternate "L1 hit, Zipf" zipf.lua
   alternate "404 flood (100k absent slugs)" notfound.lua
-  notes+=("$backend: import of $N links ${import_s}s; kurz RSS with $N links in L1 after the L1 scenarios: $(rss "$pid")")
+  notes+=("$backend: import of $N links ${import_s}s; kurz RSS with $N links in L1: $rss_warm right after the warm-up, $(rss "$pid") after the L1 scenarios")
   stop_kurz
   fi
 

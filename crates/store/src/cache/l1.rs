@@ -6,8 +6,8 @@
 //!
 //! An entry is one boxed byte string: its expiry (seconds since the cache
 //! started, 4 bytes), the slug (checked on every hit: the table is keyed by
-//! a 64-bit hash of the slug, so a collision is a miss, never the wrong
-//! link), then the record in the `codec` form. About 120 bytes an entry in
+//! a 32-bit hash of the slug, so a collision is a miss, never the wrong
+//! link), then the record in the `codec` form. About 90 bytes an entry in
 //! all for a typical link (ADR 0013).
 
 use std::collections::hash_map::RandomState;
@@ -44,23 +44,31 @@ struct Weigh {
     floor: u64,
 }
 
-impl Weighter<u64, Box<[u8]>> for Weigh {
-    fn weight(&self, _key: &u64, entry: &Box<[u8]>) -> u64 {
+impl Weighter<Key, Box<[u8]>> for Weigh {
+    fn weight(&self, _key: &Key, entry: &Box<[u8]>) -> u64 {
         (entry.len() as u64 + SLOT_OVERHEAD).max(self.floor)
     }
 }
 
-/// What an entry costs beyond its bytes: quick_cache's slot (key, hash,
-/// pointer, eviction state; about 57 bytes measured) and the allocator's
-/// rounding of the box.
-const SLOT_OVERHEAD: u64 = 64;
+/// What an entry costs beyond its bytes: quick_cache's slot (key, pointer,
+/// eviction state, list links and its share of the index; about 42 bytes
+/// measured) and the allocator's rounding of the box.
+const SLOT_OVERHEAD: u64 = 48;
+
+/// The table's key: a 32-bit hash of the slug. quick_cache's slot holds
+/// the key beside a 16-byte boxed slice and two bytes of state; with a
+/// 64-bit key that rounds up to 32 bytes, with 32 bits to 24, which is
+/// 8 MB a million entries. Among a million slugs about a hundred pairs share
+/// a hash (the hasher is keyed at random, so nobody can aim for one); a
+/// pair's entries then take turns, each a miss that asks the store.
+type Key = u32;
 
 /// Bytes before the slug: the expiry.
 const EXPIRY_LEN: usize = 4;
 
 #[derive(Debug)]
 pub(crate) struct L1 {
-    entries: Cache<u64, Box<[u8]>, Weigh>,
+    entries: Cache<Key, Box<[u8]>, Weigh>,
     hasher: RandomState,
     /// Entry expiries count seconds from here; `tokio`'s clock, so tests
     /// can move it.
@@ -95,8 +103,9 @@ impl L1 {
         })
     }
 
-    fn key(&self, slug: &str) -> u64 {
-        self.hasher.hash_one(slug)
+    fn key(&self, slug: &str) -> Key {
+        // The low half of a keyed 64-bit hash is as good a hash.
+        self.hasher.hash_one(slug) as Key
     }
 
     /// Seconds since the cache started.
@@ -137,7 +146,11 @@ impl L1 {
         out.push(len);
         out.extend_from_slice(slug.as_bytes());
         codec::encode(record, &mut out);
-        Some(out.into_boxed_slice())
+        // A copy of exactly its length, not `into_boxed_slice`: mimalloc
+        // shrinks a block in place when at least half of it stays used, so
+        // a 48-byte entry would keep the 64-byte block it was built in, a
+        // quarter more memory for every entry of the cache.
+        Some(Box::from(out.as_slice()))
     }
 
     /// Caches `record` (or "no such link") for `slug`.
