@@ -3,7 +3,8 @@
 # the L1-hit scenario of bench/run.sh with both builds serving the same
 # SQLite file (every link warmed into L1), loaded in turns (A, B,
 # baseline, the order of A and B swapped every round) so that the
-# machine's drift touches all three alike.
+# machine's drift touches all three alike. Every round starts once the
+# machine is quiet (bench/settle.sh).
 #
 #   KURZ_A=/tmp/kurz-before KURZ_B=target/release/kurz bench/ab.sh [LINKS] [SECONDS] [ROUNDS] [SCRIPT]
 #   defaults: 1000000 10 5 random.lua (or zipf.lua, notfound.lua)
@@ -51,6 +52,7 @@ for log in "$work/a.log" "$work/b.log"; do
 done
 for _ in $(seq 1 600); do curl -s -o /dev/null "http://127.0.0.1:$LPORT/x" && break; sleep 0.1; done
 
+source bench/settle.sh
 run() { # PORT -> "rps p50 p99 bad errors"
   local out
   out=$(wrk -t1 -c64 -d"$D"s --latency -s "bench/$SCRIPT" "http://127.0.0.1:$1" 2>&1)
@@ -66,6 +68,7 @@ for r in $(seq 1 "$ROUNDS"); do
   order="A:$APORT B:$BPORT baseline:$LPORT"
   [ $((r % 2)) -eq 0 ] && order="B:$BPORT A:$APORT baseline:$LPORT"
   for side in $order; do
+    settle
     echo "${side%%:*} $(run "${side#*:}")" | tee -a "$work/rounds" >&2
   done
 done

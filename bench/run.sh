@@ -8,7 +8,10 @@
 #
 # Seeds LINKS links into each backend with `kurz import`, then loads kurz and
 # the baseline server in turns with wrk (-t1 -c64), ROUNDS times each, and
-# prints a markdown table of medians. Scenarios, per backend:
+# prints a markdown table of medians. Every round starts once the machine
+# is quiet (bench/settle.sh), so no server's deferred work (kurz's click
+# flush, the database's writes) lands in the other's round. Scenarios, per
+# backend:
 #
 #   L1 hit        default configuration (logging and click counting as
 #                 shipped); the warm-up loads every link into L1 at start
@@ -65,14 +68,16 @@ wrk_run() {
   echo "$rps $p50 $p99 $bad $errs"
 }
 
+source bench/settle.sh
+
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # alternate NAME SCRIPT: ROUNDS runs of kurz and of the baseline, in turns.
 alternate() {
   local name=$1 script=$2 k=() b=() line
   for _ in $(seq 1 "$ROUNDS"); do
-    line=$(wrk_run $KPORT "$script" "$D"); k+=("$line")
-    line=$(wrk_run $BPORT "$script" "$D"); b+=("$line")
+    settle; line=$(wrk_run $KPORT "$script" "$D"); k+=("$line")
+    settle; line=$(wrk_run $BPORT "$script" "$D"); b+=("$line")
   done
   local krps brps ratio kbad kerr
   krps=$(printf '%s\n' "${k[@]}" | awk '{print $1}' | median)

@@ -27,7 +27,7 @@ use kurz_core::target::UrlPolicy;
 use kurz_store::cache::Caches;
 use kurz_store::Database;
 
-use crate::analytics::{worker, ClickQueue, ClickWorker, Enricher, Geo, WorkerSettings};
+use crate::analytics::{self, worker, ClickQueue, ClickWorker, Enricher, Geo, WorkerSettings};
 use crate::blocklist::{self, Watcher};
 use crate::config::{Config, Switch};
 use crate::http::limit::{self, Limits};
@@ -444,7 +444,8 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let worker = tokio::spawn(self.clicks.run(stop_rx.clone()));
+        let worker = analytics::thread::spawn(self.clicks, stop_rx.clone())
+            .context("starting the click worker's thread")?;
         tokio::spawn(self.blocklist.run(stop_rx.clone()));
         tokio::spawn(crate::accounts::purge_sessions(
             self.hot.accounts.clone(),
@@ -486,8 +487,8 @@ impl App {
         )
         .await;
         let _ = stop_tx.send(true);
-        if let Err(e) = worker.await {
-            tracing::error!(error = %e, "the click worker failed");
+        if worker.await.is_err() {
+            tracing::error!("the click worker's thread panicked: clicks not yet written are lost");
         }
         self.db.close().await;
         served.context("serving HTTP")

@@ -35,12 +35,21 @@ impl AnalyticsStore for SqlStore {
         if batch.is_empty() {
             return Ok(());
         }
-        self.ready().await?;
+        // Not `ready()`: migrating here would open primary connections on
+        // the click writer's thread. Clicks exist only once redirects have
+        // read the store, so it is ready by then; until it is, the writer
+        // retries.
+        if !self.is_ready() {
+            return Err(StoreError::Unavailable(
+                "the store is not ready for clicks yet".into(),
+            ));
+        }
         let d = self.q.dialect;
+        let pool = self.clicks.as_ref().unwrap_or(&self.primary);
         // Every statement writes (see `store`): SQLite takes its write lock
         // at the first, instead of failing busy half-way.
         self.timed("write_clicks", async {
-            let mut tx = self.primary.begin().await?;
+            let mut tx = pool.begin().await?;
             for chunk in batch.hours.chunks(ROWS_PER_STATEMENT) {
                 let s = upsert_hours(d, chunk);
                 tx.exec().execute(s.sql(), s.args()).await?;

@@ -31,10 +31,21 @@ pub(crate) fn store(o: &DbOptions, clock: Arc<dyn Clock>) -> Result<SqlStore, Op
         replicas.push(pool(o, kind, url)?);
     }
     let sqlite_file = sqlite_file(o, kind)?;
+    let in_memory = kind == DbKind::Sqlite && sqlite_file.is_none();
+    let clicks = if in_memory {
+        None
+    } else {
+        let one = DbOptions {
+            max_connections: 1,
+            ..o.clone()
+        };
+        Some(pool(&one, kind, &o.url)?)
+    };
     Ok(SqlStore::new(Parts {
         kind,
         primary: pool(o, kind, &o.url)?,
         replicas,
+        clicks,
         id_block: o.id_block,
         query_timeout: o.query_timeout,
         migration_lock: sqlite_file.as_ref().map(|file| {

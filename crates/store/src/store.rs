@@ -36,6 +36,12 @@ pub(crate) struct SqlStore {
     pub(crate) primary: Pool,
     /// Read replicas for redirect lookups and lists; may be empty.
     pub(crate) replicas: Vec<Pool>,
+    /// The click writer's own connection (not for an in-memory SQLite
+    /// database, which only the primary's connections see). Opened by the
+    /// first write, on the thread that writes clicks: on the servers its
+    /// socket belongs to that thread's runtime, and on SQLite its worker
+    /// thread inherits that thread's lower CPU priority (ADR 0027).
+    pub(crate) clicks: Option<Pool>,
     next_replica: AtomicUsize,
     pub(crate) q: Queries,
     pub(crate) ids: SegmentAllocator,
@@ -71,6 +77,7 @@ pub(crate) struct Parts {
     pub(crate) kind: DbKind,
     pub(crate) primary: Pool,
     pub(crate) replicas: Vec<Pool>,
+    pub(crate) clicks: Option<Pool>,
     pub(crate) id_block: u64,
     pub(crate) query_timeout: Duration,
     pub(crate) migration_lock: Option<PathBuf>,
@@ -96,6 +103,7 @@ impl SqlStore {
             q,
             primary: parts.primary,
             replicas: parts.replicas,
+            clicks: parts.clicks,
             next_replica: AtomicUsize::new(0),
             ids: SegmentAllocator::new(parts.id_block),
             ready: OnceCell::new(),
@@ -137,6 +145,11 @@ impl SqlStore {
         result
     }
 
+    /// Whether [`Self::ready`] has succeeded.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready.get().is_some()
+    }
+
     /// Applies migrations and reads (or makes) the slug secret, once; every
     /// call waits for that first.
     pub(crate) async fn ready(&self) -> Result<&SlugSecret, StoreError> {
@@ -164,7 +177,7 @@ impl SqlStore {
 
     pub(crate) async fn close(&self) {
         self.primary.close().await;
-        for r in &self.replicas {
+        for r in self.replicas.iter().chain(&self.clicks) {
             r.close().await;
         }
     }

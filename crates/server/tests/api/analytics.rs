@@ -655,3 +655,51 @@ backend_tests!(
     raw_visits_can_be_turned_off_and_old_ones_are_purged,
     countries_come_from_the_geoip_database_behind_trusted_proxies,
 );
+
+/// The nice value in a `/proc/.../stat` file.
+#[cfg(target_os = "linux")]
+fn nice_in(stat: &std::path::Path) -> Option<i64> {
+    let stat = std::fs::read_to_string(stat).ok()?;
+    // After the name in parentheses: state is field 3, nice field 19.
+    let (_, rest) = stat.rsplit_once(") ")?;
+    rest.split(' ').nth(16)?.parse().ok()
+}
+
+/// The nice values of this process's threads named `name`.
+#[cfg(target_os = "linux")]
+fn nice_of_threads(name: &str) -> Vec<i64> {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("tasks");
+    tasks
+        .flatten()
+        .map(|task| task.path())
+        .filter(|path| {
+            std::fs::read_to_string(path.join("comm")).is_ok_and(|comm| comm.trim_end() == name)
+        })
+        .filter_map(|path| nice_in(&path.join("stat")))
+        .collect()
+}
+
+/// ADR 0027: clicks are written from a thread below the request threads'
+/// priority, and on SQLite through a connection whose own thread is too.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn clicks_are_written_below_the_priority_of_redirects() {
+    let base = nice_in(std::path::Path::new("/proc/thread-self/stat")).expect("own nice");
+    let app = spawn_with(Backend::Sqlite, |_| {}).await;
+    let slug = app.shorten("https://example.com/landing").await;
+    assert_eq!(app.click(&slug, BROWSER_UA, None).await, StatusCode::FOUND);
+    app.wait_for_visits(&slug, 1).await;
+    let lowered = (base + i64::from(kurz_server::analytics::thread::NICENESS)).min(19);
+    assert!(
+        nice_of_threads("kurz-clicks").contains(&lowered),
+        "the click worker's thread runs at nice {lowered}"
+    );
+    assert!(
+        nice_of_threads("sqlx-sqlite-wor").contains(&lowered),
+        "the click writer's SQLite connection runs at nice {lowered}"
+    );
+    assert!(
+        nice_in(std::path::Path::new("/proc/thread-self/stat")) == Some(base),
+        "the request side keeps its priority"
+    );
+}
