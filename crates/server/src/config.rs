@@ -299,6 +299,10 @@ pub struct CacheSettings {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsConfig {
+    /// Record clicks at all. Off, redirects hand no click to anyone: no
+    /// rollups, no raw visits, `visits` stays where it is; visit limits
+    /// still count (they are taken in the store by the redirect itself).
+    pub enabled: bool,
     /// How often clicks are written to the store (sooner when
     /// `batch_size` clicks wait). A hard crash loses at most this long.
     pub flush_interval_ms: u64,
@@ -374,6 +378,7 @@ impl Default for Config {
                 password_hash_queue: 32,
             },
             analytics: AnalyticsConfig {
+                enabled: true,
                 flush_interval_ms: 250,
                 batch_size: 2000,
                 queue_capacity: 16_384,

@@ -16,7 +16,7 @@ use crate::http::client_ip::TrustedProxies;
 use kurz_core::blocklist::SharedBlocklist;
 use kurz_core::clock::{Clock, SystemClock};
 use kurz_core::link::RedirectCode;
-use kurz_core::ports::PasswordHasher;
+use kurz_core::ports::{ClickSink, PasswordHasher};
 use kurz_core::service::{
     AccountPorts, AccountService, CatalogService, LinkPorts, LinkService, LinkSettings,
     RedirectPorts, RedirectSettings, Redirector, ReportPorts, ReportService, RescanPorts,
@@ -27,6 +27,7 @@ use kurz_core::target::UrlPolicy;
 use kurz_store::cache::Caches;
 use kurz_store::Database;
 
+use crate::analytics::queue::Untracked;
 use crate::analytics::{self, worker, ClickQueue, ClickWorker, Enricher, Geo, WorkerSettings};
 use crate::blocklist::{self, Watcher};
 use crate::config::{Config, Switch};
@@ -244,7 +245,8 @@ pub struct App {
     /// For the redirect fast path.
     hot: AppState,
     db: Database,
-    clicks: ClickWorker,
+    /// None when `analytics.enabled` is off.
+    clicks: Option<ClickWorker>,
     /// Raw visits' retention in days; 0 keeps them.
     retention_days: u32,
     clock: Arc<dyn Clock>,
@@ -295,23 +297,30 @@ pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::
         })?)),
         None => None,
     };
-    let clicks = ClickWorker::new(
-        queue.clone(),
-        db.analytics(),
-        Enricher::new(geo),
-        WorkerSettings {
-            flush_interval: Duration::from_millis(a.flush_interval_ms),
-            raw_visits: a.raw_visits,
-            max_pending_visits: a.queue_capacity.saturating_mul(8),
-            max_pending_facets: worker::MAX_PENDING_FACETS,
-        },
-    );
+    let clicks = a.enabled.then(|| {
+        ClickWorker::new(
+            queue.clone(),
+            db.analytics(),
+            Enricher::new(geo),
+            WorkerSettings {
+                flush_interval: Duration::from_millis(a.flush_interval_ms),
+                raw_visits: a.raw_visits,
+                max_pending_visits: a.queue_capacity.saturating_mul(8),
+                max_pending_facets: worker::MAX_PENDING_FACETS,
+            },
+        )
+    });
+    let sink: Arc<dyn ClickSink> = if a.enabled {
+        queue.clone()
+    } else {
+        Arc::new(Untracked)
+    };
     let redirector = Redirector::new(
         RedirectPorts {
             lookup: caches.lookup(),
             links: db.links(),
             visits: db.visits(),
-            clicks: queue,
+            clicks: sink,
             hasher: services.hasher.clone(),
             clock: clock.clone(),
         },
@@ -444,8 +453,13 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let worker = analytics::thread::spawn(self.clicks, stop_rx.clone())
-            .context("starting the click worker's thread")?;
+        let worker = match self.clicks {
+            Some(clicks) => Some(
+                analytics::thread::spawn(clicks, stop_rx.clone())
+                    .context("starting the click worker's thread")?,
+            ),
+            None => None,
+        };
         tokio::spawn(self.blocklist.run(stop_rx.clone()));
         tokio::spawn(crate::accounts::purge_sessions(
             self.hot.accounts.clone(),
@@ -487,8 +501,12 @@ impl App {
         )
         .await;
         let _ = stop_tx.send(true);
-        if worker.await.is_err() {
-            tracing::error!("the click worker's thread panicked: clicks not yet written are lost");
+        if let Some(worker) = worker {
+            if worker.await.is_err() {
+                tracing::error!(
+                    "the click worker's thread panicked: clicks not yet written are lost"
+                );
+            }
         }
         self.db.close().await;
         served.context("serving HTTP")

@@ -3,7 +3,9 @@
 //! A redirect pushes its click under a short, uncontended lock and returns;
 //! it never waits. When the queue is full the click's detail is dropped but
 //! its count is kept, per link and hour, for the next flush: a count is
-//! never lost, only what was known about one click.
+//! never lost, only what was known about one click. Both happen under the
+//! one lock, and what is counted is counted there, not in atomics every
+//! core writes: under overload most clicks take the second way.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,19 +26,20 @@ pub struct ClickQueue {
     capacity: usize,
     /// The worker is woken when this many clicks wait, not by every click.
     batch_size: usize,
-    overflow: Mutex<Overflow>,
     dropped_rows: AtomicU64,
     wake: Notify,
     /// Clicks recorded, details dropped, flush times: `/metrics` reads them.
     pub(crate) metrics: ClickMetrics,
 }
 
-/// The clicks waiting, and how many were ever recorded: counted under the
-/// lock the push takes anyway, not in an atomic every core writes.
+/// The clicks waiting with their detail, the counts of those without, and
+/// how many were ever recorded and dropped.
 #[derive(Debug, Default)]
 struct Waiting {
     clicks: Vec<Click>,
+    overflow: Overflow,
     recorded: u64,
+    dropped: u64,
 }
 
 /// The click pipeline's metrics: `kurz_clicks_total`,
@@ -88,7 +91,6 @@ impl ClickQueue {
             events: Mutex::new(Waiting::default()),
             capacity,
             batch_size: batch_size.clamp(1, capacity.max(1)),
-            overflow: Mutex::new(HashMap::new()),
             dropped_rows: AtomicU64::new(0),
             wake: Notify::new(),
             metrics: ClickMetrics::new(),
@@ -103,7 +105,7 @@ impl ClickQueue {
 
     /// The counts whose detail was dropped since the last call.
     pub fn take_overflow(&self) -> Overflow {
-        std::mem::take(&mut *lock(&self.overflow))
+        std::mem::take(&mut lock(&self.events).overflow)
     }
 
     /// Clicks waiting now.
@@ -111,14 +113,16 @@ impl ClickQueue {
         lock(&self.events).clicks.len()
     }
 
-    /// Brings the metrics up to date: the clicks recorded since the last
-    /// call, and the depth. For the scrape.
+    /// Brings the metrics up to date: the clicks recorded and dropped
+    /// since the last call, and the depth. For the scrape.
     pub(crate) fn sync_metrics(&self) {
         let m = &self.metrics;
         // Under the lock, so two scrapes at once do not both add.
         let events = lock(&self.events);
         m.recorded
             .inc_by(events.recorded.saturating_sub(m.recorded.get()));
+        m.dropped
+            .inc_by(events.dropped.saturating_sub(m.dropped.get()));
         m.depth
             .set(i64::try_from(events.clicks.len()).unwrap_or(i64::MAX));
     }
@@ -127,7 +131,7 @@ impl ClickQueue {
     /// clicks are counted, but as neither people nor programs
     /// (`unclassified`).
     pub fn dropped_details(&self) -> u64 {
-        self.metrics.dropped.get()
+        lock(&self.events).dropped
     }
 
     /// Raw visit rows dropped since the start (their clicks classified and
@@ -146,6 +150,14 @@ impl ClickQueue {
     }
 }
 
+/// Where clicks go when `analytics.enabled` is off: nowhere.
+#[derive(Debug)]
+pub struct Untracked;
+
+impl ClickSink for Untracked {
+    fn record(&self, _: Click) {}
+}
+
 impl ClickSink for ClickQueue {
     fn record(&self, click: Click) {
         let mut events = lock(&self.events);
@@ -159,11 +171,11 @@ impl ClickSink for ClickQueue {
             }
             return;
         }
-        drop(events);
-        *lock(&self.overflow)
+        events.dropped += 1;
+        *events
+            .overflow
             .entry((click.link_id, hour_of(click.at)))
             .or_insert(0) += 1;
-        self.metrics.dropped.inc();
     }
 }
 

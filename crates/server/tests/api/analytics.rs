@@ -300,6 +300,35 @@ async fn a_tiny_queue_under_many_concurrent_clicks_keeps_exact_totals(backend: B
     assert!(dropped > 0, "300 clicks at once must overflow a queue of 4");
 }
 
+async fn with_analytics_off_clicks_are_not_kept_but_visit_limits_hold(backend: Backend) {
+    let app = spawn_with(backend, |c| c.analytics.enabled = false).await;
+    let slug = app.shorten("https://example.com/untracked").await;
+    for _ in 0..3 {
+        assert_eq!(app.click(&slug, BROWSER_UA, None).await, StatusCode::FOUND);
+    }
+    let limited = app
+        .create_link(json!({"url": "https://example.com/once", "max_visits": 1}))
+        .await;
+    let limited = limited["slug"].as_str().expect("slug").to_owned();
+    assert_eq!(
+        app.click(&limited, BROWSER_UA, None).await,
+        StatusCode::FOUND
+    );
+    assert_eq!(
+        app.click(&limited, BROWSER_UA, None).await,
+        StatusCode::GONE,
+        "the limit is taken in the store, with or without analytics"
+    );
+    // A graceful stop flushes whatever would have been queued.
+    let key = app.admin_key.clone();
+    let app = app.restart().await;
+    let s = app
+        .stats(&format!("/api/v1/links/{slug}/stats"), &key)
+        .await;
+    assert_eq!(s["total"].as_u64(), Some(0), "{s}");
+    assert_eq!(app.link(&slug).await["visits"], 0);
+}
+
 async fn two_nodes_add_up(backend: Backend) {
     let a = spawn_with(backend, |c| c.analytics.flush_interval_ms = 60_000).await;
     let b = spawn_node(&a.db_url, |c| c.analytics.flush_interval_ms = 60_000).await;
@@ -648,6 +677,7 @@ backend_tests!(
     long_headers_are_cut_not_refused,
     a_tiny_queue_under_many_concurrent_clicks_keeps_exact_totals,
     two_nodes_add_up,
+    with_analytics_off_clicks_are_not_kept_but_visit_limits_hold,
     hours_and_days_are_utc_buckets_with_exact_edges,
     bad_ranges_and_strangers_get_clear_errors,
     overall_stats_cover_the_callers_links_with_top_links,
