@@ -27,9 +27,11 @@ impl Clock for SystemClock {
     /// reads the clock twice, and that round trip took half of each read
     /// (110 against 58 ns here, 31 of them the clock itself).
     fn now(&self) -> OffsetDateTime {
-        let since = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
+        let Ok(since) = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) else {
+            // A clock set before 1970: the long way round, still exact.
+            let t = OffsetDateTime::now_utc();
+            return t.replace_millisecond(t.millisecond()).unwrap_or(t);
+        };
         i64::try_from(since.as_secs())
             .ok()
             .and_then(|secs| OffsetDateTime::from_unix_timestamp(secs).ok())

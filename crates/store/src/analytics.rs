@@ -44,22 +44,20 @@ impl AnalyticsStore for SqlStore {
                 "the store is not ready for clicks yet".into(),
             ));
         }
+        if let Some(writer) = &self.sqlite_clicks {
+            let started = std::time::Instant::now();
+            let written = writer.write(batch);
+            self.metrics
+                .observe("write_clicks", started.elapsed(), written.is_err());
+            return written;
+        }
         let d = self.q.dialect;
         let pool = self.clicks.as_ref().unwrap_or(&self.primary);
         // Every statement writes (see `store`): SQLite takes its write lock
         // at the first, instead of failing busy half-way.
         self.timed("write_clicks", async {
             let mut tx = pool.begin().await?;
-            for chunk in batch.hours.chunks(ROWS_PER_STATEMENT) {
-                let s = upsert_hours(d, chunk);
-                tx.exec().execute(s.sql(), s.args()).await?;
-            }
-            for chunk in batch.facets.chunks(ROWS_PER_STATEMENT) {
-                let s = upsert_facets(d, chunk);
-                tx.exec().execute(s.sql(), s.args()).await?;
-            }
-            for chunk in batch.visits.chunks(ROWS_PER_STATEMENT) {
-                let s = insert_visits(d, chunk);
+            for s in row_statements(d, batch) {
                 tx.exec().execute(s.sql(), s.args()).await?;
             }
             // Last: on the servers the `links` rows stay locked until the
@@ -279,7 +277,7 @@ fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn count(n: u64) -> Arg<'static> {
+pub(crate) fn count(n: u64) -> Arg<'static> {
     Arg::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
@@ -301,6 +299,30 @@ fn add_on_conflict(b: &mut SqlBuilder<'_>, d: Dialect, table: &str, key: &str, c
     };
     b.push(&sets.join(", "));
 }
+
+/// The statements that add `batch`'s rollups and raw visits, in key
+/// order; `links.visits` comes after them.
+pub(crate) fn row_statements(
+    d: Dialect,
+    batch: &ClickBatch,
+) -> impl Iterator<Item = SqlBuilder<'_>> {
+    let hours = batch
+        .hours
+        .chunks(ROWS_PER_STATEMENT)
+        .map(move |c| upsert_hours(d, c));
+    let facets = batch
+        .facets
+        .chunks(ROWS_PER_STATEMENT)
+        .map(move |c| upsert_facets(d, c));
+    let visits = batch
+        .visits
+        .chunks(ROWS_PER_STATEMENT)
+        .map(move |c| insert_visits(d, c));
+    hours.chain(facets).chain(visits)
+}
+
+/// One link's `visits` gaining `n`, on SQLite.
+pub(crate) const ADD_LINK_VISITS: &str = "update links set visits = visits + ? where id = ?";
 
 fn upsert_hours<'a>(d: Dialect, rows: &'a [HourCount]) -> SqlBuilder<'a> {
     let mut b = SqlBuilder::new(
@@ -398,10 +420,7 @@ async fn add_link_visits(
     if d == Dialect::Sqlite {
         for &(id, n) in counts {
             tx.exec()
-                .execute(
-                    "update links set visits = visits + ? where id = ?",
-                    &[count(n), Arg::Int(id)],
-                )
+                .execute(ADD_LINK_VISITS, &[count(n), Arg::Int(id)])
                 .await?;
         }
         return Ok(());

@@ -19,8 +19,8 @@
 //! - `migrate` — the migrations of `migrations/<backend>/`, one process at
 //!   a time.
 //! - `segment` — the segment ID allocator; `error` — sqlx errors in domain
-//!   words; `sqlite_reader` — the redirect lookup on SQLite, off sqlx's
-//!   worker threads.
+//!   words; `sqlite_reader` and `sqlite_clicks` — the redirect lookup and
+//!   the click writes on SQLite, off sqlx's worker threads.
 //! - [`cache`] — the two-level cache around the lookup port (L1 in
 //!   process, Redis as L2), and the API key cache.
 
@@ -40,6 +40,7 @@ mod migrate;
 mod open;
 mod reports;
 mod segment;
+mod sqlite_clicks;
 mod sqlite_reader;
 mod store;
 pub mod transfer;

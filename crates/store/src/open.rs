@@ -31,8 +31,9 @@ pub(crate) fn store(o: &DbOptions, clock: Arc<dyn Clock>) -> Result<SqlStore, Op
         replicas.push(pool(o, kind, url)?);
     }
     let sqlite_file = sqlite_file(o, kind)?;
-    let in_memory = kind == DbKind::Sqlite && sqlite_file.is_none();
-    let clicks = if in_memory {
+    // SQLite writes clicks on a connection of its own outside sqlx
+    // (`sqlite_clicks`).
+    let clicks = if kind == DbKind::Sqlite {
         None
     } else {
         let one = DbOptions {
@@ -55,6 +56,7 @@ pub(crate) fn store(o: &DbOptions, clock: Arc<dyn Clock>) -> Result<SqlStore, Op
         }),
         sqlite_file,
         busy_timeout: o.busy_timeout,
+        synchronous: o.synchronous,
         clock,
         max_connections: o.max_connections.max(1),
     }))

@@ -106,7 +106,7 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RedirectRecord> {
 
 /// Busy, locked, I/O and "cannot open" are the store's absence (503), as
 /// for sqlx's errors.
-fn store_error(e: rusqlite::Error) -> StoreError {
+pub(crate) fn store_error(e: rusqlite::Error) -> StoreError {
     let transient = matches!(
         e.sqlite_error_code(),
         Some(

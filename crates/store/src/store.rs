@@ -28,20 +28,23 @@ use crate::dialect::Queries;
 use crate::error::store_error;
 use crate::metrics::StoreMetrics;
 use crate::segment::SegmentAllocator;
+use crate::sqlite_clicks::SqliteClickWriter;
 use crate::sqlite_reader::SqliteReader;
-use crate::DbKind;
+use crate::{DbKind, Synchronous};
 
 pub(crate) struct SqlStore {
     pub(crate) kind: DbKind,
     pub(crate) primary: Pool,
     /// Read replicas for redirect lookups and lists; may be empty.
     pub(crate) replicas: Vec<Pool>,
-    /// The click writer's own connection (not for an in-memory SQLite
-    /// database, which only the primary's connections see). Opened by the
-    /// first write, on the thread that writes clicks: on the servers its
-    /// socket belongs to that thread's runtime, and on SQLite its worker
-    /// thread inherits that thread's lower CPU priority (ADR 0027).
+    /// The click writer's own connection on the servers. Opened by the
+    /// first write, on the thread that writes clicks, so its socket belongs
+    /// to that thread's runtime (ADR 0027).
     pub(crate) clicks: Option<Pool>,
+    /// SQLite file databases: the click writes off sqlx's worker threads,
+    /// on the click worker's own (an in-memory database goes through the
+    /// primary, whose connections alone see it).
+    pub(crate) sqlite_clicks: Option<SqliteClickWriter>,
     next_replica: AtomicUsize,
     pub(crate) q: Queries,
     pub(crate) ids: SegmentAllocator,
@@ -83,8 +86,9 @@ pub(crate) struct Parts {
     pub(crate) migration_lock: Option<PathBuf>,
     /// The SQLite database file, for the lookup's own reader.
     pub(crate) sqlite_file: Option<PathBuf>,
-    /// How long the SQLite reader waits on a lock.
+    /// How long SQLite's reader and click writer wait on a lock.
     pub(crate) busy_timeout: Duration,
+    pub(crate) synchronous: Synchronous,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) max_connections: u32,
 }
@@ -94,6 +98,10 @@ impl SqlStore {
         let q = Queries::new(parts.primary.dialect());
         Self {
             kind: parts.kind,
+            sqlite_clicks: parts
+                .sqlite_file
+                .clone()
+                .map(|file| SqliteClickWriter::new(file, parts.synchronous, parts.busy_timeout)),
             // With replicas (a test setup for SQLite) lookups read them
             // through sqlx, as on the servers.
             sqlite_reader: parts

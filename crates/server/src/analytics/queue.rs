@@ -207,4 +207,25 @@ mod tests {
         assert_eq!(q.depth(), 0);
         assert!(q.take_overflow().is_empty());
     }
+
+    #[test]
+    fn the_scrape_reads_what_the_queue_counted_under_its_lock() {
+        let q = ClickQueue::new(2, 2);
+        for at in 0..5 {
+            q.record(click(1, at));
+        }
+        q.sync_metrics();
+        // Twice: a second scrape adds nothing that was already counted.
+        q.sync_metrics();
+        assert_eq!(q.metrics.recorded.get(), 5);
+        assert_eq!(q.metrics.dropped.get(), 3);
+        assert_eq!(q.metrics.depth.get(), 2);
+        let mut taken = Vec::new();
+        q.take(&mut taken);
+        q.record(click(1, 9));
+        q.sync_metrics();
+        assert_eq!(q.metrics.recorded.get(), 6);
+        assert_eq!(q.metrics.dropped.get(), 3);
+        assert_eq!(q.metrics.depth.get(), 1);
+    }
 }

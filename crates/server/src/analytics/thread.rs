@@ -6,8 +6,8 @@
 //! without its detail. On the request runtime the worker's enrichment and
 //! flushes took a fifth of the CPU from redirects; here the scheduler gives
 //! redirects the CPU first, and the worker whatever is left (on an idle
-//! machine, all it needs). Its store connection is opened from this thread,
-//! so on SQLite that connection's own thread inherits the priority too.
+//! machine, all it needs). Its store connection is opened from this
+//! thread; on SQLite the writes run on this thread itself (ADR 0028).
 
 use std::io;
 use std::thread;

@@ -289,6 +289,56 @@ async fn click_counts_of_thousands_of_links_are_added_in_batches(backend: Backen
     assert_eq!(app.link(&b).await["visits"], 7);
 }
 
+/// On SQLite clicks are written outside sqlx (ADR 0028): a write that
+/// meets a locked database waits the busy time-out and reports the store
+/// unavailable (the worker keeps the batch and retries), writes nothing,
+/// and the next write goes through.
+#[tokio::test]
+async fn a_click_write_on_a_locked_sqlite_file_is_retried_not_lost() {
+    use kurz_core::analytics::{ClickBatch, HourCount};
+    use kurz_core::error::StoreError;
+    use sqlx::Connection;
+    let app = crate::helpers::spawn_with(Backend::Sqlite, |c| c.pool.busy_timeout_ms = 200).await;
+    let slug = app.shorten("https://example.com/locked").await;
+    let id = app
+        .db
+        .lookup()
+        .lookup(&slug)
+        .await
+        .expect("lookup")
+        .expect("link")
+        .id;
+    let batch = ClickBatch {
+        hours: vec![HourCount {
+            link_id: id,
+            hour: 480_000,
+            total: 3,
+            humans: 3,
+            bots: 0,
+        }],
+        ..ClickBatch::default()
+    };
+    let analytics = app.db.analytics();
+    let mut conn = sqlx::SqliteConnection::connect(&app.db_url)
+        .await
+        .expect("connect");
+    sqlx::query("begin exclusive")
+        .execute(&mut conn)
+        .await
+        .expect("lock");
+    let locked = analytics.write_clicks(&batch).await;
+    assert!(
+        matches!(locked, Err(StoreError::Unavailable(_))),
+        "{locked:?}"
+    );
+    sqlx::query("rollback")
+        .execute(&mut conn)
+        .await
+        .expect("unlock");
+    analytics.write_clicks(&batch).await.expect("written");
+    assert_eq!(app.link(&slug).await["visits"], 3);
+}
+
 backend_tests!(
     click_counts_of_thousands_of_links_are_added_in_batches,
     the_warm_up_streams_the_most_visited_links_first,
