@@ -46,7 +46,8 @@ impl AnalyticsStore for SqlStore {
         }
         if let Some(writer) = &self.sqlite_clicks {
             let started = std::time::Instant::now();
-            let written = writer.write(batch);
+            let written = tracing::debug_span!("store.query", op = "write_clicks")
+                .in_scope(|| writer.write(batch));
             self.metrics
                 .observe("write_clicks", started.elapsed(), written.is_err());
             return written;

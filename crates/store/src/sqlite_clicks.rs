@@ -6,11 +6,12 @@
 //! click under uniform traffic (profiled in issue 8: 0.8 context switches
 //! and 0.7 futex calls per redirect, from this alone). Here the flush runs
 //! right on the calling thread, the click worker's own (ADR 0027), on a
-//! connection of its own: the same statements, prepared once and kept.
+//! connection of its own: the same statements, kept prepared (all but a
+//! flush's last, shorter chunk of each table, whose size varies).
 
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::{OpenFlags, TransactionBehavior};
@@ -29,17 +30,27 @@ pub(crate) struct SqliteClickWriter {
     path: PathBuf,
     synchronous: Synchronous,
     busy_timeout: Duration,
+    /// The store's bound on one call, as sqlx's calls have it: a write
+    /// that runs longer is interrupted and rolled back.
+    query_timeout: Duration,
     /// Opened by the first write; dropped after a failed one, so the next
     /// try starts from a fresh connection.
     conn: Mutex<Option<rusqlite::Connection>>,
 }
 
 impl SqliteClickWriter {
-    pub(crate) fn new(path: PathBuf, synchronous: Synchronous, busy_timeout: Duration) -> Self {
+    pub(crate) fn new(
+        path: PathBuf,
+        synchronous: Synchronous,
+        busy_timeout: Duration,
+        query_timeout: Duration,
+    ) -> Self {
         Self {
             path,
             synchronous,
-            busy_timeout,
+            // The lock wait is part of the call's time.
+            busy_timeout: busy_timeout.min(query_timeout),
+            query_timeout,
             conn: Mutex::new(None),
         }
     }
@@ -62,19 +73,34 @@ impl SqliteClickWriter {
         Ok(conn)
     }
 
-    /// Writes `batch` in one transaction, on the calling thread. Call only
-    /// once migrations have run.
+    /// Writes `batch` in one transaction, blocking the calling thread for
+    /// up to the query time-out: call it from the click worker's own
+    /// thread, never from a request runtime, and only once migrations
+    /// have run.
     pub(crate) fn write(&self, batch: &ClickBatch) -> Result<(), StoreError> {
         let mut slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         let mut conn = match slot.take() {
             Some(conn) => conn,
             None => self.open().map_err(store_error)?,
         };
+        let deadline = Instant::now() + self.query_timeout;
+        // Every thousand virtual machine steps: a hung disk or a runaway
+        // statement ends as an interrupted (and rolled back) write.
+        conn.progress_handler(1000, Some(move || Instant::now() > deadline));
         let written = write_in(&mut conn, batch).map_err(store_error);
         if written.is_ok() {
             *slot = Some(conn);
         }
         written
+    }
+
+    /// Closes the connection (the last one to close checkpoints the WAL);
+    /// a later write opens a new one.
+    pub(crate) fn close(&self) {
+        self.conn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 }
 

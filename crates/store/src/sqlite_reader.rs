@@ -104,8 +104,8 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RedirectRecord> {
     })
 }
 
-/// Busy, locked, I/O and "cannot open" are the store's absence (503), as
-/// for sqlx's errors.
+/// Busy, locked, I/O, "cannot open" and a call interrupted at its time-out
+/// are the store's absence (503), as for sqlx's errors.
 pub(crate) fn store_error(e: rusqlite::Error) -> StoreError {
     let transient = matches!(
         e.sqlite_error_code(),
@@ -115,6 +115,7 @@ pub(crate) fn store_error(e: rusqlite::Error) -> StoreError {
                 | ErrorCode::SystemIoFailure
                 | ErrorCode::DiskFull
                 | ErrorCode::CannotOpen
+                | ErrorCode::OperationInterrupted
         )
     );
     if transient {

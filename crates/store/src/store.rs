@@ -98,10 +98,14 @@ impl SqlStore {
         let q = Queries::new(parts.primary.dialect());
         Self {
             kind: parts.kind,
-            sqlite_clicks: parts
-                .sqlite_file
-                .clone()
-                .map(|file| SqliteClickWriter::new(file, parts.synchronous, parts.busy_timeout)),
+            sqlite_clicks: parts.sqlite_file.clone().map(|file| {
+                SqliteClickWriter::new(
+                    file,
+                    parts.synchronous,
+                    parts.busy_timeout,
+                    parts.query_timeout,
+                )
+            }),
             // With replicas (a test setup for SQLite) lookups read them
             // through sqlx, as on the servers.
             sqlite_reader: parts
@@ -184,6 +188,9 @@ impl SqlStore {
     }
 
     pub(crate) async fn close(&self) {
+        if let Some(writer) = &self.sqlite_clicks {
+            writer.close();
+        }
         self.primary.close().await;
         for r in self.replicas.iter().chain(&self.clicks) {
             r.close().await;

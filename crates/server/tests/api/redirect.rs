@@ -339,6 +339,73 @@ async fn a_click_write_on_a_locked_sqlite_file_is_retried_not_lost() {
     assert_eq!(app.link(&slug).await["visits"], 3);
 }
 
+/// A click write that fails half-way (a trigger refuses the breakdown
+/// rows, after the hourly ones went in) leaves nothing of its batch, and
+/// the next write, on a fresh connection, goes through.
+#[tokio::test]
+async fn a_click_write_that_fails_half_way_leaves_nothing_of_its_batch() {
+    use kurz_core::analytics::{ClickBatch, Facet, FacetCount, HourCount};
+    use kurz_core::error::StoreError;
+    use sqlx::Connection;
+    let app = spawn_app(Backend::Sqlite).await;
+    let slug = app.shorten("https://example.com/refused").await;
+    let id = app
+        .db
+        .lookup()
+        .lookup(&slug)
+        .await
+        .expect("lookup")
+        .expect("link")
+        .id;
+    let batch = ClickBatch {
+        hours: vec![HourCount {
+            link_id: id,
+            hour: 480_000,
+            total: 2,
+            humans: 2,
+            bots: 0,
+        }],
+        facets: vec![FacetCount {
+            link_id: id,
+            hour: 480_000,
+            facet: Facet::Browser,
+            name: "Firefox".into(),
+            n: 2,
+        }],
+        ..ClickBatch::default()
+    };
+    let mut conn = sqlx::SqliteConnection::connect(&app.db_url)
+        .await
+        .expect("connect");
+    sqlx::query(
+        "create trigger refuse_facets before insert on click_facets \
+         begin select raise(abort, 'refused'); end",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("trigger");
+    async fn hours(conn: &mut sqlx::SqliteConnection, id: i64) -> i64 {
+        sqlx::query_scalar("select count(*) from click_hours where link_id = ?")
+            .bind(id)
+            .fetch_one(conn)
+            .await
+            .expect("count")
+    }
+    let analytics = app.db.analytics();
+    let refused = analytics.write_clicks(&batch).await;
+    assert!(matches!(refused, Err(StoreError::Other(_))), "{refused:?}");
+    assert_eq!(hours(&mut conn, id).await, 0, "rolled back");
+    assert_eq!(app.link(&slug).await["visits"], 0);
+
+    sqlx::query("drop trigger refuse_facets")
+        .execute(&mut conn)
+        .await
+        .expect("drop");
+    analytics.write_clicks(&batch).await.expect("written");
+    assert_eq!(hours(&mut conn, id).await, 1);
+    assert_eq!(app.link(&slug).await["visits"], 2);
+}
+
 backend_tests!(
     click_counts_of_thousands_of_links_are_added_in_batches,
     the_warm_up_streams_the_most_visited_links_first,
