@@ -289,35 +289,42 @@ async fn click_counts_of_thousands_of_links_are_added_in_batches(backend: Backen
     assert_eq!(app.link(&b).await["visits"], 7);
 }
 
+async fn link_id(app: &crate::helpers::TestApp, slug: &str) -> i64 {
+    app.db
+        .lookup()
+        .lookup(slug)
+        .await
+        .expect("lookup")
+        .expect("link")
+        .id
+}
+
+/// `total` clicks of one link in one hour, all by people.
+fn hours_of(link_id: i64, total: u64) -> kurz_core::analytics::ClickBatch {
+    kurz_core::analytics::ClickBatch {
+        hours: vec![kurz_core::analytics::HourCount {
+            link_id,
+            hour: 480_000,
+            total,
+            humans: total,
+            bots: 0,
+        }],
+        ..Default::default()
+    }
+}
+
 /// On SQLite clicks are written outside sqlx (ADR 0028): a write that
 /// meets a locked database waits the busy time-out and reports the store
 /// unavailable (the worker keeps the batch and retries), writes nothing,
 /// and the next write goes through.
 #[tokio::test]
 async fn a_click_write_on_a_locked_sqlite_file_is_retried_not_lost() {
-    use kurz_core::analytics::{ClickBatch, HourCount};
     use kurz_core::error::StoreError;
     use sqlx::Connection;
     let app = crate::helpers::spawn_with(Backend::Sqlite, |c| c.pool.busy_timeout_ms = 200).await;
     let slug = app.shorten("https://example.com/locked").await;
-    let id = app
-        .db
-        .lookup()
-        .lookup(&slug)
-        .await
-        .expect("lookup")
-        .expect("link")
-        .id;
-    let batch = ClickBatch {
-        hours: vec![HourCount {
-            link_id: id,
-            hour: 480_000,
-            total: 3,
-            humans: 3,
-            bots: 0,
-        }],
-        ..ClickBatch::default()
-    };
+    let id = link_id(&app, &slug).await;
+    let batch = hours_of(id, 3);
     let analytics = app.db.analytics();
     let mut conn = sqlx::SqliteConnection::connect(&app.db_url)
         .await
@@ -344,27 +351,13 @@ async fn a_click_write_on_a_locked_sqlite_file_is_retried_not_lost() {
 /// the next write, on a fresh connection, goes through.
 #[tokio::test]
 async fn a_click_write_that_fails_half_way_leaves_nothing_of_its_batch() {
-    use kurz_core::analytics::{ClickBatch, Facet, FacetCount, HourCount};
+    use kurz_core::analytics::{ClickBatch, Facet, FacetCount};
     use kurz_core::error::StoreError;
     use sqlx::Connection;
     let app = spawn_app(Backend::Sqlite).await;
     let slug = app.shorten("https://example.com/refused").await;
-    let id = app
-        .db
-        .lookup()
-        .lookup(&slug)
-        .await
-        .expect("lookup")
-        .expect("link")
-        .id;
+    let id = link_id(&app, &slug).await;
     let batch = ClickBatch {
-        hours: vec![HourCount {
-            link_id: id,
-            hour: 480_000,
-            total: 2,
-            humans: 2,
-            bots: 0,
-        }],
         facets: vec![FacetCount {
             link_id: id,
             hour: 480_000,
@@ -372,7 +365,7 @@ async fn a_click_write_that_fails_half_way_leaves_nothing_of_its_batch() {
             name: "Firefox".into(),
             n: 2,
         }],
-        ..ClickBatch::default()
+        ..hours_of(id, 2)
     };
     let mut conn = sqlx::SqliteConnection::connect(&app.db_url)
         .await
