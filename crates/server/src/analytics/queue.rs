@@ -103,9 +103,14 @@ impl ClickQueue {
         std::mem::swap(&mut lock(&self.events).clicks, into);
     }
 
-    /// The counts whose detail was dropped since the last call.
-    pub fn take_overflow(&self) -> Overflow {
-        std::mem::take(&mut lock(&self.events).overflow)
+    /// Moves the counts whose detail was dropped since the last call into
+    /// `into` (empty), keeping its table as the queue's next one: under a
+    /// flood the queue's table does not grow again from nothing (every
+    /// growth a rehash on a request thread, under the lock) after each
+    /// flush.
+    pub fn take_overflow(&self, into: &mut Overflow) {
+        debug_assert!(into.is_empty());
+        std::mem::swap(&mut lock(&self.events).overflow, into);
     }
 
     /// Clicks waiting now.
@@ -198,14 +203,28 @@ mod tests {
         }
         assert_eq!(q.depth(), 2);
         assert_eq!(q.dropped_details(), 3);
-        let overflow = q.take_overflow();
+        let mut overflow = Overflow::new();
+        q.take_overflow(&mut overflow);
         assert_eq!(overflow.get(&(1, 0)), Some(&2));
         assert_eq!(overflow.get(&(2, 1)), Some(&1));
         let mut taken = Vec::new();
         q.take(&mut taken);
         assert_eq!(taken.len(), 2);
         assert_eq!(q.depth(), 0);
-        assert!(q.take_overflow().is_empty());
+        // A table with room for many hands that room to the queue.
+        let mut overflow = Overflow::with_capacity(1024);
+        q.take_overflow(&mut overflow);
+        assert!(overflow.is_empty());
+        // Two fill the queue again, two overflow.
+        for _ in 0..4 {
+            q.record(click(3, 0));
+        }
+        q.take_overflow(&mut overflow);
+        assert_eq!(overflow.get(&(3, 0)), Some(&2));
+        assert!(
+            overflow.capacity() >= 1024,
+            "the table handed back is the one the queue was given"
+        );
     }
 
     #[test]

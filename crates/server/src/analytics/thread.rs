@@ -1,24 +1,38 @@
-//! The click worker's own thread, at a lower CPU priority than the
-//! threads that answer requests (ADR 0027).
+//! The click worker's own thread, below the priority of the threads that
+//! answer requests (ADR 0027, ADR 0029).
 //!
 //! Under a redirect flood, writing clicks is the one piece of work that
 //! can wait: the queue is bounded, and what does not fit is counted
-//! without its detail. On the request runtime the worker's enrichment and
-//! flushes took a fifth of the CPU from redirects; here the scheduler gives
-//! redirects the CPU first, and the worker whatever is left (on an idle
-//! machine, all it needs). Its store connection is opened from this
+//! without its detail. Where the process may raise the thread again, it
+//! runs under `SCHED_IDLE`: while other threads want the CPU it gets a
+//! sliver of it (a weight of 3 against a request thread's 1,024) and is
+//! set aside the moment one wakes. A flush that takes longer than
+//! [`STARVED_AFTER`] raises it to `nice` +10 until flushes are quick
+//! again, and the last flushes at shutdown run at `nice` +10. Where the
+//! process may not raise it (no `CAP_SYS_NICE`, an `RLIMIT_NICE` below
+//! 20), it stays at `nice` +10. Its store connection is opened from this
 //! thread; on SQLite the writes run on this thread itself (ADR 0028).
 
 use std::io;
 use std::thread;
+use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 
+use super::worker::Pace;
 use super::ClickWorker;
 
 /// How much lower the worker's priority is: `nice` 10, a tenth of the
 /// CPU share of a request thread when both want it.
 pub const NICENESS: i32 = 10;
+
+/// A flush that takes longer than this under `SCHED_IDLE` raises the
+/// worker to `nice` +10.
+pub const STARVED_AFTER: Duration = Duration::from_secs(5);
+
+/// A flush this short at `nice` +10 means the worker keeps up again: back
+/// to `SCHED_IDLE`.
+pub const CAUGHT_UP: Duration = Duration::from_secs(1);
 
 /// Runs `worker` on a thread of its own until `stop` turns true and the
 /// worker has flushed. The receiver completes when the thread ends (an
@@ -31,36 +45,181 @@ pub fn spawn(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let idle = idle_is_reversible();
     thread::Builder::new()
         .name("kurz-clicks".into())
         .spawn(move || {
-            lower_priority();
-            runtime.block_on(worker.run(stop));
+            let mut priority = Priority::lower(idle);
+            runtime.block_on(worker.run(stop, |pace| priority.follow(pace)));
             let _ = done.send(());
         })?;
     Ok(finished)
 }
 
-/// Lowers the calling thread's priority by [`NICENESS`]. On Linux the nice
-/// value belongs to the thread, and threads it starts inherit it.
+/// The worker thread's scheduling: idle while its flushes are quick,
+/// `nice` +10 after a slow one and while it stops.
+#[derive(Debug)]
+pub struct Priority {
+    /// The nice value the thread started with.
+    base: i32,
+    /// `SCHED_IDLE` may be used (it can be left again); not any more once
+    /// the worker stops.
+    idle_allowed: bool,
+    idle: bool,
+}
+
+impl Priority {
+    /// Lowers the calling thread by [`NICENESS`] (19 at most; on Linux the
+    /// nice value belongs to the thread, and threads it starts inherit
+    /// it), and puts it under
+    /// `SCHED_IDLE` when `idle_allowed` (see [`idle_is_reversible`]).
+    pub fn lower(idle_allowed: bool) -> Self {
+        let base = os::nice().unwrap_or(0);
+        if idle_allowed {
+            if let Err(e) = os::set_idle(true) {
+                tracing::warn!(error = %e, "could not put the click worker under SCHED_IDLE");
+            }
+        }
+        let priority = Self {
+            base,
+            idle_allowed,
+            idle: os::is_idle(),
+        };
+        priority.set_nice();
+        priority
+    }
+
+    fn set_nice(&self) {
+        if let Err(e) = os::set_nice((self.base + NICENESS).min(19)) {
+            tracing::warn!(error = %e,
+                "could not lower the click worker's priority; it competes with redirects");
+        }
+    }
+
+    /// Follows the worker: after a slow flush under `SCHED_IDLE` the
+    /// thread is raised, after a quick one at `nice` +10 lowered again;
+    /// stopping, it is raised for good.
+    pub fn follow(&mut self, pace: Pace) {
+        if !self.idle_allowed {
+            return;
+        }
+        let idle = match pace {
+            Pace::Flushed(took) => next_idle(self.idle, took),
+            Pace::Stopping => {
+                self.idle_allowed = false;
+                false
+            }
+        };
+        if idle == self.idle {
+            return;
+        }
+        let changed = os::set_idle(idle);
+        // The policy may have changed and the nice value not: what the
+        // thread runs under now is the truth.
+        self.idle = os::is_idle();
+        self.set_nice();
+        match (changed, pace) {
+            (Err(e), _) => tracing::warn!(error = %e, idle = self.idle,
+                "could not change the click worker's scheduling"),
+            (Ok(()), Pace::Flushed(took)) if !idle => tracing::info!(
+                flush_ms = took.as_millis() as u64,
+                "a click flush was slow (starved of CPU, or a slow store); the click worker \
+                 runs at nice +10 until flushes are quick again"
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Whether the worker should be under `SCHED_IDLE` after a flush of `took`,
+/// given whether it was.
+fn next_idle(idle: bool, took: Duration) -> bool {
+    if idle {
+        took <= STARVED_AFTER
+    } else {
+        took < CAUGHT_UP
+    }
+}
+
+/// Whether this process may put a thread under `SCHED_IDLE` and take it
+/// out again (leaving it takes `CAP_SYS_NICE` or an `RLIMIT_NICE` of 20,
+/// systemd's `LimitNICE=+0`). Tried on a thread of its own, thrown away
+/// after.
+pub fn idle_is_reversible() -> bool {
+    thread::Builder::new()
+        .name("kurz-probe".into())
+        .spawn(|| {
+            let base = os::nice().unwrap_or(0);
+            os::set_idle(true).is_ok()
+                && os::set_idle(false).is_ok()
+                && os::set_nice((base + NICENESS).min(19)).is_ok()
+        })
+        .ok()
+        .and_then(|probe| probe.join().ok())
+        .unwrap_or(false)
+}
+
 #[cfg(target_os = "linux")]
-pub fn lower_priority() {
+mod os {
     use rustix::process::{getpriority_process, setpriority_process};
     use rustix::thread::gettid;
-    let me = Some(gettid());
-    // Relative to what the process was started with (`nice kurz serve`);
-    // 19 is the lowest there is.
-    let lowered =
-        getpriority_process(me).and_then(|now| setpriority_process(me, (now + NICENESS).min(19)));
-    if let Err(e) = lowered {
-        tracing::warn!(error = %io::Error::from(e),
-            "could not lower the click worker's priority; it competes with redirects");
+    use thread_priority::{
+        set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+        ThreadPriority, ThreadSchedulePolicy,
+    };
+
+    /// Puts the calling thread under `SCHED_IDLE`, or back under
+    /// `SCHED_OTHER`. It also sets the nice value (0 for the first, 19 for
+    /// the second): the caller sets it right after.
+    pub(super) fn set_idle(idle: bool) -> Result<(), thread_priority::Error> {
+        let policy = if idle {
+            NormalThreadSchedulePolicy::Idle
+        } else {
+            NormalThreadSchedulePolicy::Other
+        };
+        set_thread_priority_and_policy(
+            thread_native_id(),
+            ThreadPriority::Min,
+            ThreadSchedulePolicy::Normal(policy),
+        )
+    }
+
+    /// The calling thread runs under `SCHED_IDLE`.
+    pub(super) fn is_idle() -> bool {
+        thread_priority::thread_schedule_policy()
+            .is_ok_and(|p| p == ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle))
+    }
+
+    /// The calling thread's nice value.
+    pub(super) fn nice() -> std::io::Result<i32> {
+        Ok(getpriority_process(Some(gettid()))?)
+    }
+
+    /// Sets the calling thread's nice value.
+    pub(super) fn set_nice(nice: i32) -> std::io::Result<()> {
+        Ok(setpriority_process(Some(gettid()), nice)?)
     }
 }
 
 /// Elsewhere the priority is the process's, and stays as it is.
 #[cfg(not(target_os = "linux"))]
-pub fn lower_priority() {}
+mod os {
+    pub(super) fn set_idle(_idle: bool) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    pub(super) fn is_idle() -> bool {
+        false
+    }
+
+    pub(super) fn nice() -> std::io::Result<i32> {
+        Ok(0)
+    }
+
+    pub(super) fn set_nice(_nice: i32) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
@@ -71,10 +230,56 @@ mod tests {
     }
 
     #[test]
+    fn a_starved_flush_raises_the_worker_and_a_quick_one_lowers_it_again() {
+        assert!(next_idle(true, Duration::from_millis(300)));
+        assert!(next_idle(true, STARVED_AFTER));
+        assert!(!next_idle(true, STARVED_AFTER + Duration::from_millis(1)));
+        assert!(!next_idle(false, CAUGHT_UP));
+        assert!(
+            !next_idle(false, Duration::from_secs(3)),
+            "between the two, it stays raised"
+        );
+        assert!(next_idle(false, Duration::from_millis(300)));
+    }
+
+    /// Under `SCHED_IDLE` where this process may leave it again (root, or
+    /// `CAP_SYS_NICE`), at `nice` +10 otherwise; after a slow flush and
+    /// while stopping, at `nice` +10.
+    #[test]
+    fn the_worker_is_idle_where_it_can_be_raised_again_and_raised_when_starved() {
+        let base = nice_of_this_thread();
+        let lowered = (base + NICENESS).min(19);
+        let reversible = idle_is_reversible();
+        assert!(!os::is_idle(), "the probe leaves the caller as it was");
+        assert_eq!(nice_of_this_thread(), base);
+        thread::spawn(move || {
+            let mut priority = Priority::lower(reversible);
+            assert_eq!(os::is_idle(), reversible);
+            assert_eq!(nice_of_this_thread(), lowered);
+            priority.follow(Pace::Flushed(STARVED_AFTER * 2));
+            assert!(
+                !os::is_idle(),
+                "a starved worker runs under the normal policy"
+            );
+            assert_eq!(nice_of_this_thread(), lowered, "at nice +10");
+            priority.follow(Pace::Flushed(Duration::from_millis(10)));
+            assert_eq!(os::is_idle(), reversible, "keeping up, it is idle again");
+            assert_eq!(nice_of_this_thread(), lowered);
+            priority.follow(Pace::Stopping);
+            assert!(!os::is_idle(), "the last flushes do not wait for the CPU");
+            priority.follow(Pace::Flushed(Duration::from_millis(10)));
+            assert!(!os::is_idle(), "nor does any after them");
+            assert_eq!(nice_of_this_thread(), lowered);
+        })
+        .join()
+        .expect("thread");
+    }
+
+    #[test]
     fn the_worker_thread_and_the_threads_it_starts_run_at_lower_priority() {
         let base = nice_of_this_thread();
         let (own, child) = thread::spawn(move || {
-            lower_priority();
+            Priority::lower(false);
             let child = thread::spawn(nice_of_this_thread).join().expect("child");
             (nice_of_this_thread(), child)
         })

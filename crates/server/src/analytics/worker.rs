@@ -29,6 +29,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Entries the pending maps keep room for between flushes.
 const KEEP_CAPACITY: usize = 65_536;
 
+/// What the worker tells the thread it runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Pace {
+    /// A flush ended, after this long (wall time).
+    Flushed(Duration),
+    /// The last flushes are about to run: they must not wait for the CPU.
+    Stopping,
+}
+
 /// How the worker runs.
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerSettings {
@@ -166,6 +175,9 @@ pub struct ClickWorker {
     pending: Pending,
     /// The queue's spare buffer (see [`ClickQueue::take`]).
     buffer: Vec<Click>,
+    /// The queue's spare table of counts without detail
+    /// ([`ClickQueue::take_overflow`]).
+    overflow: Overflow,
     dropped_seen: u64,
 }
 
@@ -183,6 +195,7 @@ impl ClickWorker {
             settings,
             pending: Pending::default(),
             buffer: Vec::new(),
+            overflow: Overflow::new(),
             dropped_seen: 0,
         }
     }
@@ -192,7 +205,7 @@ impl ClickWorker {
     /// fills, and further clicks are only counted (a few bytes per link
     /// and hour instead of a breakdown each).
     fn absorb(&mut self) {
-        let overflow: Overflow = self.queue.take_overflow();
+        self.queue.take_overflow(&mut self.overflow);
         if self.pending.facets.len() < self.settings.max_pending_facets {
             self.queue.take(&mut self.buffer);
         }
@@ -236,8 +249,14 @@ impl ClickWorker {
         self.buffer = clicks;
         // Clicks counted while the queue was full: whether a person or a
         // program clicked is not known, so neither humans nor bots.
-        for ((link_id, hour), n) in overflow {
+        let counted = self.overflow.len();
+        for ((link_id, hour), n) in self.overflow.drain() {
             self.pending.hours.entry((link_id, hour)).or_default().total += n;
+        }
+        // The table goes back to the queue at the next take: kept at the
+        // size a flood needs, given back once the flood is over.
+        if self.overflow.capacity() > (counted * 4).max(KEEP_CAPACITY) {
+            self.overflow.shrink_to(counted * 2);
         }
         if dropped > 0 {
             self.queue.count_dropped_rows(dropped);
@@ -294,8 +313,10 @@ impl ClickWorker {
 
     /// Flushes every interval, or as soon as a batch waits, until `stop`;
     /// then drains the queue and flushes what is left, retrying a few
-    /// times if the store is briefly away.
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    /// times if the store is briefly away. `pace` hears how long each
+    /// flush took, and when the worker stops (the thread's priority
+    /// follows them, ADR 0029).
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>, mut pace: impl FnMut(Pace)) {
         let interval = self.settings.flush_interval;
         let queue = self.queue.clone();
         let mut wait = interval;
@@ -307,7 +328,10 @@ impl ClickWorker {
                 () = queue.batch_ready(), if healthy => {}
                 _ = stop.changed() => break,
             }
-            match self.flush().await {
+            let started = std::time::Instant::now();
+            let outcome = self.flush().await;
+            pace(Pace::Flushed(started.elapsed()));
+            match outcome {
                 Ok(()) => wait = interval,
                 Err(e) => {
                     wait = (wait * 2).min(MAX_BACKOFF).max(interval);
@@ -316,6 +340,7 @@ impl ClickWorker {
                 }
             }
         }
+        pace(Pace::Stopping);
         for attempt in 1..=5 {
             match self.flush().await {
                 Ok(()) => return,

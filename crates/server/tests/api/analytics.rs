@@ -704,18 +704,31 @@ backend_tests!(
     countries_come_from_the_geoip_database_behind_trusted_proxies,
 );
 
+/// Field `n` (counted from 1, as `proc(5)` does) of a `/proc/.../stat`
+/// file, as a number.
+#[cfg(target_os = "linux")]
+fn stat_field(stat: &std::path::Path, n: usize) -> Option<i64> {
+    let stat = std::fs::read_to_string(stat).ok()?;
+    // After the name in parentheses, which may hold spaces: field 3 on.
+    let (_, rest) = stat.rsplit_once(") ")?;
+    rest.split(' ').nth(n - 3)?.parse().ok()
+}
+
 /// The nice value in a `/proc/.../stat` file.
 #[cfg(target_os = "linux")]
 fn nice_in(stat: &std::path::Path) -> Option<i64> {
-    let stat = std::fs::read_to_string(stat).ok()?;
-    // After the name in parentheses: state is field 3, nice field 19.
-    let (_, rest) = stat.rsplit_once(") ")?;
-    rest.split(' ').nth(16)?.parse().ok()
+    stat_field(stat, 19)
 }
 
-/// The nice values of this process's threads named `name`.
+/// The scheduling policy in a `/proc/.../stat` file (5: `SCHED_IDLE`).
 #[cfg(target_os = "linux")]
-fn nice_of_threads(name: &str) -> Vec<i64> {
+fn policy_in(stat: &std::path::Path) -> Option<i64> {
+    stat_field(stat, 41)
+}
+
+/// `field` of the `stat` of each of this process's threads named `name`.
+#[cfg(target_os = "linux")]
+fn of_threads(name: &str, field: fn(&std::path::Path) -> Option<i64>) -> Vec<i64> {
     let tasks = std::fs::read_dir("/proc/self/task").expect("tasks");
     tasks
         .flatten()
@@ -723,12 +736,13 @@ fn nice_of_threads(name: &str) -> Vec<i64> {
         .filter(|path| {
             std::fs::read_to_string(path.join("comm")).is_ok_and(|comm| comm.trim_end() == name)
         })
-        .filter_map(|path| nice_in(&path.join("stat")))
+        .filter_map(|path| field(&path.join("stat")))
         .collect()
 }
 
 /// ADR 0027: clicks are written from a thread below the request threads'
-/// priority; on SQLite on that thread itself (ADR 0028).
+/// priority; on SQLite on that thread itself (ADR 0028); under
+/// `SCHED_IDLE` where the process may raise it again (ADR 0029).
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn clicks_are_written_below_the_priority_of_redirects() {
@@ -739,16 +753,28 @@ async fn clicks_are_written_below_the_priority_of_redirects() {
     app.wait_for_visits(&slug, 1).await;
     let lowered = (base + i64::from(kurz_server::analytics::thread::NICENESS)).min(19);
     assert!(
-        nice_of_threads("kurz-clicks").contains(&lowered),
+        of_threads("kurz-clicks", nice_in).contains(&lowered),
         "the click worker's thread runs at nice {lowered}"
     );
     assert!(
-        lowered == base || !nice_of_threads("sqlx-sqlite-wor").contains(&lowered),
+        lowered == base || !of_threads("sqlx-sqlite-wor", nice_in).contains(&lowered),
         "on SQLite clicks are written on the worker's own thread, not through a \
          sqlx connection of their own (ADR 0028)"
+    );
+    const SCHED_IDLE: i64 = 5;
+    let idle = kurz_server::analytics::thread::idle_is_reversible();
+    assert_eq!(
+        of_threads("kurz-clicks", policy_in).contains(&SCHED_IDLE),
+        idle,
+        "the click worker is under SCHED_IDLE exactly where it can leave it"
     );
     assert!(
         nice_in(std::path::Path::new("/proc/thread-self/stat")) == Some(base),
         "the request side keeps its priority"
+    );
+    assert_ne!(
+        policy_in(std::path::Path::new("/proc/thread-self/stat")),
+        Some(SCHED_IDLE),
+        "and its policy"
     );
 }
