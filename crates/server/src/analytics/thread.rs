@@ -65,7 +65,6 @@ pub struct Priority {
     /// `SCHED_IDLE` may be used (it can be left again); not any more once
     /// the worker stops.
     idle_allowed: bool,
-    idle: bool,
 }
 
 impl Priority {
@@ -80,17 +79,13 @@ impl Priority {
                 tracing::warn!(error = %e, "could not put the click worker under SCHED_IDLE");
             }
         }
-        let priority = Self {
-            base,
-            idle_allowed,
-            idle: os::is_idle(),
-        };
+        let priority = Self { base, idle_allowed };
         priority.set_nice();
         priority
     }
 
     fn set_nice(&self) {
-        if let Err(e) = os::set_nice((self.base + NICENESS).min(19)) {
+        if let Err(e) = os::set_nice(lowered(self.base)) {
             tracing::warn!(error = %e,
                 "could not lower the click worker's priority; it competes with redirects");
         }
@@ -103,23 +98,23 @@ impl Priority {
         if !self.idle_allowed {
             return;
         }
+        let now = os::is_idle();
         let idle = match pace {
-            Pace::Flushed(took) => next_idle(self.idle, took),
+            Pace::Flushed(took) => next_idle(now, took),
             Pace::Stopping => {
                 self.idle_allowed = false;
                 false
             }
         };
-        if idle == self.idle {
+        if idle == now {
             return;
         }
         let changed = os::set_idle(idle);
-        // The policy may have changed and the nice value not: what the
-        // thread runs under now is the truth.
-        self.idle = os::is_idle();
+        // Even when the change failed half-way: the policy may have moved
+        // and the nice value not.
         self.set_nice();
         match (changed, pace) {
-            (Err(e), _) => tracing::warn!(error = %e, idle = self.idle,
+            (Err(e), _) => tracing::warn!(error = %e, idle = os::is_idle(),
                 "could not change the click worker's scheduling"),
             (Ok(()), Pace::Flushed(took)) if !idle => tracing::info!(
                 flush_ms = took.as_millis() as u64,
@@ -129,6 +124,12 @@ impl Priority {
             _ => {}
         }
     }
+}
+
+/// The worker's nice value for a thread that started at `base`; 19 is the
+/// lowest there is.
+fn lowered(base: i32) -> i32 {
+    (base + NICENESS).min(19)
 }
 
 /// Whether the worker should be under `SCHED_IDLE` after a flush of `took`,
@@ -152,7 +153,7 @@ pub fn idle_is_reversible() -> bool {
             let base = os::nice().unwrap_or(0);
             os::set_idle(true).is_ok()
                 && os::set_idle(false).is_ok()
-                && os::set_nice((base + NICENESS).min(19)).is_ok()
+                && os::set_nice(lowered(base)).is_ok()
         })
         .ok()
         .and_then(|probe| probe.join().ok())

@@ -468,6 +468,36 @@ mod tests {
 
     const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
 
+    /// The table of counts without detail keeps the room a flood needed
+    /// while the flood lasts, and gives it back once it is over.
+    #[tokio::test]
+    async fn the_overflow_table_keeps_its_room_for_a_flood_and_gives_it_back() {
+        const FLOOD: i64 = 100_000;
+        let store = Arc::new(Recorder::default());
+        let (queue, mut w) = worker(1, store.clone());
+        for link in 0..=FLOOD {
+            queue.record(click(link, None));
+        }
+        w.flush().await.expect("flush");
+        assert!(
+            w.overflow.capacity() >= FLOOD as usize,
+            "kept for the queue's next take"
+        );
+        // Over: the big table goes to the queue and back, empty.
+        w.flush().await.expect("flush");
+        w.flush().await.expect("flush");
+        assert!(w.overflow.capacity() < KEEP_CAPACITY);
+        let total: u64 = store
+            .batches
+            .lock()
+            .expect("lock")
+            .iter()
+            .flat_map(|b| &b.hours)
+            .map(|h| h.total)
+            .sum();
+        assert_eq!(total, FLOOD as u64 + 1, "every click counted once");
+    }
+
     #[tokio::test]
     async fn clicks_become_hourly_rollups_with_bots_and_overflow_apart() {
         let store = Arc::new(Recorder::default());

@@ -428,6 +428,20 @@ impl TestApp {
         let link = self.link(slug).await;
         panic!("visits never reached {n}: {link}");
     }
+
+    /// A connection of its own holding the SQLite file's write lock (an
+    /// exclusive transaction) until it rolls back or is dropped.
+    pub(crate) async fn lock_sqlite_file(&self) -> sqlx::SqliteConnection {
+        use sqlx::Connection;
+        let mut conn = sqlx::SqliteConnection::connect(&self.db_url)
+            .await
+            .expect("connect");
+        sqlx::query("begin exclusive")
+            .execute(&mut conn)
+            .await
+            .expect("lock");
+        conn
+    }
 }
 
 impl Drop for TestApp {

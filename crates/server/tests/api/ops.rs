@@ -4,7 +4,6 @@ use axum::routing::get;
 use axum::Router;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sqlx::Connection;
 
 use crate::helpers::{client, expect_error, expect_json, spawn_app, spawn_with, Backend};
 
@@ -250,13 +249,7 @@ async fn a_locked_store_answers_503_not_a_lie() {
     let backend = Backend::Sqlite;
     let app = spawn_with(backend, |c| c.pool.busy_timeout_ms = 200).await;
     let slug = app.shorten("https://example.com/").await;
-    let mut conn = sqlx::SqliteConnection::connect(&app.db_url)
-        .await
-        .expect("connect");
-    sqlx::query("begin exclusive")
-        .execute(&mut conn)
-        .await
-        .expect("lock");
+    let mut conn = app.lock_sqlite_file().await;
 
     let r = app
         .post(

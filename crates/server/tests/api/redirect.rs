@@ -320,19 +320,12 @@ fn hours_of(link_id: i64, total: u64) -> kurz_core::analytics::ClickBatch {
 #[tokio::test]
 async fn a_click_write_on_a_locked_sqlite_file_is_retried_not_lost() {
     use kurz_core::error::StoreError;
-    use sqlx::Connection;
     let app = crate::helpers::spawn_with(Backend::Sqlite, |c| c.pool.busy_timeout_ms = 200).await;
     let slug = app.shorten("https://example.com/locked").await;
     let id = link_id(&app, &slug).await;
     let batch = hours_of(id, 3);
     let analytics = app.db.analytics();
-    let mut conn = sqlx::SqliteConnection::connect(&app.db_url)
-        .await
-        .expect("connect");
-    sqlx::query("begin exclusive")
-        .execute(&mut conn)
-        .await
-        .expect("lock");
+    let mut conn = app.lock_sqlite_file().await;
     let locked = analytics.write_clicks(&batch).await;
     assert!(
         matches!(locked, Err(StoreError::Unavailable(_))),
