@@ -3,6 +3,7 @@
 //! or dead Redis costs nothing; then one probe goes through (half-open); its
 //! success closes the breaker, its failure opens it again.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -36,6 +37,10 @@ enum State {
 pub(crate) struct Breaker {
     /// A std mutex: every critical section is a few comparisons, no await.
     state: Mutex<State>,
+    /// Whether `state` is closed, written under its lock: the usual case,
+    /// where every lookup may go to Redis, takes no lock and reads no
+    /// clock.
+    closed: AtomicBool,
     /// Failures in a row that open the breaker.
     threshold: u32,
     cool_down: Duration,
@@ -45,6 +50,7 @@ impl Breaker {
     pub(crate) fn new(threshold: u32, cool_down: Duration) -> Self {
         Self {
             state: Mutex::new(State::Closed { failures: 0 }),
+            closed: AtomicBool::new(true),
             threshold: threshold.max(1),
             cool_down,
         }
@@ -53,9 +59,12 @@ impl Breaker {
     /// A breaker that starts open: no call until the first probe.
     pub(crate) fn opened(threshold: u32, cool_down: Duration) -> Self {
         let breaker = Self::new(threshold, cool_down);
-        *breaker.lock() = State::Open {
-            until: Instant::now(),
-        };
+        breaker.set(
+            &mut breaker.lock(),
+            State::Open {
+                until: Instant::now(),
+            },
+        );
         breaker
     }
 
@@ -63,9 +72,21 @@ impl Breaker {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Moves to `next`, under the lock `state` is.
+    fn set(&self, state: &mut State, next: State) {
+        self.closed
+            .store(matches!(next, State::Closed { .. }), Ordering::Relaxed);
+        *state = next;
+    }
+
     /// Whether a call may go to Redis now. In the open state, the first
     /// caller after the cool-down becomes the probe.
     pub(crate) fn allow(&self) -> bool {
+        // A failure that opens it a moment ago may let one more call
+        // through: it is bounded by its time-out like any other.
+        if self.closed.load(Ordering::Relaxed) {
+            return true;
+        }
         let mut state = self.lock();
         let now = Instant::now();
         let probe = match *state {
@@ -74,13 +95,13 @@ impl Breaker {
             State::HalfOpen { since } => now >= since + self.cool_down,
         };
         if probe {
-            *state = State::HalfOpen { since: now };
+            self.set(&mut state, State::HalfOpen { since: now });
         }
         probe
     }
 
     pub(crate) fn success(&self) {
-        *self.lock() = State::Closed { failures: 0 };
+        self.set(&mut self.lock(), State::Closed { failures: 0 });
     }
 
     pub(crate) fn failure(&self) {
@@ -89,13 +110,14 @@ impl Breaker {
             State::Closed { failures } => failures + 1,
             State::HalfOpen { .. } | State::Open { .. } => self.threshold,
         };
-        *state = if failures >= self.threshold {
+        let next = if failures >= self.threshold {
             State::Open {
                 until: Instant::now() + self.cool_down,
             }
         } else {
             State::Closed { failures }
         };
+        self.set(&mut state, next);
     }
 
     pub(crate) fn state(&self) -> BreakerState {

@@ -218,6 +218,26 @@ fn get_varint(bytes: &[u8]) -> Option<(u64, usize)> {
     None
 }
 
+/// A plain link, as tests of the caches fill them.
+#[cfg(test)]
+pub(crate) fn plain_record(id: i64) -> RedirectRecord {
+    RedirectRecord {
+        id,
+        url: format!("https://example.com/{id}").into(),
+        created_at: from_millis(1_700_000_000_000),
+        expires_at: None,
+        max_visits: None,
+        visits: 0,
+        human_visits: 0,
+        redirect_status: None,
+        forward_query: false,
+        has_password: false,
+        disabled: false,
+        disabled_reason: None,
+        pending: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -227,19 +247,10 @@ mod tests {
 
     fn record() -> RedirectRecord {
         RedirectRecord {
-            id: 123_456,
             url: "https://example.com/page/1?q=\u{fc}".into(),
             created_at: from_millis(1_700_000_000_123),
-            expires_at: None,
-            max_visits: None,
             visits: 7,
-            human_visits: 0,
-            redirect_status: None,
-            forward_query: false,
-            has_password: false,
-            disabled: false,
-            disabled_reason: None,
-            pending: false,
+            ..plain_record(123_456)
         }
     }
 

@@ -10,9 +10,7 @@
 //! link), then the record in the `codec` form. About 90 bytes an entry in
 //! all for a typical link (ADR 0013).
 
-use std::collections::hash_map::RandomState;
 use std::future::Future;
-use std::hash::BuildHasher;
 use std::time::Duration;
 
 use quick_cache::sync::{Cache, EntryAction, EntryResult};
@@ -69,7 +67,9 @@ const EXPIRY_LEN: usize = 4;
 #[derive(Debug)]
 pub(crate) struct L1 {
     entries: Cache<Key, Box<[u8]>, Weigh>,
-    hasher: RandomState,
+    /// aHash, keyed at random for each cache: cheaper than std's SipHash
+    /// on every lookup, and as unpredictable to a client.
+    hasher: quick_cache::DefaultHashBuilder,
     /// Entry expiries count seconds from here; `tokio`'s clock, so tests
     /// can move it.
     started: Instant,
@@ -96,7 +96,7 @@ impl L1 {
                 quick_cache::DefaultHashBuilder::default(),
                 Default::default(),
             ),
-            hasher: RandomState::new(),
+            hasher: quick_cache::DefaultHashBuilder::new(),
             started: Instant::now(),
             ttl: config.ttl,
             negative_ttl: config.negative_ttl,
@@ -260,8 +260,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use kurz_core::clock::from_millis;
-
+    use super::codec::plain_record as record;
     use super::*;
 
     fn config() -> L1Config {
@@ -270,24 +269,6 @@ mod tests {
             max_bytes: 1_000_000,
             ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(10),
-        }
-    }
-
-    fn record(id: i64) -> RedirectRecord {
-        RedirectRecord {
-            id,
-            url: format!("https://example.com/{id}").into(),
-            created_at: from_millis(1_700_000_000_000),
-            expires_at: None,
-            max_visits: None,
-            visits: 0,
-            human_visits: 0,
-            redirect_status: None,
-            forward_query: false,
-            has_password: false,
-            disabled: false,
-            disabled_reason: None,
-            pending: false,
         }
     }
 

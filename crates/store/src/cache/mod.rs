@@ -8,7 +8,8 @@
 //!
 //! - `codec` — records as compact bytes (both levels keep this form).
 //! - `l1` — the in-process cache; `redis` — L2 and the channel;
-//!   `breaker` — the circuit breaker around Redis.
+//!   `gather` — L2 lookups sent together; `breaker` — the circuit breaker
+//!   around Redis.
 //! - `layered` — the decorator of the lookup port and the invalidation;
 //!   `generation` — what keeps a fill that an invalidation overtook out of
 //!   the caches; `auth` — the API key cache.
@@ -17,6 +18,7 @@
 mod auth;
 mod breaker;
 mod codec;
+mod gather;
 mod gcra;
 mod generation;
 mod l1;

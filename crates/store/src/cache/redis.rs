@@ -19,6 +19,7 @@ use kurz_core::link::RedirectRecord;
 
 use super::breaker::{Breaker, BreakerState};
 use super::codec::{self, Cached};
+use super::gather::{self, Fetch, Gather};
 use super::l1::jittered_secs;
 
 /// Failures in a row that open the breaker, and how long it stays open.
@@ -131,6 +132,20 @@ pub struct Redis {
     pending: Mutex<HashSet<Message>>,
     negative_sets: PerSecond,
     started: Instant,
+    /// Lookups on their way to Redis together.
+    reads: Gather,
+}
+
+impl Fetch for Redis {
+    async fn fetch(&self, keys: Vec<String>, deadline: Instant) -> Option<Vec<gather::Value>> {
+        self.send_by(deadline, |mut c| async move {
+            redis::cmd("MGET")
+                .arg(keys)
+                .query_async::<Vec<gather::Value>>(&mut c)
+                .await
+        })
+        .await
+    }
 }
 
 impl Redis {
@@ -149,6 +164,7 @@ impl Redis {
             pending: Mutex::default(),
             negative_sets: PerSecond::default(),
             started: Instant::now(),
+            reads: Gather::new(config.timeout),
         })
     }
 
@@ -253,11 +269,20 @@ impl Redis {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
+        self.send_by(Instant::now() + self.timeout, command).await
+    }
+
+    /// [`Self::send`], answered by `deadline`.
+    async fn send_by<T, F, Fut>(&self, deadline: Instant, command: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
         let Some(conn) = self.conn.get().cloned() else {
             self.breaker.failure();
             return None;
         };
-        match tokio::time::timeout(self.timeout, command(conn)).await {
+        match tokio::time::timeout_at(deadline, command(conn)).await {
             Ok(Ok(value)) => {
                 self.breaker.success();
                 Some(value)
@@ -274,17 +299,18 @@ impl Redis {
         }
     }
 
-    /// The cached answer for `slug`; `None` on a miss or any failure.
-    pub(crate) async fn get(&self, slug: &str) -> Option<Cached> {
-        let key = self.key(slug);
-        let bytes: Vec<u8> = self
-            .call(|mut c| async move {
-                redis::cmd("GET")
-                    .arg(key)
-                    .query_async::<Option<Vec<u8>>>(&mut c)
-                    .await
-            })
-            .await??;
+    /// The cached answer for `slug`; `None` on a miss or any failure. The
+    /// lookups asking at the same moment go to Redis together (`gather`).
+    pub(crate) async fn get(self: &Arc<Self>, slug: &str) -> Option<Cached> {
+        if !self.breaker.allow() {
+            return None;
+        }
+        let joined = self.reads.join(self.key(slug));
+        if joined.start_sending {
+            let this = Arc::clone(self);
+            tokio::spawn(async move { this.reads.send_all(&*this).await });
+        }
+        let bytes = joined.answer.await.ok()??;
         codec::decode(&bytes)
     }
 
@@ -555,6 +581,176 @@ mod tests {
         }
         assert_eq!(redis.pending(), MAX_PENDING + 1);
         assert!(redis.pending.lock().expect("lock").contains(&Message::All));
+    }
+
+    fn test_config(url: &str, timeout: Duration) -> RedisConfig {
+        RedisConfig {
+            url: url.to_owned(),
+            prefix: format!("kurz_u_{:016x}:", rand::random::<u64>()),
+            timeout,
+            ttl: Duration::from_secs(60),
+            negative_ttl: Duration::from_secs(60),
+        }
+    }
+
+    /// Lookups gathered into `MGET`s against a real Redis: each reads its
+    /// own entry, "absent" entries and missing keys apart, and what is
+    /// not an entry is a miss.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_lookups_each_read_their_own_entry() {
+        let Ok(url) = std::env::var("KURZ_TEST_REDIS_URL") else {
+            eprintln!("note: KURZ_TEST_REDIS_URL not set; a Redis test did not run");
+            return;
+        };
+        let redis = Arc::new(Redis::new(&test_config(&url, Duration::from_secs(2))).expect("url"));
+        assert!(
+            redis.connect().await,
+            "Redis at KURZ_TEST_REDIS_URL answers"
+        );
+        let mut conn = redis.conn.get().cloned().expect("connected");
+        let mut pipe = redis::pipe();
+        for i in 0..300 {
+            let mut value = Vec::new();
+            match i % 3 {
+                0 => codec::encode(Some(&codec::plain_record(i)), &mut value),
+                1 => codec::encode(None, &mut value),
+                _ => continue,
+            }
+            pipe.cmd("SET")
+                .arg(redis.key(&format!("s{i}")))
+                .arg(value)
+                .arg("EX")
+                .arg(60)
+                .ignore();
+        }
+        pipe.cmd("SET")
+            .arg(redis.key("garbage"))
+            .arg("not an entry")
+            .arg("EX")
+            .arg(60)
+            .ignore();
+        pipe.query_async::<()>(&mut conn).await.expect("set");
+
+        let lookups: Vec<_> = (0..300)
+            .map(|i| {
+                let redis = Arc::clone(&redis);
+                tokio::spawn(async move { (i, redis.get(&format!("s{i}")).await) })
+            })
+            .collect();
+        for lookup in lookups {
+            let (i, found) = lookup.await.expect("lookup");
+            match (i % 3, found) {
+                (0, Some(Cached::Present(r))) => assert_eq!(r, codec::plain_record(i)),
+                (1, Some(Cached::Absent)) | (2, None) => {}
+                (_, other) => panic!("s{i}: {other:?}"),
+            }
+        }
+        assert!(redis.get("garbage").await.is_none());
+        assert_eq!(redis.breaker_state(), BreakerState::Closed);
+        let keys: Vec<String> = (0..300)
+            .map(|i| redis.key(&format!("s{i}")))
+            .chain([redis.key("garbage")])
+            .collect();
+        redis::cmd("DEL")
+            .arg(keys)
+            .query_async::<()>(&mut conn)
+            .await
+            .expect("clean up");
+    }
+
+    /// A `redis-server` of this test's own (a pause would stall every
+    /// other test's Redis), stopped when dropped.
+    struct OwnRedis(std::process::Child, u16);
+
+    impl OwnRedis {
+        fn start() -> Self {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let child = std::process::Command::new("redis-server")
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("redis-server (installed with Redis) starts");
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(std::time::Instant::now() < deadline, "redis-server started");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Self(child, port)
+        }
+    }
+
+    impl Drop for OwnRedis {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// A Redis that holds its answers (`CLIENT PAUSE`): every lookup,
+    /// those that joined while a batch was out too, reads a miss within
+    /// the time-out, and the breaker opens after three failed batches.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_paused_redis_holds_no_lookup_past_the_time_out() {
+        if std::env::var("KURZ_TEST_REDIS_URL").is_err() {
+            eprintln!("note: KURZ_TEST_REDIS_URL not set; a Redis test did not run");
+            return;
+        }
+        let own = OwnRedis::start();
+        let url = format!("redis://127.0.0.1:{}", own.1);
+        let timeout = Duration::from_millis(50);
+        let redis = Arc::new(Redis::new(&test_config(&url, timeout)).expect("url"));
+        assert!(redis.connect().await, "our redis-server answers");
+        let mut admin = redis::Client::open(url.as_str())
+            .expect("url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("a second connection");
+        redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(2000)
+            .arg("ALL")
+            .query_async::<()>(&mut admin)
+            .await
+            .expect("pause");
+        let started = tokio::time::Instant::now();
+        let lookups: Vec<_> = (0..40)
+            .map(|i| {
+                let redis = Arc::clone(&redis);
+                tokio::spawn(async move {
+                    // Half join while the first batch is out.
+                    if i % 2 == 1 {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    let asked = tokio::time::Instant::now();
+                    (redis.get(&format!("s{i}")).await, asked.elapsed())
+                })
+            })
+            .collect();
+        for lookup in lookups {
+            let (found, took) = lookup.await.expect("lookup");
+            assert!(found.is_none());
+            // The time-out, and room for a loaded machine's scheduling.
+            assert!(took < timeout + Duration::from_millis(150), "{took:?}");
+        }
+        assert!(started.elapsed() < Duration::from_secs(1));
+        // A batch's failure counts once: two so far, and the third opens
+        // the breaker; lookups then skip Redis without waiting.
+        assert_eq!(redis.breaker_state(), BreakerState::Closed);
+        assert!(redis.get("s0").await.is_none());
+        assert_eq!(redis.breaker_state(), BreakerState::Open);
+        let asked = tokio::time::Instant::now();
+        assert!(redis.get("s0").await.is_none());
+        assert!(asked.elapsed() < Duration::from_millis(10));
     }
 
     /// Against the Redis of `KURZ_TEST_REDIS_URL` (skipped, with a note,
