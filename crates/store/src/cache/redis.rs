@@ -707,7 +707,7 @@ mod tests {
         }
         let own = OwnRedis::start();
         let url = format!("redis://127.0.0.1:{}", own.1);
-        let timeout = Duration::from_millis(50);
+        let timeout = Duration::from_millis(200);
         let redis = Arc::new(Redis::new(&test_config(&url, timeout)).expect("url"));
         assert!(redis.connect().await, "our redis-server answers");
         let mut admin = redis::Client::open(url.as_str())
@@ -717,7 +717,7 @@ mod tests {
             .expect("a second connection");
         redis::cmd("CLIENT")
             .arg("PAUSE")
-            .arg(2000)
+            .arg(5000)
             .arg("ALL")
             .query_async::<()>(&mut admin)
             .await
@@ -739,10 +739,11 @@ mod tests {
         for lookup in lookups {
             let (found, took) = lookup.await.expect("lookup");
             assert!(found.is_none());
-            // The time-out, and room for a loaded machine's scheduling.
-            assert!(took < timeout + Duration::from_millis(150), "{took:?}");
+            // The time-out, and room for a loaded machine's scheduling
+            // (Redis holds its answers for 5 s).
+            assert!(took < timeout + Duration::from_millis(800), "{took:?}");
         }
-        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(started.elapsed() < Duration::from_secs(3));
         // A batch's failure counts once: two so far, and the third opens
         // the breaker; lookups then skip Redis without waiting.
         assert_eq!(redis.breaker_state(), BreakerState::Closed);
@@ -750,7 +751,7 @@ mod tests {
         assert_eq!(redis.breaker_state(), BreakerState::Open);
         let asked = tokio::time::Instant::now();
         assert!(redis.get("s0").await.is_none());
-        assert!(asked.elapsed() < Duration::from_millis(10));
+        assert!(asked.elapsed() < timeout / 2, "skipped, not timed out");
     }
 
     /// Against the Redis of `KURZ_TEST_REDIS_URL` (skipped, with a note,
