@@ -47,8 +47,8 @@ pub(crate) struct Gather {
 struct Waiting {
     keys: Vec<String>,
     answers: Vec<oneshot::Sender<Value>>,
-    /// When the oldest of them joined.
-    since: Option<Instant>,
+    /// When each joined: a batch's deadline counts from its oldest.
+    joined: Vec<Instant>,
     /// A task is sending batches; it takes these before it stops.
     sending: bool,
 }
@@ -77,10 +77,9 @@ impl Gather {
     /// Adds `key` to the batch being gathered.
     pub(crate) fn join(&self, key: String) -> Joined {
         let (tx, answer) = oneshot::channel();
+        let now = Instant::now();
         let mut waiting = self.lock();
-        if waiting.keys.is_empty() {
-            waiting.since = Some(Instant::now());
-        }
+        waiting.joined.push(now);
         waiting.keys.push(key);
         waiting.answers.push(tx);
         Joined {
@@ -105,7 +104,13 @@ impl Gather {
                 stop.armed = false;
                 return;
             };
-            let values = fetch.fetch(keys, since + self.timeout).await;
+            let deadline = since + self.timeout;
+            // Gathered behind a slow batch or a busy runtime: too late to
+            // ask, and not Redis's failure (the breaker is not told).
+            if deadline <= Instant::now() {
+                continue;
+            }
+            let values = fetch.fetch(keys, deadline).await;
             match values {
                 Some(values) if values.len() == answers.len() => {
                     for (answer, value) in answers.into_iter().zip(values) {
@@ -127,19 +132,11 @@ impl Gather {
             waiting.sending = false;
             return None;
         }
-        let since = waiting.since.unwrap_or_else(Instant::now);
-        if waiting.keys.len() <= MAX_BATCH {
-            waiting.since = None;
-            return Some((
-                mem::take(&mut waiting.keys),
-                mem::take(&mut waiting.answers),
-                since,
-            ));
-        }
-        // The rest joined later than `since`: keeping it as theirs only
-        // makes their deadline earlier.
-        let keys = waiting.keys.drain(..MAX_BATCH).collect();
-        let answers = waiting.answers.drain(..MAX_BATCH).collect();
+        let n = waiting.keys.len().min(MAX_BATCH);
+        let since = waiting.joined.first().copied().unwrap_or_else(Instant::now);
+        let keys = waiting.keys.drain(..n).collect();
+        let answers = waiting.answers.drain(..n).collect();
+        waiting.joined.drain(..n);
         Some((keys, answers, since))
     }
 }
@@ -158,7 +155,7 @@ impl Drop for Stop<'_> {
             let mut waiting = self.gather.lock();
             waiting.keys.clear();
             waiting.answers.clear();
-            waiting.since = None;
+            waiting.joined.clear();
             waiting.sending = false;
         }
     }
@@ -250,8 +247,9 @@ mod tests {
                 tokio::spawn(async move { get(&fake, format!("k{}", i % 100)).await })
             })
             .collect();
-        for lookup in lookups {
-            assert!(lookup.await.expect("lookup").is_some());
+        for (i, lookup) in lookups.into_iter().enumerate() {
+            let want = format!("v{}", i % 100).into_bytes();
+            assert_eq!(lookup.await.expect("lookup"), Some(want));
         }
         assert_eq!(fake.largest.load(Ordering::SeqCst), MAX_BATCH);
         assert!(fake.batches.load(Ordering::SeqCst) >= 3);
@@ -276,6 +274,44 @@ mod tests {
         let (value, answered) = second.await.expect("second");
         assert_eq!(value, None);
         assert_eq!(answered - started, Duration::from_millis(80));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_already_past_its_deadline_is_not_sent() {
+        /// Answers 10 ms after the deadline, as a slow Redis whose reply
+        /// lands late.
+        struct Late(Gather, AtomicUsize);
+        impl Fetch for Late {
+            async fn fetch(&self, _: Vec<String>, deadline: Instant) -> Option<Vec<Value>> {
+                self.1.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep_until(deadline + Duration::from_millis(10)).await;
+                None
+            }
+        }
+        let late = Arc::new(Late(
+            Gather::new(Duration::from_millis(50)),
+            AtomicUsize::new(0),
+        ));
+        let ask = |delay| {
+            let late = Arc::clone(&late);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+                let joined = late.0.join("k".into());
+                if joined.start_sending {
+                    let late = Arc::clone(&late);
+                    tokio::spawn(async move { late.0.send_all(&*late).await });
+                }
+                joined.answer.await.ok().flatten()
+            })
+        };
+        let (first, second) = (ask(0), ask(1));
+        assert_eq!(first.await.expect("first"), None);
+        assert_eq!(second.await.expect("second"), None);
+        assert_eq!(
+            late.1.load(Ordering::SeqCst),
+            1,
+            "the second batch was too late to send"
+        );
     }
 
     #[tokio::test]
