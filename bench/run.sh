@@ -129,7 +129,9 @@ sql() {
 }
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
 
-echo "nproc $(nproc), $(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%F), $N links, wrk -t1 -c64 -d${D}s, $ROUNDS rounds"
+# Huge pages change the L1 rows by a tenth or more (ADR 0031): say which.
+thp=$(grep -o '\[[a-z]*\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null | tr -d '[]' || true)
+echo "nproc $(nproc), $(free -g | awk '/Mem:/ {print $2}') GiB, $(date -u +%F), THP ${thp:-unknown}, $N links, wrk -t1 -c64 -d${D}s, $ROUNDS rounds"
 echo
 echo "| store | scenario | kurz req/s | kurz p50 | kurz p99 | baseline req/s | ÷ baseline | kurz non-3xx | socket errors |"
 echo "|---|---|---|---|---|---|---|---|---|"

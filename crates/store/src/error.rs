@@ -1,4 +1,6 @@
-//! sqlx errors in domain words.
+//! sqlx and rusqlite errors in domain words.
+
+use rusqlite::ErrorCode;
 
 use kurz_core::error::StoreError;
 
@@ -45,6 +47,28 @@ fn is_transient(kind: DbKind, code: &str) -> bool {
         // SQLSTATE as MySQL reports it: connection (08S01), lock wait
         // time-out and deadlock (HY000 / 40001), too many connections (08004).
         DbKind::MySql => matches!(code, "08S01" | "08004" | "40001" | "HY000" | "70100"),
+    }
+}
+
+/// Busy, locked, I/O, "cannot open" and a call interrupted at its time-out
+/// are the store's absence (503), as for sqlx's errors: for the lookups and
+/// click writes that run on rusqlite (`sqlite_reader`, `sqlite_clicks`).
+pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
+    let transient = matches!(
+        e.sqlite_error_code(),
+        Some(
+            ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DiskFull
+                | ErrorCode::CannotOpen
+                | ErrorCode::OperationInterrupted
+        )
+    );
+    if transient {
+        StoreError::Unavailable(Box::new(e))
+    } else {
+        StoreError::Other(Box::new(e))
     }
 }
 

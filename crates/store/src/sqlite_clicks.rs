@@ -22,7 +22,7 @@ use kurz_core::error::StoreError;
 use crate::analytics::{count, row_statements, ADD_LINK_VISITS};
 use crate::db::Arg;
 use crate::dialect::Dialect;
-use crate::sqlite_reader::store_error;
+use crate::error::sqlite_error;
 use crate::Synchronous;
 
 #[derive(Debug)]
@@ -81,13 +81,13 @@ impl SqliteClickWriter {
         let mut slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         let mut conn = match slot.take() {
             Some(conn) => conn,
-            None => self.open().map_err(store_error)?,
+            None => self.open().map_err(sqlite_error)?,
         };
         let deadline = Instant::now() + self.query_timeout;
         // Every thousand virtual machine steps: a hung disk or a runaway
         // statement ends as an interrupted (and rolled back) write.
         conn.progress_handler(1000, Some(move || Instant::now() > deadline));
-        let written = write_in(&mut conn, batch).map_err(store_error);
+        let written = write_in(&mut conn, batch).map_err(sqlite_error);
         if written.is_ok() {
             *slot = Some(conn);
         }
@@ -132,5 +132,73 @@ impl rusqlite::ToSql for Arg<'_> {
             Arg::Text(s) => ToSqlOutput::from(s),
             Arg::OptText(s) => s.map_or(ToSqlOutput::Owned(Value::Null), ToSqlOutput::from),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kurz_core::analytics::HourCount;
+
+    use super::*;
+
+    fn count_of(conn: &rusqlite::Connection, sql: &str) -> i64 {
+        conn.query_row(sql, [], |r| r.get(0)).expect("count")
+    }
+
+    /// The progress handler is the only bound on a write that holds no
+    /// lock wait: a trigger that would run for many seconds stands for a
+    /// runaway statement or a hung disk.
+    #[test]
+    fn a_write_past_the_query_time_out_is_interrupted_and_rolled_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("clicks.db");
+        let setup = rusqlite::Connection::open(&path).expect("open");
+        setup
+            .execute_batch(
+                "create table links (id integer primary key, visits integer not null default 0);
+                 insert into links (id) values (1);
+                 create table click_hours (link_id integer not null, hour integer not null,
+                     total integer not null, humans integer not null, bots integer not null,
+                     primary key (link_id, hour));
+                 create trigger slow after update on links begin
+                     select count(*) from (with recursive c(x) as
+                         (select 1 union all select x + 1 from c limit 100000000) select x from c);
+                 end;",
+            )
+            .expect("schema");
+        let writer = SqliteClickWriter::new(
+            path,
+            Synchronous::Normal,
+            Duration::from_secs(5),
+            Duration::from_millis(100),
+        );
+        let batch = ClickBatch {
+            hours: vec![HourCount {
+                link_id: 1,
+                hour: 7,
+                total: 3,
+                humans: 3,
+                bots: 0,
+            }],
+            ..ClickBatch::default()
+        };
+        let started = Instant::now();
+        let failed = writer.write(&batch);
+        let took = started.elapsed();
+        assert!(
+            matches!(failed, Err(StoreError::Unavailable(_))),
+            "an interrupted write is the store's absence: {failed:?}"
+        );
+        // A hundred million rows take SQLite many seconds; the bound is
+        // 100 ms, and a loaded CI machine gets room.
+        assert!(took < Duration::from_secs(3), "interrupted after {took:?}");
+        assert_eq!(count_of(&setup, "select count(*) from click_hours"), 0);
+        assert_eq!(count_of(&setup, "select visits from links"), 0);
+
+        // Fixed, the same batch goes in, on a fresh connection.
+        setup.execute_batch("drop trigger slow").expect("drop");
+        writer.write(&batch).expect("written");
+        assert_eq!(count_of(&setup, "select total from click_hours"), 3);
+        assert_eq!(count_of(&setup, "select visits from links"), 3);
     }
 }

@@ -12,11 +12,13 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{ErrorCode, OpenFlags, OptionalExtension};
+use rusqlite::{OpenFlags, OptionalExtension};
 
 use kurz_core::clock::from_millis;
 use kurz_core::error::StoreError;
 use kurz_core::link::{DisabledReason, RedirectRecord};
+
+use crate::error::sqlite_error;
 
 /// Connections kept open between lookups: one per thread that looks up at
 /// once is enough; more are opened under a burst and closed after it.
@@ -66,12 +68,12 @@ impl SqliteReader {
             .pop();
         let conn = match taken {
             Some(conn) => conn,
-            None => self.open().map_err(store_error)?,
+            None => self.open().map_err(sqlite_error)?,
         };
         let found = conn
             .prepare_cached(&self.sql)
             .and_then(|mut statement| statement.query_row([slug], record).optional())
-            .map_err(store_error);
+            .map_err(sqlite_error);
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         if idle.len() < IDLE {
             idle.push(conn);
@@ -102,25 +104,4 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RedirectRecord> {
             .as_deref()
             .and_then(DisabledReason::parse),
     })
-}
-
-/// Busy, locked, I/O, "cannot open" and a call interrupted at its time-out
-/// are the store's absence (503), as for sqlx's errors.
-pub(crate) fn store_error(e: rusqlite::Error) -> StoreError {
-    let transient = matches!(
-        e.sqlite_error_code(),
-        Some(
-            ErrorCode::DatabaseBusy
-                | ErrorCode::DatabaseLocked
-                | ErrorCode::SystemIoFailure
-                | ErrorCode::DiskFull
-                | ErrorCode::CannotOpen
-                | ErrorCode::OperationInterrupted
-        )
-    );
-    if transient {
-        StoreError::Unavailable(Box::new(e))
-    } else {
-        StoreError::Other(Box::new(e))
-    }
 }

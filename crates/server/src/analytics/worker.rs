@@ -195,7 +195,7 @@ impl ClickWorker {
             settings,
             pending: Pending::default(),
             buffer: Vec::new(),
-            overflow: Overflow::new(),
+            overflow: Overflow::default(),
             dropped_seen: 0,
         }
     }

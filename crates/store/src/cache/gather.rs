@@ -13,7 +13,7 @@
 
 use std::future::Future;
 use std::mem;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -49,7 +49,7 @@ struct Waiting {
     answers: Vec<oneshot::Sender<Value>>,
     /// When each joined: a batch's deadline counts from its oldest.
     joined: Vec<Instant>,
-    /// A task is sending batches; it takes these before it stops.
+    /// A [`Sender`] exists; it takes these before it stops.
     sending: bool,
 }
 
@@ -57,8 +57,8 @@ struct Waiting {
 pub(crate) struct Joined {
     /// The key's value; an error (the sender is gone) is a miss.
     pub(crate) answer: oneshot::Receiver<Value>,
-    /// No task is sending: the caller starts one ([`Gather::send_all`]).
-    pub(crate) start_sending: bool,
+    /// No task is sending: the caller runs this one in a task of its own.
+    pub(crate) sender: Option<Sender>,
 }
 
 impl Gather {
@@ -75,52 +75,20 @@ impl Gather {
     }
 
     /// Adds `key` to the batch being gathered.
-    pub(crate) fn join(&self, key: String) -> Joined {
+    pub(crate) fn join(self: &Arc<Self>, key: String) -> Joined {
         let (tx, answer) = oneshot::channel();
         let now = Instant::now();
         let mut waiting = self.lock();
         waiting.joined.push(now);
         waiting.keys.push(key);
         waiting.answers.push(tx);
+        let start = !mem::replace(&mut waiting.sending, true);
         Joined {
             answer,
-            start_sending: !mem::replace(&mut waiting.sending, true),
-        }
-    }
-
-    /// Sends batches through `fetch` until none is waiting. Runs in a task
-    /// of its own (a request cancelled meanwhile does not stop it); one at
-    /// a time, as [`Self::join`] says.
-    pub(crate) async fn send_all(&self, fetch: &impl Fetch) {
-        let mut stop = Stop {
-            gather: self,
-            armed: true,
-        };
-        loop {
-            // Lets the requests that are ready now reach their lookup
-            // first, and join this batch.
-            tokio::task::yield_now().await;
-            let Some((keys, answers, since)) = self.take() else {
-                stop.armed = false;
-                return;
-            };
-            let deadline = since + self.timeout;
-            // Gathered behind a slow batch or a busy runtime: too late to
-            // ask, and not Redis's failure (the breaker is not told).
-            if deadline <= Instant::now() {
-                continue;
-            }
-            let values = fetch.fetch(keys, deadline).await;
-            match values {
-                Some(values) if values.len() == answers.len() => {
-                    for (answer, value) in answers.into_iter().zip(values) {
-                        // A lookup cancelled meanwhile does not read it.
-                        let _ = answer.send(value);
-                    }
-                }
-                // Dropped unanswered: each lookup reads a miss.
-                _ => drop(answers),
-            }
+            sender: start.then(|| Sender {
+                gather: Arc::clone(self),
+                armed: true,
+            }),
         }
     }
 
@@ -141,15 +109,52 @@ impl Gather {
     }
 }
 
-/// Whatever ends a sending task early (a panic, the runtime stopping),
-/// the lookups still waiting read a miss, and the next lookup starts a
-/// new task.
-struct Stop<'a> {
-    gather: &'a Gather,
+/// The one task sending batches, made by the [`Gather::join`] that found
+/// none. Whatever ends it early (a panic, or the runtime stopping, even
+/// before the task first ran: dropping the task drops this), the lookups
+/// still waiting read a miss, and the next lookup makes a new one.
+#[derive(Debug)]
+pub(crate) struct Sender {
+    gather: Arc<Gather>,
     armed: bool,
 }
 
-impl Drop for Stop<'_> {
+impl Sender {
+    /// Sends batches through `fetch` until none is waiting, one at a time.
+    /// Runs in a task of its own: a request cancelled meanwhile does not
+    /// stop it.
+    pub(crate) async fn run(mut self, fetch: &impl Fetch) {
+        let gather = Arc::clone(&self.gather);
+        loop {
+            // Lets the requests that are ready now reach their lookup
+            // first, and join this batch.
+            tokio::task::yield_now().await;
+            let Some((keys, answers, since)) = gather.take() else {
+                self.armed = false;
+                return;
+            };
+            let deadline = since + gather.timeout;
+            // Gathered behind a slow batch or a busy runtime: too late to
+            // ask, and not Redis's failure (the breaker is not told).
+            if deadline <= Instant::now() {
+                continue;
+            }
+            let values = fetch.fetch(keys, deadline).await;
+            match values {
+                Some(values) if values.len() == answers.len() => {
+                    for (answer, value) in answers.into_iter().zip(values) {
+                        // A lookup cancelled meanwhile does not read it.
+                        let _ = answer.send(value);
+                    }
+                }
+                // Dropped unanswered: each lookup reads a miss.
+                _ => drop(answers),
+            }
+        }
+    }
+}
+
+impl Drop for Sender {
     fn drop(&mut self) {
         if self.armed {
             let mut waiting = self.gather.lock();
@@ -173,7 +178,7 @@ mod tests {
     /// and can be told to never answer.
     #[derive(Debug)]
     struct Fake {
-        gather: Gather,
+        gather: Arc<Gather>,
         values: HashMap<String, Vec<u8>>,
         batches: AtomicUsize,
         largest: AtomicUsize,
@@ -197,7 +202,7 @@ mod tests {
             .map(|i| (format!("k{i}"), format!("v{i}").into_bytes()))
             .collect();
         Arc::new(Fake {
-            gather: Gather::new(Duration::from_millis(50)),
+            gather: Arc::new(Gather::new(Duration::from_millis(50))),
             values,
             batches: AtomicUsize::new(0),
             largest: AtomicUsize::new(0),
@@ -207,9 +212,9 @@ mod tests {
 
     async fn get(fake: &Arc<Fake>, key: String) -> Value {
         let joined = fake.gather.join(key);
-        if joined.start_sending {
+        if let Some(sender) = joined.sender {
             let fake = Arc::clone(fake);
-            tokio::spawn(async move { fake.gather.send_all(&*fake).await });
+            tokio::spawn(async move { sender.run(&*fake).await });
         }
         joined.answer.await.ok().flatten()
     }
@@ -280,7 +285,7 @@ mod tests {
     async fn a_batch_already_past_its_deadline_is_not_sent() {
         /// Answers 10 ms after the deadline, as a slow Redis whose reply
         /// lands late.
-        struct Late(Gather, AtomicUsize);
+        struct Late(Arc<Gather>, AtomicUsize);
         impl Fetch for Late {
             async fn fetch(&self, _: Vec<String>, deadline: Instant) -> Option<Vec<Value>> {
                 self.1.fetch_add(1, Ordering::SeqCst);
@@ -289,7 +294,7 @@ mod tests {
             }
         }
         let late = Arc::new(Late(
-            Gather::new(Duration::from_millis(50)),
+            Arc::new(Gather::new(Duration::from_millis(50))),
             AtomicUsize::new(0),
         ));
         let ask = |delay| {
@@ -297,9 +302,9 @@ mod tests {
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
                 let joined = late.0.join("k".into());
-                if joined.start_sending {
+                if let Some(sender) = joined.sender {
                     let late = Arc::clone(&late);
-                    tokio::spawn(async move { late.0.send_all(&*late).await });
+                    tokio::spawn(async move { sender.run(&*late).await });
                 }
                 joined.answer.await.ok().flatten()
             })
@@ -316,20 +321,27 @@ mod tests {
 
     #[tokio::test]
     async fn a_sender_that_dies_leaves_no_lookup_waiting() {
-        struct Panics(Gather);
+        struct Panics;
         impl Fetch for Panics {
             async fn fetch(&self, _: Vec<String>, _: Instant) -> Option<Vec<Value>> {
                 panic!("a bug in the sender");
             }
         }
-        let panics = Arc::new(Panics(Gather::new(Duration::from_secs(60))));
+        let gather = Arc::new(Gather::new(Duration::from_secs(60)));
         for _ in 0..2 {
-            let joined = panics.0.join("k".into());
-            assert!(joined.start_sending, "the task before is gone");
-            let sender = Arc::clone(&panics);
-            let task = tokio::spawn(async move { sender.0.send_all(&*sender).await });
+            let joined = gather.join("k".into());
+            let sender = joined.sender.expect("the task before is gone");
+            let task = tokio::spawn(async move { sender.run(&Panics).await });
             assert!(task.await.is_err(), "it panicked");
             assert!(joined.answer.await.is_err(), "a miss, not a wait");
         }
+        // A task dropped before it first runs (the runtime stopping) drops
+        // its sender unpolled: the same.
+        let joined = gather.join("k".into());
+        let sender = joined.sender.expect("the task before is gone");
+        drop(async move { sender.run(&Panics).await });
+        assert!(joined.answer.await.is_err(), "a miss, not a wait");
+        let again = gather.join("k".into());
+        assert!(again.sender.is_some(), "the next lookup starts a sender");
     }
 }

@@ -114,9 +114,20 @@ impl L1 {
     }
 
     /// The cached answer for `slug`, if there is a fresh one.
+    ///
+    /// Read in place: `Cache::get` would clone the boxed entry, an
+    /// allocation and a copy on every hit. A slug being loaded is not
+    /// waited for (a zero time-out), and the placeholder a miss leaves is
+    /// dropped at once.
     pub(crate) fn get(&self, slug: &str) -> Option<Cached> {
-        let entry = self.entries.get(&self.key(slug))?;
-        self.read(&entry, slug)
+        let mut found = None;
+        let _ = self
+            .entries
+            .entry(&self.key(slug), Some(Duration::ZERO), |_, entry| {
+                found = self.read(entry, slug);
+                EntryAction::Retain(())
+            });
+        found
     }
 
     /// The fresh answer in `entry`, if it is `slug`'s.
@@ -194,9 +205,6 @@ impl L1 {
     where
         F: Future<Output = Result<Option<RedirectRecord>, StoreError>>,
     {
-        if let Some(hit) = self.get(slug) {
-            return Ok(hit.into_option());
-        }
         let key = self.key(slug);
         let mut waited = None;
         let guard = match self
@@ -210,7 +218,7 @@ impl L1 {
             })
             .await
         {
-            // Another task loaded it while this one waited.
+            // Found, or loaded by another task while this one waited.
             EntryResult::Retained(()) => {
                 return Ok(waited.and_then(Cached::into_option));
             }

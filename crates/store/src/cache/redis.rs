@@ -133,7 +133,7 @@ pub struct Redis {
     negative_sets: PerSecond,
     started: Instant,
     /// Lookups on their way to Redis together.
-    reads: Gather,
+    reads: Arc<Gather>,
 }
 
 impl Fetch for Redis {
@@ -164,7 +164,7 @@ impl Redis {
             pending: Mutex::default(),
             negative_sets: PerSecond::default(),
             started: Instant::now(),
-            reads: Gather::new(config.timeout),
+            reads: Arc::new(Gather::new(config.timeout)),
         })
     }
 
@@ -306,9 +306,9 @@ impl Redis {
             return None;
         }
         let joined = self.reads.join(self.key(slug));
-        if joined.start_sending {
+        if let Some(sender) = joined.sender {
             let this = Arc::clone(self);
-            tokio::spawn(async move { this.reads.send_all(&*this).await });
+            tokio::spawn(async move { sender.run(&*this).await });
         }
         let bytes = joined.answer.await.ok()??;
         codec::decode(&bytes)
