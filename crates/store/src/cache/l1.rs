@@ -336,6 +336,49 @@ mod tests {
         assert_eq!(loads.load(Ordering::SeqCst), 1);
     }
 
+    /// `get` runs on the request threads: a slug being loaded must not
+    /// make it wait, and a miss it met (which leaves a placeholder for a
+    /// moment) must not take the load from the loader or from its waiters.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_get_during_a_load_neither_waits_nor_disturbs_it() {
+        let l1 = Arc::new(L1::new(&config()).expect("on"));
+        let loads = Arc::new(AtomicUsize::new(0));
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let released = Arc::new(tokio::sync::Mutex::new(Some(released)));
+        let load = |l1: Arc<L1>| {
+            let (loads, released) = (loads.clone(), released.clone());
+            tokio::spawn(async move {
+                l1.get_or_load(
+                    "slow",
+                    |_| async move {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        if let Some(rx) = released.lock().await.take() {
+                            let _ = rx.await;
+                        }
+                        Ok(Some(record(3)))
+                    },
+                    || 0,
+                )
+                .await
+            })
+        };
+        let loader = load(l1.clone());
+        while loads.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let waiter = load(l1.clone());
+        for _ in 0..100 {
+            assert_eq!(l1.get("slow"), None, "being loaded: a miss, at once");
+            assert_eq!(l1.get("other"), None);
+        }
+        release.send(()).expect("the loader waits");
+        assert_eq!(loader.await.expect("join").expect("load"), Some(record(3)));
+        assert_eq!(waiter.await.expect("join").expect("load"), Some(record(3)));
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "one load for both");
+        assert_eq!(l1.get("slow"), Some(Cached::Present(record(3))));
+        assert_eq!(l1.get("other"), None, "a miss leaves nothing behind");
+    }
+
     #[tokio::test]
     async fn a_failed_load_is_not_cached_and_the_next_caller_tries_again() {
         let l1 = L1::new(&config()).expect("on");
