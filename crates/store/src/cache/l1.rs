@@ -115,19 +115,14 @@ impl L1 {
 
     /// The cached answer for `slug`, if there is a fresh one.
     ///
-    /// Read in place: `Cache::get` would clone the boxed entry, an
-    /// allocation and a copy on every hit. A slug being loaded is not
-    /// waited for (a zero time-out), and the placeholder a miss leaves is
-    /// dropped at once.
+    /// Through `Cache::get`, which clones the entry (an allocation and a
+    /// copy): reading in place through `entry` would take the shard's
+    /// exclusive lock on every hit, and a miss there turns an S3-FIFO
+    /// ghost into a placeholder and deletes it, so an evicted link asked
+    /// for again would never be promoted (BENCHMARKS.md, "late night").
     pub(crate) fn get(&self, slug: &str) -> Option<Cached> {
-        let mut found = None;
-        let _ = self
-            .entries
-            .entry(&self.key(slug), Some(Duration::ZERO), |_, entry| {
-                found = self.read(entry, slug);
-                EntryAction::Retain(())
-            });
-        found
+        let entry = self.entries.get(&self.key(slug))?;
+        self.read(&entry, slug)
     }
 
     /// The fresh answer in `entry`, if it is `slug`'s.
