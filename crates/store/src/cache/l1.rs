@@ -332,8 +332,7 @@ mod tests {
     }
 
     /// `get` runs on the request threads: a slug being loaded must not
-    /// make it wait, and a miss it met (which leaves a placeholder for a
-    /// moment) must not take the load from the loader or from its waiters.
+    /// make it wait, nor take the load from the loader or its waiters.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_get_during_a_load_neither_waits_nor_disturbs_it() {
         let l1 = Arc::new(L1::new(&config()).expect("on"));
