@@ -23,10 +23,13 @@
 //!   the click writes on SQLite, off sqlx's worker threads.
 //! - [`cache`] — the two-level cache around the lookup port (L1 in
 //!   process, Redis as L2), and the API key cache.
+//! - [`breath`] — pauses in long stretches of work on the click worker's
+//!   low-priority thread.
 
 mod accounts;
 mod analytics;
 mod backup;
+pub mod breath;
 pub mod cache;
 mod catalog;
 mod db;

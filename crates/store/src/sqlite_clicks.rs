@@ -20,6 +20,7 @@ use kurz_core::analytics::ClickBatch;
 use kurz_core::error::StoreError;
 
 use crate::analytics::{count, row_statements, ADD_LINK_VISITS};
+use crate::breath;
 use crate::db::Arg;
 use crate::dialect::Dialect;
 use crate::error::sqlite_error;
@@ -84,9 +85,17 @@ impl SqliteClickWriter {
             None => self.open().map_err(sqlite_error)?,
         };
         let deadline = Instant::now() + self.query_timeout;
-        // Every thousand virtual machine steps: a hung disk or a runaway
-        // statement ends as an interrupted (and rolled back) write.
-        conn.progress_handler(1000, Some(move || Instant::now() > deadline));
+        // Every hundred virtual machine steps: a hung disk or a runaway
+        // statement ends as an interrupted (and rolled back) write, and a
+        // long write on the click worker's thread pauses now and then
+        // (`breath`).
+        conn.progress_handler(
+            100,
+            Some(move || {
+                breath::point();
+                Instant::now() > deadline
+            }),
+        );
         let written = write_in(&mut conn, batch).map_err(sqlite_error);
         if written.is_ok() {
             *slot = Some(conn);
@@ -148,40 +157,60 @@ mod tests {
     /// The progress handler is the only bound on a write that holds no
     /// lock wait: a trigger that would run for many seconds stands for a
     /// runaway statement or a hung disk.
-    #[test]
-    fn a_write_past_the_query_time_out_is_interrupted_and_rolled_back() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("clicks.db");
-        let setup = rusqlite::Connection::open(&path).expect("open");
+    /// The two tables a batch of hours writes, and link 1.
+    fn schema(path: &std::path::Path) -> rusqlite::Connection {
+        let setup = rusqlite::Connection::open(path).expect("open");
         setup
             .execute_batch(
                 "create table links (id integer primary key, visits integer not null default 0);
                  insert into links (id) values (1);
                  create table click_hours (link_id integer not null, hour integer not null,
                      total integer not null, humans integer not null, bots integer not null,
-                     primary key (link_id, hour));
-                 create trigger slow after update on links begin
+                     primary key (link_id, hour));",
+            )
+            .expect("schema");
+        setup
+    }
+
+    fn hours(link_id: i64, n: i64) -> ClickBatch {
+        ClickBatch {
+            hours: (0..n)
+                .map(|hour| HourCount {
+                    link_id,
+                    hour,
+                    total: 3,
+                    humans: 3,
+                    bots: 0,
+                })
+                .collect(),
+            ..ClickBatch::default()
+        }
+    }
+
+    fn writer(path: std::path::PathBuf, query_timeout: Duration) -> SqliteClickWriter {
+        SqliteClickWriter::new(
+            path,
+            Synchronous::Normal,
+            Duration::from_secs(5),
+            query_timeout,
+        )
+    }
+
+    #[test]
+    fn a_write_past_the_query_time_out_is_interrupted_and_rolled_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("clicks.db");
+        let setup = schema(&path);
+        setup
+            .execute_batch(
+                "create trigger slow after update on links begin
                      select count(*) from (with recursive c(x) as
                          (select 1 union all select x + 1 from c limit 100000000) select x from c);
                  end;",
             )
             .expect("schema");
-        let writer = SqliteClickWriter::new(
-            path,
-            Synchronous::Normal,
-            Duration::from_secs(5),
-            Duration::from_millis(100),
-        );
-        let batch = ClickBatch {
-            hours: vec![HourCount {
-                link_id: 1,
-                hour: 7,
-                total: 3,
-                humans: 3,
-                bots: 0,
-            }],
-            ..ClickBatch::default()
-        };
+        let writer = writer(path, Duration::from_millis(100));
+        let batch = hours(1, 1);
         let started = Instant::now();
         let failed = writer.write(&batch);
         let took = started.elapsed();
@@ -200,5 +229,33 @@ mod tests {
         writer.write(&batch).expect("written");
         assert_eq!(count_of(&setup, "select total from click_hours"), 3);
         assert_eq!(count_of(&setup, "select visits from links"), 3);
+    }
+
+    /// On the click worker's thread a write pauses in its stretches of
+    /// work (`breath`); on any other thread it never does.
+    #[test]
+    fn a_write_pauses_on_a_breathing_thread_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("clicks.db");
+        let setup = schema(&path);
+        let writer = std::sync::Arc::new(writer(path, Duration::from_secs(30)));
+        let w = writer.clone();
+        let paused = std::thread::spawn(move || {
+            breath::start(Duration::ZERO);
+            w.write(&hours(1, 200)).expect("written");
+            breath::pauses()
+        })
+        .join()
+        .expect("thread");
+        assert!(paused > 0, "the progress handler is a pause point");
+        let paused = std::thread::spawn(move || {
+            writer.write(&hours(1, 200)).expect("written");
+            breath::pauses()
+        })
+        .join()
+        .expect("thread");
+        assert_eq!(paused, 0);
+        assert_eq!(count_of(&setup, "select sum(total) from click_hours"), 1200);
+        assert_eq!(count_of(&setup, "select visits from links"), 1200);
     }
 }

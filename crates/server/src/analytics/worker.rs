@@ -14,6 +14,7 @@ use kurz_core::analytics::{hour_of, Click, ClickBatch, Facet, FacetCount, HourCo
 use kurz_core::clock::Clock;
 use kurz_core::error::StoreError;
 use kurz_core::ports::AnalyticsStore;
+use kurz_store::breath;
 
 use super::enrich::Enricher;
 use super::queue::{ClickQueue, Overflow};
@@ -214,6 +215,7 @@ impl ClickWorker {
         // On its own thread (`thread`): a cold start parsing thousands of
         // user agents holds up no redirect.
         for click in clicks.drain(..) {
+            breath::point();
             let (link_id, detail) = self.enricher.enrich(click);
             let hour = hour_of(detail.at);
             let c = self.pending.hours.entry((link_id, hour)).or_default();
@@ -251,6 +253,7 @@ impl ClickWorker {
         // program clicked is not known, so neither humans nor bots.
         let counted = self.overflow.len();
         for ((link_id, hour), n) in self.overflow.drain() {
+            breath::point();
             self.pending.hours.entry((link_id, hour)).or_default().total += n;
         }
         // The table goes back to the queue at the next take: kept at the
@@ -604,6 +607,32 @@ mod tests {
         let batches = store.batches.lock().expect("lock").clone();
         let total: u64 = batches.iter().flat_map(|b| &b.hours).map(|h| h.total).sum();
         assert_eq!(total, 20, "every click written once the store is back");
+    }
+
+    /// On the worker's own thread, classifying a backlog pauses in its
+    /// stretches of work (`breath`), and nothing is lost by it.
+    #[test]
+    fn a_backlog_is_classified_with_pauses_on_the_worker_thread() {
+        let store = Arc::new(Recorder::default());
+        let (queue, mut w) = worker(1000, store.clone());
+        for i in 0..1000 {
+            queue.record(click(i % 10, Some(FIREFOX)));
+        }
+        let paused = std::thread::spawn(move || {
+            breath::start(Duration::ZERO);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(w.flush()).expect("flush");
+            breath::pauses()
+        })
+        .join()
+        .expect("thread");
+        assert!(paused >= 1000, "a pause point per click: {paused}");
+        let batches = store.batches.lock().expect("lock").clone();
+        let total: u64 = batches.iter().flat_map(|b| &b.hours).map(|h| h.total).sum();
+        assert_eq!(total, 1000);
     }
 
     #[test]
