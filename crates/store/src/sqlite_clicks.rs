@@ -88,12 +88,17 @@ impl SqliteClickWriter {
         // Every hundred virtual machine steps: a hung disk or a runaway
         // statement ends as an interrupted (and rolled back) write, and a
         // long write on the click worker's thread pauses now and then
-        // (`breath`).
+        // (`breath`). The pause holds the write lock, as any preemption
+        // of this low-priority thread does: API writes and capped links'
+        // visits wait for the transaction, within the busy time-out.
         conn.progress_handler(
             100,
             Some(move || {
+                if Instant::now() > deadline {
+                    return true;
+                }
                 breath::point();
-                Instant::now() > deadline
+                false
             }),
         );
         let written = write_in(&mut conn, batch).map_err(sqlite_error);
@@ -154,9 +159,6 @@ mod tests {
         conn.query_row(sql, [], |r| r.get(0)).expect("count")
     }
 
-    /// The progress handler is the only bound on a write that holds no
-    /// lock wait: a trigger that would run for many seconds stands for a
-    /// runaway statement or a hung disk.
     /// The two tables a batch of hours writes, and link 1.
     fn schema(path: &std::path::Path) -> rusqlite::Connection {
         let setup = rusqlite::Connection::open(path).expect("open");
@@ -196,6 +198,9 @@ mod tests {
         )
     }
 
+    /// The progress handler is the only bound on a write that holds no
+    /// lock wait: a trigger that would run for many seconds stands for a
+    /// runaway statement or a hung disk.
     #[test]
     fn a_write_past_the_query_time_out_is_interrupted_and_rolled_back() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -232,30 +237,22 @@ mod tests {
     }
 
     /// On the click worker's thread a write pauses in its stretches of
-    /// work (`breath`); on any other thread it never does.
+    /// work (`breath`), and is whole.
     #[test]
-    fn a_write_pauses_on_a_breathing_thread_only() {
+    fn a_write_pauses_on_a_breathing_thread() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("clicks.db");
         let setup = schema(&path);
-        let writer = std::sync::Arc::new(writer(path, Duration::from_secs(30)));
-        let w = writer.clone();
+        let writer = writer(path, Duration::from_secs(30));
         let paused = std::thread::spawn(move || {
             breath::start(Duration::ZERO);
-            w.write(&hours(1, 200)).expect("written");
-            breath::pauses()
-        })
-        .join()
-        .expect("thread");
-        assert!(paused > 0, "the progress handler is a pause point");
-        let paused = std::thread::spawn(move || {
             writer.write(&hours(1, 200)).expect("written");
             breath::pauses()
         })
         .join()
         .expect("thread");
-        assert_eq!(paused, 0);
-        assert_eq!(count_of(&setup, "select sum(total) from click_hours"), 1200);
-        assert_eq!(count_of(&setup, "select visits from links"), 1200);
+        assert!(paused > 0, "the progress handler is a pause point");
+        assert_eq!(count_of(&setup, "select sum(total) from click_hours"), 600);
+        assert_eq!(count_of(&setup, "select visits from links"), 600);
     }
 }

@@ -29,10 +29,10 @@ use super::ClickWorker;
 /// The worker's longest stretch of work between two pauses (`breath`):
 /// a request thread that waits for the CPU the worker holds is pulled
 /// over within about this long, not at the kernel's next periodic
-/// balance. Measured in issue 8 (uniform L1 hits under a flood, p99):
-/// 2.8 ms without pauses, about 2.2 ms with one every 250 µs and 2.1 ms
-/// every 100 µs, where the pauses cost the worker a fifth of its time
-/// instead of a third.
+/// balance. Measured in issue 8 (uniform L1 hits under a flood, median
+/// p99 of many rounds): 2.8 ms without pauses, 2.1–2.3 ms with them,
+/// whether every 100 µs, 250 µs or 1 ms; at 250 µs they cost the worker
+/// about a fifth of its time.
 pub const BREATH_EVERY: Duration = Duration::from_micros(250);
 
 /// How much lower the worker's priority is: `nice` 10, a tenth of the
