@@ -27,28 +27,33 @@ async fn wait_for_text(c: &Client, needle: &str) -> String {
     }
 }
 
-async fn fill(c: &Client, css: &str, text: &str) {
-    let field = c
-        .find(Locator::Css(css))
+/// The element `css` selects, waited for: a page that has just been
+/// submitted may still be the old one when it is asked.
+async fn element(c: &Client, css: &str) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
         .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let field = element(c, css).await;
     field.clear().await.expect("clear");
     field.send_keys(text).await.expect("type");
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
+    element(c, css)
         .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
         .click()
         .await
         .unwrap_or_else(|e| panic!("click {css}: {e}"));
 }
 
 async fn value(c: &Client, css: &str) -> String {
-    c.find(Locator::Css(css))
+    element(c, css)
         .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
         .prop("value")
         .await
         .expect("value")
