@@ -200,9 +200,11 @@ async fn a_person_shortens_follows_edits_downloads_and_manages_keys_in_chromium(
     c.goto(&app.url("/ui/keys")).await.expect("keys");
     fill(c, "#key-name-input", "laptop <script>").await;
     click(c, "form[action='/ui/keys'] button[type=submit]").await;
-    wait_for_text(c, "id=\"new-key\"").await;
-    let key = value(c, "#new-key").await;
-    assert!(key.starts_with("kurz_"));
+    // The keys page has an `id="new-key"` heading of its own: wait for
+    // the page that shows the key.
+    wait_for_text(c, "id=\"created-heading\"").await;
+    let key = value(c, "textarea#new-key").await;
+    assert!(key.starts_with("kurz_"), "the new key field holds {key:?}");
     browser.screenshot("ui-key-created").await;
     let r = app.get("/api/v1/links", &key).send().await.expect("send");
     assert_eq!(r.status(), reqwest::StatusCode::OK);
