@@ -125,6 +125,9 @@ pub trait AnalyticsStore: Send + Sync + Debug {
     /// Adds a batch in one transaction: the hourly rollups, the links'
     /// `visits`, and the raw visits.
     async fn write_clicks(&self, batch: &ClickBatch) -> Result<(), StoreError>;
+    /// Hourly rows one [`ClickBatch`] should hold at most: a flush of more
+    /// goes out in several, each in a transaction of its own.
+    fn hours_per_transaction(&self) -> usize;
     /// Rollups of the hours in `hours` over the links of `scope`; per
     /// facet and for `top_links`, the `limit` largest.
     async fn stats(

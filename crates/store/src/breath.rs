@@ -37,12 +37,18 @@ use rustix::time::{clock_gettime, ClockId};
 /// thread over, which is all it is for.
 const PAUSE: Duration = Duration::from_micros(10);
 
+/// A thread's pacing: how much work between two pauses, and since when
+/// its current stretch counts, by the wall clock and by its own CPU clock.
+#[derive(Clone, Copy)]
+struct Stretch {
+    every: Duration,
+    wall: Instant,
+    cpu: Duration,
+}
+
 thread_local! {
-    /// The work between two pauses on this thread; `None`: no pauses.
-    static EVERY: Cell<Option<Duration>> = const { Cell::new(None) };
-    /// Since when this thread's stretch counts: by the wall clock, and by
-    /// its own CPU clock.
-    static SINCE: Cell<Option<(Instant, Duration)>> = const { Cell::new(None) };
+    /// `None`: this thread does not pause.
+    static STRETCH: Cell<Option<Stretch>> = const { Cell::new(None) };
     static PAUSES: Cell<u64> = const { Cell::new(0) };
 }
 
@@ -58,36 +64,46 @@ fn cpu_time() -> Duration {
 /// From now on, [`point`] on this thread pauses once the thread has
 /// worked for `every` since its last pause.
 pub fn start(every: Duration) {
-    EVERY.set(Some(every));
-    SINCE.set(Some((Instant::now(), cpu_time())));
+    STRETCH.set(Some(Stretch {
+        every,
+        wall: Instant::now(),
+        cpu: cpu_time(),
+    }));
 }
 
 /// No more pauses on this thread (its last work must not wait).
 pub fn stop() {
-    EVERY.set(None);
+    STRETCH.set(None);
 }
 
 /// A place where this thread's work may pause; returns whether it did.
 pub fn point() -> bool {
-    let (Some(every), Some((wall, cpu))) = (EVERY.get(), SINCE.get()) else {
+    let Some(stretch) = STRETCH.get() else {
         return false;
     };
     let now = Instant::now();
     // A thread cannot have worked longer than the wall clock has run: the
     // cheap clock rules out most calls, and the CPU clock (a system call)
     // is read once a stretch.
-    if now.duration_since(wall) < every {
+    if now.duration_since(stretch.wall) < stretch.every {
         return false;
     }
-    let worked = cpu_time().saturating_sub(cpu);
-    if worked < every {
+    let worked = cpu_time().saturating_sub(stretch.cpu);
+    if worked < stretch.every {
         // Preempted for part of the stretch: look again once it can have
         // worked `every`.
-        SINCE.set(Some((now.checked_sub(worked).unwrap_or(now), cpu)));
+        STRETCH.set(Some(Stretch {
+            wall: now.checked_sub(worked).unwrap_or(now),
+            ..stretch
+        }));
         return false;
     }
     std::thread::sleep(PAUSE);
-    SINCE.set(Some((Instant::now(), cpu_time())));
+    STRETCH.set(Some(Stretch {
+        wall: Instant::now(),
+        cpu: cpu_time(),
+        ..stretch
+    }));
     PAUSES.set(PAUSES.get() + 1);
     true
 }

@@ -7,7 +7,7 @@
 //! and 0.7 futex calls per redirect, from this alone). Here the flush runs
 //! right on the calling thread, the click worker's own (ADR 0027), on a
 //! connection of its own: the same statements, kept prepared (all but a
-//! flush's last, shorter chunk of each table, whose size varies).
+//! transaction's last, shorter chunk of each table, whose size varies).
 
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};

@@ -177,8 +177,8 @@ pub struct StoredVisit {
     pub detail: VisitDetail,
 }
 
-/// What one flush writes, in one transaction: additive counts, so nodes
-/// add up without reading first. Rows are sorted by key, so two nodes'
+/// What one transaction of a flush writes: additive counts, so nodes add
+/// up without reading first. Rows are sorted by key, so two nodes'
 /// flushes take row locks in one order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClickBatch {

@@ -1,6 +1,7 @@
 //! The click worker: every flush interval (or as soon as a batch waits) it
 //! takes the queue, enriches the clicks, adds them to hourly rollups and
-//! writes them in one transaction. What a failed write held stays pending
+//! writes them, in transactions of as many hourly rows as the store takes
+//! ([`AnalyticsStore::hours_per_transaction`]). What a failed write held stays pending
 //! for the next try; shutdown drains and flushes everything.
 
 use std::collections::HashMap;
@@ -19,9 +20,6 @@ use kurz_store::breath;
 use super::enrich::Enricher;
 use super::queue::{ClickQueue, Overflow};
 
-/// Hourly rows one transaction writes at most; a backlog after an outage
-/// goes out in several, so no transaction holds the store for long.
-const ROWS_PER_TRANSACTION: usize = 5000;
 /// Breakdown entries waiting for the store past which the queue is left to
 /// fill (about 100 bytes each): [`WorkerSettings::max_pending_facets`].
 pub const MAX_PENDING_FACETS: usize = 1_000_000;
@@ -73,11 +71,11 @@ impl Pending {
         self.hours.is_empty() && self.visits.is_empty()
     }
 
-    /// The pending counts as batches of at most [`ROWS_PER_TRANSACTION`]
-    /// hours each (with their facets and a share of the visits), every
-    /// row in key order; `self` is left empty.
-    fn drain(&mut self) -> Vec<ClickBatch> {
-        let batches = self.batches();
+    /// The pending counts as batches of at most `rows` hours each (with
+    /// their facets and a share of the visits), every row in key order;
+    /// `self` is left empty.
+    fn drain(&mut self, rows: usize) -> Vec<ClickBatch> {
+        let batches = self.batches(rows.max(1));
         // A burst over many links grows the maps to hundreds of thousands
         // of entries; keep that memory only while it is used.
         if self.hours.capacity() > KEEP_CAPACITY {
@@ -89,7 +87,7 @@ impl Pending {
         batches
     }
 
-    fn batches(&mut self) -> Vec<ClickBatch> {
+    fn batches(&mut self, rows: usize) -> Vec<ClickBatch> {
         let mut hours: Vec<HourCount> = self
             .hours
             .drain()
@@ -118,7 +116,7 @@ impl Pending {
         });
         let mut facets = facets.into_iter().peekable();
         let mut out = Vec::new();
-        for chunk in hours.chunks(ROWS_PER_TRANSACTION) {
+        for chunk in hours.chunks(rows) {
             let last = chunk.last().map(|h| (h.link_id, h.hour));
             let mut batch = ClickBatch {
                 hours: chunk.to_vec(),
@@ -130,10 +128,27 @@ impl Pending {
             out.push(batch);
         }
         // Raw visits ride along, as many per transaction as hourly rows at
-        // most; the rest in transactions of their own.
-        let mut visits = std::mem::take(&mut self.visits).into_iter();
+        // most; the rest in transactions of their own. In link order (each
+        // link's in the order they came), so a transaction's entries in the
+        // `(link_id, at)` index share pages instead of landing one a page.
+        // The keys are sorted, not the visits (a hundred bytes each): the
+        // sort is a stretch without a pause point.
+        let mut order: Vec<(i64, usize)> = self
+            .visits
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.link_id, i))
+            .collect();
+        order.sort_unstable();
+        let mut slots: Vec<Option<StoredVisit>> = std::mem::take(&mut self.visits)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut visits = order
+            .into_iter()
+            .filter_map(|(_, i)| slots.get_mut(i).and_then(Option::take));
         for i in 0.. {
-            let chunk: Vec<StoredVisit> = visits.by_ref().take(ROWS_PER_TRANSACTION).collect();
+            let chunk: Vec<StoredVisit> = visits.by_ref().take(rows).collect();
             if chunk.is_empty() {
                 break;
             }
@@ -292,7 +307,8 @@ impl ClickWorker {
     }
 
     async fn write_pending(&mut self) -> Result<(), StoreError> {
-        let mut batches = self.pending.drain().into_iter();
+        let rows = self.store.hours_per_transaction();
+        let mut batches = self.pending.drain(rows).into_iter();
         while let Some(mut batch) = batches.next() {
             if let Err(e) = self.store.write_clicks(&batch).await {
                 // The store refused rows rather than being away: the raw
@@ -420,6 +436,9 @@ mod tests {
 
     #[async_trait]
     impl AnalyticsStore for Recorder {
+        fn hours_per_transaction(&self) -> usize {
+            500
+        }
         async fn write_clicks(&self, batch: &ClickBatch) -> Result<(), StoreError> {
             if self.down.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(StoreError::Unavailable("down".into()));
@@ -637,8 +656,9 @@ mod tests {
 
     #[test]
     fn a_backlog_goes_out_in_bounded_transactions_with_its_facets() {
+        const ROWS: usize = 50;
         let mut p = Pending::default();
-        for link in 0..(ROWS_PER_TRANSACTION as i64 + 10) {
+        for link in 0..(ROWS as i64 + 10) {
             p.hours.insert(
                 (link, 1),
                 Counts {
@@ -653,27 +673,52 @@ mod tests {
             link_id: 1,
             detail: Enricher::new(None).enrich(click(1, None)).1,
         };
-        p.visits = vec![visit; 3 * ROWS_PER_TRANSACTION + 1];
-        let batches = p.drain();
+        p.visits = vec![visit; 3 * ROWS + 1];
+        let batches = p.drain(ROWS);
         assert_eq!(batches.len(), 4, "two of counts, two more of visits alone");
-        assert_eq!(batches[0].hours.len(), ROWS_PER_TRANSACTION);
-        assert_eq!(batches[0].facets.len(), ROWS_PER_TRANSACTION);
+        assert_eq!(batches[0].hours.len(), ROWS);
+        assert_eq!(batches[0].facets.len(), ROWS);
         assert_eq!(batches[1].facets.len(), 10);
         let visits: Vec<usize> = batches.iter().map(|b| b.visits.len()).collect();
-        assert_eq!(
-            visits,
-            [
-                ROWS_PER_TRANSACTION,
-                ROWS_PER_TRANSACTION,
-                ROWS_PER_TRANSACTION,
-                1
-            ]
-        );
+        assert_eq!(visits, [ROWS, ROWS, ROWS, 1]);
         assert!(batches[3].hours.is_empty() && !batches[3].is_empty());
-        assert!(batches[1]
-            .facets
-            .iter()
-            .all(|f| f.link_id >= ROWS_PER_TRANSACTION as i64));
+        assert!(batches[1].facets.iter().all(|f| f.link_id >= ROWS as i64));
         assert!(p.is_empty());
+    }
+
+    /// Across the whole flush, not per transaction: each transaction
+    /// covers a range of links the next one starts after.
+    #[test]
+    fn raw_visits_go_out_in_link_order_each_links_in_the_order_they_came() {
+        const ROWS: usize = 7;
+        let mut p = Pending::default();
+        let mut enricher = Enricher::new(None);
+        // 40 visits over 9 links, arriving shuffled; `at` numbers them.
+        for seq in 0..40i64 {
+            let link = (seq * 5) % 9;
+            let mut detail = enricher.enrich(click(link, None)).1;
+            detail.at = OffsetDateTime::from_unix_timestamp(seq).expect("time");
+            p.visits.push(StoredVisit {
+                link_id: link,
+                detail,
+            });
+        }
+        let batches = p.drain(ROWS);
+        assert_eq!(batches.len(), 6);
+        assert!(batches.iter().all(|b| b.visits.len() <= ROWS));
+        for pair in batches.windows(2) {
+            let last = pair[0].visits.last().map(|v| v.link_id);
+            let first = pair[1].visits.first().map(|v| v.link_id);
+            assert!(last <= first, "{last:?} then {first:?}");
+        }
+        let out: Vec<(i64, i64)> = batches
+            .iter()
+            .flat_map(|b| &b.visits)
+            .map(|v| (v.link_id, v.detail.at.unix_timestamp()))
+            .collect();
+        assert_eq!(out.len(), 40);
+        for pair in out.windows(2) {
+            assert!(pair[0] < pair[1], "link, then arrival: {pair:?}");
+        }
     }
 }

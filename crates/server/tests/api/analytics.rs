@@ -374,6 +374,48 @@ async fn two_nodes_add_up(backend: Backend) {
     assert_eq!(a.link(&slug).await["visits"], 40);
 }
 
+/// 2 links × 300 hours: 600 hourly rows in one flush, more than one
+/// transaction takes on SQLite (500); every count and raw visit lands.
+async fn a_flush_larger_than_a_transaction_lands_whole(backend: Backend) {
+    let app = slow_flushing(backend).await;
+    let slugs = [
+        app.shorten("https://example.com/a").await,
+        app.shorten("https://example.com/b").await,
+    ];
+    let start = datetime!(2026-01-01 00:00 UTC);
+    for hour in 0..300 {
+        app.clock.set(start + time::Duration::hours(hour));
+        for slug in &slugs {
+            assert_eq!(app.click(slug, BROWSER_UA, None).await, StatusCode::FOUND);
+        }
+    }
+    let app = app.restart().await;
+    for slug in &slugs {
+        let s = app
+            .link_stats(
+                slug,
+                "from=2026-01-01T00:00:00Z&to=2026-01-13T12:00:00Z&interval=day",
+            )
+            .await;
+        assert_eq!(s["total"], 300, "{slug}");
+        let days: Vec<u64> = s["series"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .map(|p| p["count"].as_u64().expect("n"))
+            .collect();
+        assert_eq!(days, [[24; 12].as_slice(), &[12]].concat());
+        assert_eq!(app.link(slug).await["visits"], 300);
+        let visits = app
+            .stats(
+                &format!("/api/v1/links/{slug}/visits?limit=1000"),
+                &app.admin_key,
+            )
+            .await;
+        assert_eq!(visits["items"].as_array().expect("items").len(), 300);
+    }
+}
+
 async fn hours_and_days_are_utc_buckets_with_exact_edges(backend: Backend) {
     let app = slow_flushing(backend).await;
     let slug = app.shorten("https://example.com/edges").await;
@@ -694,6 +736,7 @@ backend_tests!(
     bots_do_not_use_up_a_limited_link,
     long_headers_are_cut_not_refused,
     a_tiny_queue_under_many_concurrent_clicks_keeps_exact_totals,
+    a_flush_larger_than_a_transaction_lands_whole,
     two_nodes_add_up,
     with_analytics_off_clicks_are_not_kept_but_visit_limits_hold,
     hours_and_days_are_utc_buckets_with_exact_edges,
