@@ -168,8 +168,9 @@ fn list_or_csv<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Vec<String>, D
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     /// Longest time a client may take to send a request's headers. The same
-    /// timer closes a kept-alive connection that sits idle this long
-    /// between requests (hyper runs one timer for both).
+    /// watchdog closes a kept-alive connection that sits idle this long
+    /// between requests (one per connection; it closes after between one
+    /// and one and a quarter times this).
     pub header_timeout_secs: u64,
     /// Longest time a client may take to send a request body; past it the
     /// request answers 408 (40801).

@@ -1,8 +1,9 @@
 //! The accept loop: HTTP/1.1 over hyper, with the bounds `axum::serve`
-//! does not set. Every connection runs under a header time-out, which hyper
-//! also applies to a kept-alive connection waiting for its next request, so
-//! a client that sends nothing, sends headers slowly or idles is closed
-//! after it; under a write time-out, so a client that stops reading its
+//! does not set. Every connection runs under a header time-out, which also
+//! applies to a kept-alive connection waiting for its next request, so a
+//! client that sends nothing, sends headers slowly or idles is closed after
+//! it (kept per connection, not by hyper per request: [`head_timeout`]);
+//! under a write time-out, so a client that stops reading its
 //! answers (a full socket buffer, pipelined requests piling up) is closed
 //! too; with a small read buffer, so a slow connection holds little memory.
 //! Open connections are capped, and at the cap new ones wait in the
@@ -21,7 +22,7 @@ use axum::Router;
 use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -30,6 +31,10 @@ use tower::ServiceExt;
 
 use crate::http::client_ip::{ClientIp, TrustedProxies};
 use crate::http::{self, AppState};
+
+mod head_timeout;
+
+use head_timeout::Activity;
 
 /// The most bytes of a request head (and of body reads) hyper buffers per
 /// connection.
@@ -65,8 +70,9 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+    // hyper's header time-out (on by default, given a timer) would arm a
+    // timer per request; the watchdog below keeps it per connection.
+    http.header_read_timeout(None)
         // Request line and headers, buffered: hyper's default lets each
         // connection hold about 400 KiB.
         .max_buf_size(MAX_HEAD_BUFFER)
@@ -96,9 +102,12 @@ pub async fn serve(
         stream.set_write_timeout(Some(limits.write_timeout));
         let stream = Box::pin(stream);
         let (router, hot, proxies) = (router.clone(), hot.clone(), proxies.clone());
+        let activity = Arc::new(Activity::default());
+        let seen = activity.clone();
         let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            seen.head();
             let client = proxies.client_ip(peer.ip(), req.headers());
-            match hot.as_ref().filter(|_| http::hot::slug_of(&req).is_some()) {
+            let answer = match hot.as_ref().filter(|_| http::hot::slug_of(&req).is_some()) {
                 Some(state) => {
                     let state = state.clone();
                     Either::Left(async move {
@@ -109,13 +118,22 @@ pub async fn serve(
                     req.extensions_mut().insert(ClientIp(client));
                     Either::Right(router.clone().oneshot(req))
                 }
-            }
+            };
+            let seen = seen.clone();
+            async move { answer.await.map(|response| seen.track(response)) }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            // Errors here are the client's (reset, time-out, bad request
-            // line); hyper has answered what could be answered.
-            let _ = connection.await;
+            // The connection first: the watchdog only matters once the
+            // connection has nothing to do.
+            tokio::select! {
+                biased;
+                // Errors here are the client's (reset, bad request line);
+                // hyper has answered what could be answered.
+                _ = connection => {}
+                // Dropping the connection closes it.
+                () = activity.waited_too_long(limits.header_timeout) => {}
+            }
             drop(slot);
         });
     }

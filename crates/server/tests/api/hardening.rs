@@ -283,6 +283,61 @@ async fn silent_slow_and_idle_connections_are_closed() {
     assert!(held.is_some(), "an idle kept-alive connection stays open");
 }
 
+/// The header time-out bounds the wait for a request's head, not the
+/// request: a body that takes longer than it (within the body time-out)
+/// is read and answered, and the connection's wait for its next head
+/// starts after the answer.
+#[tokio::test]
+async fn a_request_whose_body_outlasts_the_header_time_out_is_answered() {
+    let app = spawn_with(Backend::Sqlite, |c| {
+        c.http.header_timeout_secs = 1;
+        c.http.body_timeout_secs = 10;
+    })
+    .await;
+    let link = app
+        .create_link(json!({"url": "https://example.com/", "password": "open sesame"}))
+        .await;
+    let slug = link["slug"].as_str().expect("slug");
+    let mut stream = TcpStream::connect(addr(&app)).await.expect("connect");
+    let body = b"password=open+sesame";
+    stream
+        .write_all(
+            format!(
+                "POST /{slug} HTTP/1.1\r\nHost: x\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("head");
+    // Five pieces 600 ms apart: 2.4 s of body, past twice the header
+    // time-out with its quarter of slack.
+    for piece in body.chunks(body.len().div_ceil(5)) {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        stream
+            .write_all(piece)
+            .await
+            .expect("the connection is open");
+    }
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered")
+        .expect("read");
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 303"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+    let held = wait_for_close(&mut stream, Duration::from_secs(5)).await;
+    eprintln!("idle after the answer, held for {held:?}");
+    assert!(
+        held.is_some(),
+        "idle after its answer, the connection stays open"
+    );
+}
+
 /// A client that pipelines requests and never reads the answers: once the
 /// server's writes stay blocked for the write time-out, it hangs up, instead
 /// of holding the connection (and a slot of the cap) for ever.
