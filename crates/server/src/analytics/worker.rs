@@ -3,6 +3,7 @@
 //! writes them, in transactions of as many hourly rows as the store takes
 //! ([`AnalyticsStore::hours_per_transaction`]). What a failed write held
 //! stays pending for the next try; shutdown drains and flushes everything.
+//! After a long flush (a flood) it rests three times as long first.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,6 +28,34 @@ pub const MAX_PENDING_FACETS: usize = 1_000_000;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Entries the pending maps keep room for between flushes.
 const KEEP_CAPACITY: usize = 65_536;
+/// A flush that takes longer than this means clicks come faster than the
+/// worker writes them (a flood): it then rests [`REST_PER_WORK`] times as
+/// long before the next.
+const LONG_FLUSH: Duration = Duration::from_secs(1);
+/// Under a flood the worker works at most one part in `1 + REST_PER_WORK`
+/// of the time. ADR 0029, third amendment.
+const REST_PER_WORK: u32 = 3;
+/// The longest rest: counts wait in memory for at most this long plus a
+/// flush.
+const MAX_REST: Duration = Duration::from_secs(30);
+
+/// How long the worker waits after a flush that took `took`: the interval,
+/// or after a long flush a rest of three times as long (at most
+/// [`MAX_REST`]), during which a full queue does not wake it.
+///
+/// Under a flood over many links a flush writes one row per link and hour
+/// however many clicks each got, and a row costs about as much as the page
+/// it lands on: waiting longer gathers more clicks into the same rows and
+/// pages, so each click costs less, and the CPU the worker leaves idle
+/// goes to redirects without being taken back (its stretches of work are
+/// what stretch their tail latency).
+fn wait_after(took: Duration, interval: Duration) -> Duration {
+    if took > LONG_FLUSH {
+        (took * REST_PER_WORK).min(MAX_REST).max(interval)
+    } else {
+        interval
+    }
+}
 
 /// What the worker tells the thread it runs on.
 #[derive(Debug, Clone, Copy)]
@@ -330,18 +359,19 @@ impl ClickWorker {
         let queue = self.queue.clone();
         let mut wait = interval;
         loop {
+            // After a failure or a long flush, wait it out whatever piles up.
             let healthy = wait == interval;
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
-                // After a failure, wait out the back-off whatever piles up.
                 () = queue.batch_ready(), if healthy => {}
                 _ = stop.changed() => break,
             }
-            let started = std::time::Instant::now();
+            let started = tokio::time::Instant::now();
             let outcome = self.flush().await;
-            pace(Pace::Flushed(started.elapsed()));
+            let took = started.elapsed();
+            pace(Pace::Flushed(took));
             match outcome {
-                Ok(()) => wait = interval,
+                Ok(()) => wait = wait_after(took, interval),
                 Err(e) => {
                     wait = (wait * 2).min(MAX_BACKOFF).max(interval);
                     tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64,
@@ -417,11 +447,27 @@ mod tests {
 
     use super::*;
 
-    /// Remembers batches; fails while `down`.
+    /// Remembers batches; fails while `down`; each write takes `write_time`
+    /// (on tokio's clock) and its start is kept.
     #[derive(Debug, Default)]
     struct Recorder {
         batches: Mutex<Vec<ClickBatch>>,
         down: std::sync::atomic::AtomicBool,
+        write_time: Duration,
+        writes_started: Mutex<Vec<tokio::time::Instant>>,
+    }
+
+    impl Recorder {
+        /// Clicks written, over every hourly row.
+        fn total(&self) -> u64 {
+            self.batches
+                .lock()
+                .expect("lock")
+                .iter()
+                .flat_map(|b| &b.hours)
+                .map(|h| h.total)
+                .sum()
+        }
     }
 
     #[async_trait]
@@ -433,6 +479,11 @@ mod tests {
             if self.down.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(StoreError::Unavailable("down".into()));
             }
+            self.writes_started
+                .lock()
+                .expect("lock")
+                .push(tokio::time::Instant::now());
+            tokio::time::sleep(self.write_time).await;
             self.batches.lock().expect("lock").push(batch.clone());
             Ok(())
         }
@@ -499,15 +550,7 @@ mod tests {
         w.flush().await.expect("flush");
         w.flush().await.expect("flush");
         assert!(w.overflow.capacity() < KEEP_CAPACITY);
-        let total: u64 = store
-            .batches
-            .lock()
-            .expect("lock")
-            .iter()
-            .flat_map(|b| &b.hours)
-            .map(|h| h.total)
-            .sum();
-        assert_eq!(total, FLOOD as u64 + 1, "every click counted once");
+        assert_eq!(store.total(), FLOOD as u64 + 1, "every click counted once");
     }
 
     #[tokio::test]
@@ -710,5 +753,50 @@ mod tests {
         for pair in out.windows(2) {
             assert!(pair[0] < pair[1], "link, then arrival: {pair:?}");
         }
+    }
+    #[test]
+    fn after_a_long_flush_the_worker_rests_three_times_as_long_at_most_30_s() {
+        let interval = Duration::from_millis(250);
+        assert_eq!(wait_after(Duration::from_millis(40), interval), interval);
+        assert_eq!(wait_after(Duration::from_secs(1), interval), interval);
+        assert_eq!(
+            wait_after(Duration::from_secs(2), interval),
+            Duration::from_secs(6)
+        );
+        assert_eq!(wait_after(Duration::from_secs(20), interval), MAX_REST);
+    }
+
+    /// Under a flood the worker works a quarter of the time: a full queue
+    /// does not wake it while it rests, and every click is still written
+    /// once it stops.
+    #[tokio::test(start_paused = true)]
+    async fn a_flood_is_written_in_long_flushes_with_rests_between() {
+        let store = Arc::new(Recorder {
+            write_time: Duration::from_secs(2),
+            ..Recorder::default()
+        });
+        let (queue, w) = worker(2, store.clone());
+        let (stop, stopped) = watch::channel(false);
+        let running = tokio::spawn(w.run(stopped, |_| {}));
+        // A full queue every 100 ms for 20 s: the worker is woken by each.
+        for link in 0..200 {
+            queue.record(click(link, None));
+            queue.record(click(link, None));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.send(true).expect("worker running");
+        running.await.expect("worker");
+        let starts = store.writes_started.lock().expect("lock").clone();
+        assert!(starts.len() >= 3, "{} writes", starts.len());
+        // Each flush is one write of 2 s, then a rest of 6 s; the stop cuts
+        // the last rest short.
+        let (last, regular) = starts.split_last().expect("writes");
+        for pair in regular.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!(gap >= Duration::from_secs(8), "flushes {gap:?} apart");
+        }
+        let stopped_after = *last - regular[regular.len() - 1];
+        assert!(stopped_after < Duration::from_secs(8), "{stopped_after:?}");
+        assert_eq!(store.total(), 400, "every click written");
     }
 }

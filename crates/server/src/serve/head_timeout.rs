@@ -6,7 +6,7 @@
 //! connection that is a clock read, an allocation and an entry added to and
 //! taken from tokio's timer wheel for every request. Measured on L1 hits
 //! (issue 8, BENCHMARKS.md 2026-11-29, "the header time-out"), leaving it
-//! out raised the median throughput by about a tenth. Here a connection
+//! out raised the median throughput by 7 % (clicks off). Here a connection
 //! counts the request heads it has read and the answers it has finished,
 //! and a watchdog beside it looks at the two counts four times a time-out:
 //! a connection with no request in progress whose count of heads has not
