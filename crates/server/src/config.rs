@@ -305,7 +305,9 @@ pub struct AnalyticsConfig {
     /// still count (they are taken in the store by the redirect itself).
     pub enabled: bool,
     /// How often clicks are written to the store (sooner when
-    /// `batch_size` clicks wait). A hard crash loses at most this long.
+    /// `batch_size` clicks wait). A hard crash loses at most this long
+    /// while the store keeps up; under a flood, a flush and its rest (at
+    /// most 30 s more, ADR 0029).
     pub flush_interval_ms: u64,
     /// Clicks that wake the worker before the interval ends.
     pub batch_size: usize,

@@ -358,6 +358,8 @@ impl ClickWorker {
         let interval = self.settings.flush_interval;
         let queue = self.queue.clone();
         let mut wait = interval;
+        // The wait after a failure, doubled by each one after it.
+        let mut backoff = interval;
         loop {
             // After a failure or a long flush, wait it out whatever piles up.
             let healthy = wait == interval;
@@ -371,9 +373,13 @@ impl ClickWorker {
             let took = started.elapsed();
             pace(Pace::Flushed(took));
             match outcome {
-                Ok(()) => wait = wait_after(took, interval),
+                Ok(()) => {
+                    wait = wait_after(took, interval);
+                    backoff = interval;
+                }
                 Err(e) => {
-                    wait = (wait * 2).min(MAX_BACKOFF).max(interval);
+                    backoff = (backoff * 2).min(MAX_BACKOFF).max(interval);
+                    wait = backoff;
                     tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64,
                         "click flush failed; will retry");
                 }

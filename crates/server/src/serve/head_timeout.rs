@@ -38,6 +38,14 @@ pub(super) struct Activity {
 }
 
 impl Activity {
+    /// Heads read and answers finished. Answers first: a request that
+    /// starts and ends between the two loads shows as one in progress,
+    /// never as a quiet connection.
+    fn counts(&self) -> (u64, u64) {
+        let answered = self.answered.load(Ordering::Relaxed);
+        (self.heads.load(Ordering::Relaxed), answered)
+    }
+
     /// A request head has been read.
     pub(super) fn head(&self) {
         self.heads.fetch_add(1, Ordering::Relaxed);
@@ -61,16 +69,17 @@ impl Activity {
         let look = (timeout / LOOKS).max(Duration::from_millis(1));
         let mut looks = tokio::time::interval_at(Instant::now() + look, look);
         looks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut seen = self.heads.load(Ordering::Relaxed);
+        let mut seen = self.counts();
         let mut quiet = 0;
         loop {
             looks.tick().await;
-            // Answers first: a request that starts and ends between the two
-            // loads shows as one in progress, never as a quiet connection.
-            let answered = self.answered.load(Ordering::Relaxed);
-            let heads = self.heads.load(Ordering::Relaxed);
-            if heads != seen || heads != answered {
-                seen = heads;
+            // A head read or an answer finished since the last look counts
+            // as activity: the wait for the next head starts at this look
+            // at the earliest.
+            let now = self.counts();
+            let (heads, answered) = now;
+            if now != seen || heads != answered {
+                seen = now;
                 quiet = 0;
                 continue;
             }
@@ -162,6 +171,28 @@ mod tests {
         let after = after.expect("idle after the last request");
         assert!(
             (Duration::from_secs(38)..=Duration::from_secs(40)).contains(&after),
+            "closed after {after:?}"
+        );
+    }
+
+    /// The wait starts when the answer is finished, not at the look before
+    /// it, when the request was still in progress.
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_finished_between_two_looks_starts_a_whole_wait() {
+        let activity = Arc::new(Activity::default());
+        activity.head();
+        let answer = activity.clone().track(Response::new(Empty::<Bytes>::new()));
+        let answering = async {
+            // Looks every 2 s: in progress at the look at 2 s, finished at
+            // 3.9 s.
+            tokio::time::sleep(Duration::from_millis(3900)).await;
+            drop(answer);
+        };
+        let (after, ()) = tokio::join!(fires_after(&activity, TIMEOUT * 3), answering);
+        let after = after.expect("idle after the answer");
+        // At least a whole time-out after the answer.
+        assert!(
+            after >= Duration::from_millis(3900) + TIMEOUT,
             "closed after {after:?}"
         );
     }
