@@ -2,7 +2,7 @@
 //! does not set. Every connection runs under a header time-out, which also
 //! applies to a kept-alive connection waiting for its next request, so a
 //! client that sends nothing, sends headers slowly or idles is closed after
-//! it (kept per connection, not by hyper per request: [`head_timeout`]);
+//! it (kept per connection, not by hyper per request: `serve/head_timeout.rs`);
 //! under a write time-out, so a client that stops reading its
 //! answers (a full socket buffer, pipelined requests piling up) is closed
 //! too; with a small read buffer, so a slow connection holds little memory.
