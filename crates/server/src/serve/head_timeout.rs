@@ -5,12 +5,12 @@
 //! for a request head and drops it when the head is in: on a kept-alive
 //! connection that is a clock read, an allocation and an entry added to and
 //! taken from tokio's timer wheel for every request. Measured on L1 hits
-//! (issue 8, BENCHMARKS.md 2026-11-29, "the header time-out"), leaving it
-//! out raised the median throughput by 7 % (clicks off). Here a connection
-//! counts the request heads it has read and the answers it has finished,
-//! and a watchdog beside it looks at the two counts four times a time-out:
-//! a connection with no request in progress whose count of heads has not
-//! moved for a whole time-out is closed. A request costs two counter
+//! (issue 8, BENCHMARKS.md 2026-11-29 (evening), "the header time-out"),
+//! leaving it out raised the median throughput by 7 % (clicks off). Here a
+//! connection counts the request heads it has read and the answers it has
+//! finished, and a watchdog beside it looks at the two counts four times a
+//! time-out: a connection with no request in progress whose counts have
+//! not moved for a whole time-out is closed. A request costs two counter
 //! increments and a reference count; a connection one timer, re-armed
 //! every quarter time-out. ADR 0010.
 
@@ -133,6 +133,13 @@ mod tests {
 
     const TIMEOUT: Duration = Duration::from_secs(8);
 
+    /// A request whose head has been read: its answer is in progress until
+    /// the returned response is dropped.
+    fn request(activity: &Arc<Activity>) -> Response<Tracked<Empty<Bytes>>> {
+        activity.head();
+        activity.clone().track(Response::new(Empty::new()))
+    }
+
     /// Runs the watchdog until it fires, or `limit` passes; returns when
     /// it fired, counted from the start.
     async fn fires_after(activity: &Activity, limit: Duration) -> Option<Duration> {
@@ -160,8 +167,7 @@ mod tests {
                 // whole time-out without a head.
                 for _ in 0..6 {
                     tokio::time::sleep(Duration::from_secs(5)).await;
-                    activity.head();
-                    drop(activity.clone().track(Response::new(Empty::<Bytes>::new())));
+                    drop(request(&activity));
                 }
             }
         };
@@ -180,8 +186,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn an_answer_finished_between_two_looks_starts_a_whole_wait() {
         let activity = Arc::new(Activity::default());
-        activity.head();
-        let answer = activity.clone().track(Response::new(Empty::<Bytes>::new()));
+        let answer = request(&activity);
         let answering = async {
             // Looks every 2 s: in progress at the look at 2 s, finished at
             // 3.9 s.
@@ -200,10 +205,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_request_in_progress_is_never_cut_however_long_it_takes() {
         let activity = Arc::new(Activity::default());
-        activity.head();
         // The handler, or a body streamed slowly, holds the answer for
         // five time-outs.
-        let answer = activity.clone().track(Response::new(Empty::<Bytes>::new()));
+        let answer = request(&activity);
         assert_eq!(fires_after(&activity, TIMEOUT * 5).await, None);
         drop(answer);
         let after = fires_after(&activity, TIMEOUT * 2).await;
