@@ -49,7 +49,7 @@ BPORT=18080
 cargo build --release -q -p kurz-server -p kurz-bench-baseline
 KURZ=${KURZ_BIN:-$PWD/target/release/kurz}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; kill -CONT $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 bench/gen.py "$N" "$work/export.jsonl" "$work/slugs.tsv" "$work/absent.txt"
 head -n 100000 "$work/slugs.tsv" >"$work/slugs100k.tsv"
 export ABSENT=$work/absent.txt
@@ -75,13 +75,18 @@ source bench/settle.sh
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # alternate NAME SCRIPT [BEFORE]: ROUNDS runs of kurz and of the baseline,
-# in turns; BEFORE (a command) runs before each of kurz's rounds.
+# in turns; BEFORE (a command) runs before each of kurz's rounds. kurz is
+# stopped (SIGSTOP) during the baseline's rounds: its click worker, resting
+# after a long flush (ADR 0029), would otherwise wake in the middle of one
+# and write there, on the baseline's time, what kurz's round left behind.
 alternate() {
   local name=$1 script=$2 before=${3:-} k=() b=() line
   for _ in $(seq 1 "$ROUNDS"); do
     settle; [[ -n $before ]] && $before
     line=$(wrk_run $KPORT "$script" "$D"); k+=("$line")
+    kill -STOP "$pid"
     settle; line=$(wrk_run $BPORT "$script" "$D"); b+=("$line")
+    kill -CONT "$pid"
   done
   local krps brps ratio kbad kerr
   krps=$(printf '%s\n' "${k[@]}" | awk '{print $1}' | median)

@@ -8,6 +8,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use time::OffsetDateTime;
+
 use crate::analytics::{agent, Click};
 use crate::clock::Clock;
 use crate::error::{HashError, StoreError};
@@ -161,8 +163,8 @@ impl Redirector {
 
     /// `GET` or `HEAD /{slug}`.
     pub async fn follow(&self, slug: &str, visit: Visit<'_>) -> Result<Outcome, StoreError> {
-        let record = match self.active(slug).await? {
-            Ok(record) => record,
+        let (record, at) = match self.active(slug).await? {
+            Ok(found) => found,
             Err(outcome) => return Ok(outcome),
         };
         if record.has_password {
@@ -175,10 +177,10 @@ impl Redirector {
         // neither uses up a limited link nor learns where it goes
         // (ADR 0017). Its click is counted, as a bot's.
         if visit.counted && record.max_visits.is_some() && agent::is_bot(visit.visitor.user_agent) {
-            self.click(&record, &visit.visitor);
+            self.click(&record, &visit.visitor, at);
             return Ok(Outcome::Withheld);
         }
-        if visit.counted && !self.count(&record, &visit.visitor).await? {
+        if visit.counted && !self.count(&record, &visit.visitor, at).await? {
             return Ok(Outcome::Gone(None));
         }
         let status = record
@@ -208,8 +210,8 @@ impl Redirector {
         G: FnOnce(i64) -> F + Send,
         F: std::future::Future<Output = Result<(), Duration>> + Send,
     {
-        let record = match self.active(slug).await? {
-            Ok(record) => record,
+        let (record, at) = match self.active(slug).await? {
+            Ok(found) => found,
             Err(Outcome::NotFound) => return Ok(Unlock::NotFound),
             Err(Outcome::Gone(why)) => return Ok(Unlock::Gone(why)),
             Err(_) => return Ok(Unlock::Gone(None)),
@@ -232,7 +234,7 @@ impl Redirector {
         }
         // Whoever knows the password visits on a person's behalf: the
         // visit counts against a limit, whatever the user agent says.
-        if !self.count(&record, &visit.visitor).await? {
+        if !self.count(&record, &visit.visitor, at).await? {
             return Ok(Unlock::Gone(None));
         }
         Ok(Unlock::Redirect(self.redirect(record, 303, visit.query)))
@@ -240,8 +242,8 @@ impl Redirector {
 
     /// `GET /{slug}+`: where a link goes, without going or counting.
     pub async fn preview(&self, slug: &str) -> Result<Previewed, StoreError> {
-        let record = match self.active(slug).await? {
-            Ok(record) => record,
+        let (record, _) = match self.active(slug).await? {
+            Ok(found) => found,
             Err(Outcome::NotFound) => return Ok(Previewed::NotFound),
             Err(Outcome::Gone(why)) => return Ok(Previewed::Gone(why)),
             Err(_) => return Ok(Previewed::Gone(None)),
@@ -260,9 +262,13 @@ impl Redirector {
         }))
     }
 
-    /// The record of a slug that may redirect, or the outcome that says
-    /// why not.
-    async fn active(&self, slug: &str) -> Result<Result<RedirectRecord, Outcome>, StoreError> {
+    /// The record of a slug that may redirect, with the time it was judged
+    /// at (a counted visit's click carries it: one clock read a redirect),
+    /// or the outcome that says why not.
+    async fn active(
+        &self,
+        slug: &str,
+    ) -> Result<Result<(RedirectRecord, OffsetDateTime), Outcome>, StoreError> {
         // Text that can never be a slug costs no lookup.
         if !could_be_slug(slug) {
             return Ok(Err(Outcome::NotFound));
@@ -274,8 +280,9 @@ impl Redirector {
         let Some(record) = found else {
             return Ok(Err(Outcome::NotFound));
         };
-        Ok(match record.status(self.clock.now()) {
-            LinkStatus::Active => Ok(record),
+        let now = self.clock.now();
+        Ok(match record.status(now) {
+            LinkStatus::Active => Ok((record, now)),
             LinkStatus::Disabled => Err(Outcome::Gone(record.disabled_reason)),
             LinkStatus::Pending | LinkStatus::Expired => Err(Outcome::Gone(None)),
         })
@@ -288,18 +295,19 @@ impl Redirector {
         &self,
         record: &RedirectRecord,
         visitor: &Visitor<'_>,
+        at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         if record.max_visits.is_some() && !self.visits.take_visit(record.id).await? {
             return Ok(false);
         }
-        self.click(record, visitor);
+        self.click(record, visitor, at);
         Ok(true)
     }
 
-    fn click(&self, record: &RedirectRecord, visitor: &Visitor<'_>) {
+    fn click(&self, record: &RedirectRecord, visitor: &Visitor<'_>, at: OffsetDateTime) {
         self.clicks.record(Click::new(
             record.id,
-            self.clock.now(),
+            at,
             visitor.referrer,
             visitor.user_agent,
             visitor.ip,

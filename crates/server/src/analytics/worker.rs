@@ -19,13 +19,15 @@ use kurz_core::ports::AnalyticsStore;
 use kurz_store::breath;
 
 use super::enrich::Enricher;
-use super::queue::{ClickQueue, Overflow};
+use super::queue::{ClickQueue, Overflow, Spill};
 
 /// Breakdown entries waiting for the store past which the queue is left to
 /// fill (about 100 bytes each): [`WorkerSettings::max_pending_facets`].
 pub const MAX_PENDING_FACETS: usize = 1_000_000;
 /// Longest wait between tries while the store fails.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Spilled clicks added up between two looks at the clock (`breath`).
+const BREATH_EVERY: usize = 4_096;
 /// Entries the pending maps keep room for between flushes.
 const KEEP_CAPACITY: usize = 65_536;
 /// A flush that takes longer than this means clicks come faster than the
@@ -90,7 +92,9 @@ struct Counts {
 /// What is counted and not written yet.
 #[derive(Debug, Default)]
 struct Pending {
-    hours: HashMap<(i64, i64), Counts>,
+    /// foldhash: under a flood every click is added here (the spill list
+    /// one by one), where std's SipHash took tens of nanoseconds each.
+    hours: HashMap<(i64, i64), Counts, foldhash::fast::RandomState>,
     facets: HashMap<(i64, i64, Facet, Arc<str>), u64>,
     visits: Vec<StoredVisit>,
 }
@@ -108,7 +112,7 @@ impl Pending {
         // A burst over many links grows the maps to hundreds of thousands
         // of entries; keep that memory only while it is used.
         if self.hours.capacity() > KEEP_CAPACITY {
-            self.hours = HashMap::new();
+            self.hours = HashMap::default();
         }
         if self.facets.capacity() > KEEP_CAPACITY {
             self.facets = HashMap::new();
@@ -210,8 +214,9 @@ pub struct ClickWorker {
     pending: Pending,
     /// The queue's spare buffer (see [`ClickQueue::take`]).
     buffer: Vec<Click>,
-    /// The queue's spare table of counts without detail
-    /// ([`ClickQueue::take_overflow`]).
+    /// The queue's spare list and table of counts without detail
+    /// ([`ClickQueue::take_counts`]).
+    spill: Spill,
     overflow: Overflow,
     dropped_seen: u64,
 }
@@ -230,6 +235,7 @@ impl ClickWorker {
             settings,
             pending: Pending::default(),
             buffer: Vec::new(),
+            spill: Spill::new(),
             overflow: Overflow::default(),
             dropped_seen: 0,
         }
@@ -237,10 +243,11 @@ impl ClickWorker {
 
     /// Moves what the queue holds into the pending rollups. While the store
     /// is away and too much waits for it, clicks are left in the queue: it
-    /// fills, and further clicks are only counted (a few bytes per link
-    /// and hour instead of a breakdown each).
+    /// fills, and further clicks are only counted (16 bytes each in the
+    /// spill list, then a table entry per link and hour, instead of a
+    /// breakdown each).
     fn absorb(&mut self) {
-        self.queue.take_overflow(&mut self.overflow);
+        self.queue.take_counts(&mut self.spill, &mut self.overflow);
         if self.pending.facets.len() < self.settings.max_pending_facets {
             self.queue.take(&mut self.buffer);
         }
@@ -285,13 +292,27 @@ impl ClickWorker {
         self.buffer = clicks;
         // Clicks counted while the queue was full: whether a person or a
         // program clicked is not known, so neither humans nor bots.
+        // A look at the clock (`breath`) per chunk: each entry takes
+        // nanoseconds, the look tens.
+        for chunk in self.spill.chunks(BREATH_EVERY) {
+            breath::point();
+            for &key in chunk {
+                self.pending.hours.entry(key).or_default().total += 1;
+            }
+        }
+        // The queue fills this list next: kept whole while a flood lasts
+        // (it filled more than a quarter), freed once it is over.
+        if self.spill.len() < self.spill.capacity() / 4 {
+            self.spill = Spill::new();
+        }
+        self.spill.clear();
         let counted = self.overflow.len();
         for ((link_id, hour), n) in self.overflow.drain() {
             breath::point();
             self.pending.hours.entry((link_id, hour)).or_default().total += n;
         }
         // The table goes back to the queue at the next take: kept at the
-        // size a flood needs, given back once the flood is over.
+        // size a flood needs, given back once it is over.
         if self.overflow.capacity() > (counted * 4).max(KEEP_CAPACITY) {
             self.overflow.shrink_to(counted * 2);
         }
@@ -537,26 +558,58 @@ mod tests {
 
     const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
 
-    /// The table of counts without detail keeps the room a flood needed
-    /// while the flood lasts, and gives it back once it is over.
+    /// The list and the table of counts without detail keep the room a
+    /// flood needed while the flood lasts, and give it back once it is
+    /// over.
     #[tokio::test]
-    async fn the_overflow_table_keeps_its_room_for_a_flood_and_gives_it_back() {
-        const FLOOD: i64 = 100_000;
+    async fn the_counts_without_detail_keep_their_room_for_a_flood_and_give_it_back() {
+        const FLOOD: i64 = 200_000;
         let store = Arc::new(Recorder::default());
-        let (queue, mut w) = worker(1, store.clone());
+        // 2,048 queued with their detail, 131,072 spilled, 66,881 added up.
+        let (queue, mut w) = worker(2_048, store.clone());
         for link in 0..=FLOOD {
             queue.record(click(link, None));
         }
         w.flush().await.expect("flush");
-        assert!(
-            w.overflow.capacity() >= FLOOD as usize,
+        assert_eq!(
+            w.spill.capacity(),
+            64 * 2_048,
             "kept for the queue's next take"
         );
-        // Over: the big table goes to the queue and back, empty.
+        assert!(w.overflow.capacity() >= 66_881);
+        // Over: the big ones go to the queue and back, empty.
         w.flush().await.expect("flush");
         w.flush().await.expect("flush");
+        assert_eq!(w.spill.capacity(), 0);
         assert!(w.overflow.capacity() < KEEP_CAPACITY);
         assert_eq!(store.total(), FLOOD as u64 + 1, "every click counted once");
+    }
+
+    /// What a stop finds listed in the spill and added up in the table is
+    /// written, each count once.
+    #[tokio::test]
+    async fn a_stop_writes_the_counts_listed_and_added_up() {
+        let store = Arc::new(Recorder::default());
+        // One click with its detail, 64 listed, 35 added up.
+        let (queue, w) = worker(1, store.clone());
+        for n in 0..100 {
+            queue.record(click(n % 3, None));
+        }
+        assert_eq!(queue.dropped_details(), 99);
+        let (stop, stopped) = watch::channel(false);
+        stop.send(true).expect("receiver alive");
+        w.run(stopped, |_| {}).await;
+        assert_eq!(store.total(), 100);
+        let mut per_link = std::collections::BTreeMap::new();
+        for b in store.batches.lock().expect("lock").iter() {
+            for h in &b.hours {
+                *per_link.entry(h.link_id).or_insert(0) += h.total;
+            }
+        }
+        assert_eq!(
+            per_link.into_iter().collect::<Vec<_>>(),
+            [(0, 34), (1, 33), (2, 33)]
+        );
     }
 
     #[tokio::test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
@@ -22,7 +22,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::metrics::{Metrics, REDIRECT_ROUTE};
 use crate::telemetry;
 
-pub const TRACE_HEADER: &str = "x-trace-id";
+/// Constant names: a header named by a `&str` is parsed on every use, and
+/// every redirect reads one and writes the other.
+const TRACE_HEADER: HeaderName = HeaderName::from_static("x-trace-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The 32-hex-digit trace ID of a valid `traceparent`, as W3C Trace
 /// Context reads it (and as the exporter's propagator does, so both agree):
@@ -92,7 +95,7 @@ impl std::fmt::Display for TraceId {
 /// The trace ID of a request: its `traceparent`'s, or a new one.
 pub(crate) fn trace_id(headers: &HeaderMap) -> TraceId {
     headers
-        .get("traceparent")
+        .get(TRACEPARENT)
         .and_then(|v| v.to_str().ok())
         .and_then(from_traceparent)
         .and_then(TraceId::from_hex)
