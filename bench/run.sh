@@ -5,6 +5,8 @@
 #   BACKENDS="sqlite mysql postgres" bench/run.sh  (the default; each must be running)
 #   REDIS=redis://127.0.0.1:6379 bench/run.sh      (the default; for the L2 scenario)
 #   KURZ_BIN=/path/to/kurz bench/run.sh            (another build of kurz)
+#   BROWSER=1 bench/run.sh                         (uniform requests, L1/L2/store,
+#                                                   with a browser's headers)
 #
 # Seeds LINKS links into each backend with `kurz import`, then loads kurz and
 # the baseline server in turns with wrk (-t1 -c64), ROUNDS times each, and

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::account::{ApiKey, NewApiKey, NewSession, NewUser, Principal, Role, User};
-use crate::analytics::Click;
+use crate::analytics::{Click, ClickRef};
 use crate::error::{AccountError, HashError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
 use crate::ports::{
@@ -751,11 +751,11 @@ impl FakeClicks {
 }
 
 impl ClickSink for FakeClicks {
-    fn record(&self, click: Click) {
+    fn record(&self, click: ClickRef<'_>) {
         self.clicks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(click);
+            .push(click.to_click());
     }
 }
 

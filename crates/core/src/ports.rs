@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::account::{ApiKey, NewApiKey, NewSession, NewUser, Principal, Role, User};
-use crate::analytics::{Click, ClickBatch, StatsRows, StatsScope, VisitCursor, VisitRecord};
+use crate::analytics::{ClickBatch, ClickRef, StatsRows, StatsScope, VisitCursor, VisitRecord};
 use crate::catalog::{ClickTotals, SearchPage, SearchQuery, TagStat, VisitQuery, VisitSearchPage};
 use crate::error::{AccountError, HashError, InsertError, StoreError};
 use crate::link::{Link, LinkChanges, ListQuery, NewLink, RedirectRecord};
@@ -264,7 +264,7 @@ pub trait Health: Send + Sync + Debug {
 
 /// Where the redirect path hands its clicks. Must not block.
 pub trait ClickSink: Send + Sync + Debug {
-    fn record(&self, click: Click);
+    fn record(&self, click: ClickRef<'_>);
 }
 
 /// Slow, salted hashing of the passwords people choose. Implementations

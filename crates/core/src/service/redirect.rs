@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::analytics::{agent, Click};
+use crate::analytics::{agent, ClickRef};
 use crate::clock::Clock;
 use crate::error::{HashError, StoreError};
 use crate::link::{self, DisabledReason, LinkStatus, RedirectCode, RedirectRecord};
@@ -305,13 +305,13 @@ impl Redirector {
     }
 
     fn click(&self, record: &RedirectRecord, visitor: &Visitor<'_>, at: OffsetDateTime) {
-        self.clicks.record(Click::new(
-            record.id,
+        self.clicks.record(ClickRef {
+            link_id: record.id,
             at,
-            visitor.referrer,
-            visitor.user_agent,
-            visitor.ip,
-        ));
+            referrer: visitor.referrer,
+            user_agent: visitor.user_agent,
+            ip: visitor.ip,
+        });
     }
 
     /// The redirect of `record`: moves its target into `Location`, so a

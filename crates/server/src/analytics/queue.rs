@@ -24,7 +24,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
 use tokio::sync::Notify;
 
-use kurz_core::analytics::{hour_of, Click};
+use kurz_core::analytics::{hour_of, Click, ClickRef};
 use kurz_core::ports::ClickSink;
 
 /// Clicks of one link in one hour whose detail did not fit, past the
@@ -189,15 +189,17 @@ impl ClickQueue {
 pub struct Untracked;
 
 impl ClickSink for Untracked {
-    fn record(&self, _: Click) {}
+    fn record(&self, _: ClickRef<'_>) {}
 }
 
 impl ClickSink for ClickQueue {
-    fn record(&self, click: Click) {
+    fn record(&self, click: ClickRef<'_>) {
         let mut events = lock(&self.events);
         events.recorded += 1;
         if events.clicks.len() < self.capacity {
-            events.clicks.push(click);
+            // Copied under the lock: only a click that is kept needs its
+            // own headers, and only the lock says whether it is.
+            events.clicks.push(click.to_click());
             let batch = events.clicks.len() == self.batch_size;
             drop(events);
             if batch {
@@ -227,9 +229,14 @@ mod tests {
 
     use super::*;
 
-    fn click(link_id: i64, at: i64) -> Click {
-        let at = OffsetDateTime::from_unix_timestamp(at).expect("time");
-        Click::new(link_id, at, None, Some("ua"), None)
+    fn click(link_id: i64, at: i64) -> ClickRef<'static> {
+        ClickRef {
+            link_id,
+            at: OffsetDateTime::from_unix_timestamp(at).expect("time"),
+            referrer: None,
+            user_agent: Some("ua"),
+            ip: None,
+        }
     }
 
     /// Takes the counts without detail, as the worker does.

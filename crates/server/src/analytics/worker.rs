@@ -468,7 +468,7 @@ mod tests {
     use std::sync::Mutex;
 
     use async_trait::async_trait;
-    use kurz_core::analytics::{StatsRows, StatsScope, VisitCursor, VisitRecord};
+    use kurz_core::analytics::{ClickRef, StatsRows, StatsScope, VisitCursor, VisitRecord};
     use kurz_core::ports::ClickSink;
     use time::OffsetDateTime;
 
@@ -551,9 +551,14 @@ mod tests {
         (queue, w)
     }
 
-    fn click(link: i64, ua: Option<&str>) -> Click {
-        let at = OffsetDateTime::from_unix_timestamp(7200 + link).expect("time");
-        Click::new(link, at, Some("https://a.example/x"), ua, None)
+    fn click(link: i64, ua: Option<&str>) -> ClickRef<'_> {
+        ClickRef {
+            link_id: link,
+            at: OffsetDateTime::from_unix_timestamp(7200 + link).expect("time"),
+            referrer: Some("https://a.example/x"),
+            user_agent: ua,
+            ip: None,
+        }
     }
 
     const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
@@ -763,7 +768,7 @@ mod tests {
         }
         let visit = StoredVisit {
             link_id: 1,
-            detail: Enricher::new(None).enrich(click(1, None)).1,
+            detail: Enricher::new(None).enrich(click(1, None).to_click()).1,
         };
         p.visits = vec![visit; 3 * ROWS + 1];
         let batches = p.drain(ROWS);
@@ -788,7 +793,7 @@ mod tests {
         // 40 visits over 9 links, arriving shuffled; `at` numbers them.
         for seq in 0..40i64 {
             let link = (seq * 5) % 9;
-            let mut detail = enricher.enrich(click(link, None)).1;
+            let mut detail = enricher.enrich(click(link, None).to_click()).1;
             detail.at = OffsetDateTime::from_unix_timestamp(seq).expect("time");
             p.visits.push(StoredVisit {
                 link_id: link,

@@ -34,42 +34,39 @@ pub fn slug_of<B>(req: &Request<B>) -> Option<&str> {
     (could_be_slug(slug) && !is_reserved(slug)).then_some(slug)
 }
 
-/// Answers a request [`slug_of`] accepted.
+/// Answers a request [`slug_of`] accepted (the caller has asked it: the
+/// slug's shape is not checked twice a redirect).
 pub async fn answer<B>(state: &AppState, req: Request<B>, client: IpAddr) -> Response {
     let started = Instant::now();
     let (span, trace_id) =
         trace::request_span(req.headers(), req.method(), metrics::REDIRECT_ROUTE, false);
-    let mut response = match slug_of(&req) {
-        Some(slug) => {
-            let limited = state
-                .limits
-                .as_deref()
-                .map_or(Ok(()), |l| l.check_redirect(client));
-            match limited {
-                Ok(()) => {
-                    let answer = redirect::follow(
-                        state,
-                        slug,
-                        req.method(),
-                        req.uri(),
-                        req.headers(),
-                        Some(client),
-                    );
-                    AssertUnwindSafe(answer.instrument(span.clone()))
-                        .catch_unwind()
-                        .await
-                        .unwrap_or_else(|_| {
-                            ApiError::internal("handler panicked on the redirect path")
-                                .into_response()
-                        })
-                }
-                Err((which, e)) => {
-                    state.metrics.rate_limited(which);
-                    pages::error(e, req.headers())
-                }
-            }
+    debug_assert!(slug_of(&req).is_some(), "the hot path only takes slugs");
+    let slug = req.uri().path().get(1..).unwrap_or_default();
+    let limited = state
+        .limits
+        .as_deref()
+        .map_or(Ok(()), |l| l.check_redirect(client));
+    let mut response = match limited {
+        Ok(()) => {
+            let answer = redirect::follow(
+                state,
+                slug,
+                req.method(),
+                req.uri(),
+                req.headers(),
+                Some(client),
+            );
+            AssertUnwindSafe(answer.instrument(span.clone()))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| {
+                    ApiError::internal("handler panicked on the redirect path").into_response()
+                })
         }
-        None => ApiError::NotFound.into_response(),
+        Err((which, e)) => {
+            state.metrics.rate_limited(which);
+            pages::error(e, req.headers())
+        }
     };
     trace::finish_redirect(
         &state.metrics,
