@@ -1,9 +1,9 @@
 -- Requests a uniformly random existing slug. SLUGS names the slug file.
--- With BROWSER set, each request carries the headers a browser sends
--- (user agent, referrer, accept), which kurz reads and copies for clicks.
+-- With BROWSER=1, each request carries the headers a browser sends (user
+-- agent, referrer, accept, language); kurz reads the first two for clicks.
 local reqs = {}
 local headers = nil
-if os.getenv("BROWSER") then
+if os.getenv("BROWSER") == "1" then
   headers = {
     ["User-Agent"] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
     ["Referer"] = "https://news.example.com/item?id=41234567",

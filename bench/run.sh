@@ -5,8 +5,9 @@
 #   BACKENDS="sqlite mysql postgres" bench/run.sh  (the default; each must be running)
 #   REDIS=redis://127.0.0.1:6379 bench/run.sh      (the default; for the L2 scenario)
 #   KURZ_BIN=/path/to/kurz bench/run.sh            (another build of kurz)
-#   BROWSER=1 bench/run.sh                         (uniform requests, L1/L2/store,
-#                                                   with a browser's headers)
+#   BROWSER=1 bench/run.sh                         (the uniform requests, of L1, L2,
+#                                                   store and overload, with a
+#                                                   browser's headers)
 #
 # Seeds LINKS links into each backend with `kurz import`, then loads kurz and
 # the baseline server in turns with wrk (-t1 -c64), ROUNDS times each, and
@@ -94,7 +95,7 @@ alternate() {
   krps=$(printf '%s\n' "${k[@]}" | awk '{print $1}' | median)
   brps=$(printf '%s\n' "${b[@]}" | awk '{print $1}' | median)
   local kline=${k[$(( (ROUNDS - 1) / 2 ))]}
-  ratio=$(awk -v a="$krps" -v b="$brps" 'BEGIN {printf "%.2f", a / b}')
+  ratio=$(awk -v a="$krps" -v b="$brps" 'BEGIN {printf "%.3f", a / b}')
   kbad=$(printf '%s\n' "${k[@]}" | awk '{s+=$4} END {print s}')
   kerr=$(printf '%s\n' "${k[@]}" | awk '{s+=$5} END {print s}')
   echo "| $backend | $name | $krps | $(cut -d' ' -f2 <<<"$kline") | $(cut -d' ' -f3 <<<"$kline") | $brps | $ratio | $kbad | $kerr |"

@@ -18,7 +18,7 @@
 //! copying what it holds under the lock.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntGauge};
@@ -52,6 +52,11 @@ pub struct ClickQueue {
     /// The worker is woken when this many clicks wait, not by every click.
     batch_size: usize,
     dropped_rows: AtomicU64,
+    /// The queue was full at the last look: a redirect then takes the
+    /// lock with its click's headers still borrowed, since they will most
+    /// likely not be kept. Otherwise it copies them before taking the
+    /// lock, so the lock is held for a push. Only a hint: the lock decides.
+    full: AtomicBool,
     wake: Notify,
     /// Clicks recorded, details dropped, flush times: `/metrics` reads them.
     pub(crate) metrics: ClickMetrics,
@@ -119,6 +124,7 @@ impl ClickQueue {
             spill_capacity: capacity.saturating_mul(SPILL_PER_QUEUED).min(MAX_SPILL),
             batch_size: batch_size.clamp(1, capacity.max(1)),
             dropped_rows: AtomicU64::new(0),
+            full: AtomicBool::new(false),
             wake: Notify::new(),
             metrics: ClickMetrics::new(),
         }
@@ -128,6 +134,7 @@ impl ClickQueue {
     /// the queue's next one, so a steady stream allocates nothing.
     pub fn take(&self, into: &mut Vec<Click>) {
         std::mem::swap(&mut lock(&self.events).clicks, into);
+        self.full.store(false, Ordering::Relaxed);
     }
 
     /// Moves the counts whose detail was dropped since the last call into
@@ -194,15 +201,22 @@ impl ClickSink for Untracked {
 
 impl ClickSink for ClickQueue {
     fn record(&self, click: ClickRef<'_>) {
+        let full = self.full.load(Ordering::Relaxed);
+        let owned = (!full).then(|| click.to_click());
         let mut events = lock(&self.events);
         events.recorded += 1;
         if events.clicks.len() < self.capacity {
-            // Copied under the lock: only a click that is kept needs its
-            // own headers, and only the lock says whether it is.
-            events.clicks.push(click.to_click());
-            let batch = events.clicks.len() == self.batch_size;
+            // Copied under the lock only when the hint was wrong (the
+            // worker emptied the queue since), which also corrects it.
+            events
+                .clicks
+                .push(owned.unwrap_or_else(|| click.to_click()));
+            let len = events.clicks.len();
             drop(events);
-            if batch {
+            if len == self.capacity || full {
+                self.full.store(len == self.capacity, Ordering::Relaxed);
+            }
+            if len == self.batch_size {
                 self.wake.notify_one();
             }
             return;
@@ -219,6 +233,13 @@ impl ClickSink for ClickQueue {
             events.spill.push(key);
         } else {
             *events.overflow.entry(key).or_insert(0) += 1;
+        }
+        drop(events);
+        // Written only when it changes: under a flood every redirect
+        // comes here, and a store each would bounce the line between
+        // cores. A copy made for nothing is freed after the lock.
+        if owned.is_some() {
+            self.full.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -244,6 +265,37 @@ mod tests {
         let (mut spill, mut overflow) = (Spill::new(), Overflow::default());
         q.take_counts(&mut spill, &mut overflow);
         (spill, overflow)
+    }
+
+    /// The "full" hint only decides where a click's headers are copied:
+    /// right or stale, the lock decides what is kept.
+    #[test]
+    fn a_queue_taken_after_it_filled_keeps_details_again() {
+        let q = ClickQueue::new(2, 2);
+        let ua = String::from("Mozilla/5.0");
+        let with_ua = |link_id| ClickRef {
+            user_agent: Some(&ua),
+            ..click(link_id, 0)
+        };
+        for link in 1..=3 {
+            q.record(with_ua(link));
+        }
+        assert_eq!((q.depth(), q.dropped_details()), (2, 1));
+        let mut taken = Vec::new();
+        q.take(&mut taken);
+        q.record(with_ua(4));
+        let mut again = Vec::new();
+        q.take(&mut again);
+        assert_eq!(again.len(), 1, "kept with its detail");
+        assert_eq!(again[0].link_id, 4);
+        assert_eq!(again[0].user_agent.as_deref(), Some("Mozilla/5.0"));
+        // A stale hint (set after the worker took the queue) is corrected
+        // by the next click, which is kept too.
+        q.full.store(true, Ordering::Relaxed);
+        q.record(with_ua(5));
+        q.record(with_ua(6));
+        assert_eq!((q.depth(), q.dropped_details()), (2, 1));
+        assert!(q.full.load(Ordering::Relaxed), "full again");
     }
 
     #[test]

@@ -34,9 +34,9 @@ pub fn slug_of<B>(req: &Request<B>) -> Option<&str> {
     (could_be_slug(slug) && !is_reserved(slug)).then_some(slug)
 }
 
-/// Answers a request [`slug_of`] accepted (the caller has asked it: the
-/// slug's shape is not checked twice a redirect).
-pub async fn answer<B>(state: &AppState, req: Request<B>, client: IpAddr) -> Response {
+/// Answers a request [`slug_of`] accepted, which the caller (the accept
+/// loop, the only one) has asked: it is not asked again here.
+pub(crate) async fn answer<B>(state: &AppState, req: Request<B>, client: IpAddr) -> Response {
     let started = Instant::now();
     let (span, trace_id) =
         trace::request_span(req.headers(), req.method(), metrics::REDIRECT_ROUTE, false);
