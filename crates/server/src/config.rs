@@ -285,6 +285,10 @@ pub struct CacheSettings {
     pub l1_ttl_secs: u64,
     /// Lifetime of a "no such link" entry, in both levels, ± 10 %.
     pub negative_ttl_secs: u64,
+    /// Most "no such link" entries in the in-process cache, in a table
+    /// apart from the links' (ADR 0032); `0` puts them in the links'
+    /// table, under its bounds.
+    pub l1_negative_max_entries: u64,
     /// Lifetime of a link in Redis, ± 10 %.
     pub l2_ttl_secs: u64,
     /// The longest one Redis command may take before it counts as failed
@@ -393,6 +397,7 @@ impl Default for Config {
                 l1_max_bytes: 128 * 1024 * 1024,
                 l1_ttl_secs: 300,
                 negative_ttl_secs: 30,
+                l1_negative_max_entries: 250_000,
                 l2_ttl_secs: 3600,
                 redis_timeout_ms: 50,
                 redis_prefix: "kurz:".into(),
@@ -656,6 +661,7 @@ impl Config {
                 max_bytes: c.l1_max_bytes,
                 ttl: Duration::from_secs(c.l1_ttl_secs),
                 negative_ttl: Duration::from_secs(c.negative_ttl_secs),
+                negative_max_entries: c.l1_negative_max_entries,
             },
             redis: self
                 .redis

@@ -1,8 +1,14 @@
 //! The in-process cache (L1): S3-FIFO eviction (quick_cache, scan-resistant
 //! like TinyLFU, with less memory per entry than moka), bounded by entries
 //! and by bytes at once, a TTL with random jitter, negative entries with
-//! their own short TTL, and request coalescing: concurrent misses on one
-//! slug wait for a single load.
+//! their own short TTL in a table of their own, and request coalescing:
+//! concurrent misses on one slug wait for a single load.
+//!
+//! Negative entries have their own table and bound
+//! (`cache.l1_negative_max_entries`): in the links' table, a warm cache
+//! full of links let a flood of unknown slugs either evict links or, as
+//! S3-FIFO mostly did, lose its own entries, so that one request in ten of
+//! a flood over slugs already known absent asked the store again (issue 8).
 //!
 //! An entry is one boxed byte string: its expiry (seconds since the cache
 //! started, 4 bytes), the slug (checked on every hit: the table is keyed by
@@ -33,6 +39,9 @@ pub struct L1Config {
     pub ttl: Duration,
     /// Lifetime of a "no such link" entry, before jitter.
     pub negative_ttl: Duration,
+    /// Most "no such link" entries, in a table apart from the links'; 0
+    /// keeps them in the links' table, under its bounds.
+    pub negative_max_entries: u64,
 }
 
 /// Every entry weighs its bytes and the table's share of it, but at least
@@ -64,9 +73,19 @@ type Key = u32;
 /// Bytes before the slug: the expiry.
 const EXPIRY_LEN: usize = 4;
 
+/// What a negative entry weighs at least: one with a slug of up to 40
+/// characters. The table holds `negative_max_entries` of those, fewer of
+/// longer slugs, so its bytes are bounded too (about 100 bytes an entry
+/// with the allocator's share).
+const NEGATIVE_FLOOR: u64 = 96;
+
+type Table = Cache<Key, Box<[u8]>, Weigh>;
+
 #[derive(Debug)]
 pub(crate) struct L1 {
-    entries: Cache<Key, Box<[u8]>, Weigh>,
+    entries: Table,
+    /// "No such link" entries; `None` when none are kept.
+    absent: Option<Table>,
     /// aHash, keyed at random for each cache: cheaper than std's SipHash
     /// on every lookup, and as unpredictable to a client.
     hasher: quick_cache::DefaultHashBuilder,
@@ -84,18 +103,13 @@ impl L1 {
             return None;
         }
         let floor = (config.max_bytes / config.max_entries).max(1);
-        let options = OptionsBuilder::new()
-            .estimated_items_capacity(usize::try_from(config.max_entries).unwrap_or(usize::MAX))
-            .weight_capacity(config.max_bytes)
-            .build()
-            .ok()?;
+        let absent = match config.negative_max_entries {
+            0 => None,
+            n => Some(table(n, n.saturating_mul(NEGATIVE_FLOOR), NEGATIVE_FLOOR)?),
+        };
         Some(Self {
-            entries: Cache::with_options(
-                options,
-                Weigh { floor },
-                quick_cache::DefaultHashBuilder::default(),
-                Default::default(),
-            ),
+            entries: table(config.max_entries, config.max_bytes, floor)?,
+            absent,
             hasher: quick_cache::DefaultHashBuilder::new(),
             started: Instant::now(),
             ttl: config.ttl,
@@ -121,7 +135,20 @@ impl L1 {
     /// ghost into a placeholder and deletes it, so an evicted link asked
     /// for again would never be promoted (BENCHMARKS.md, "late night").
     pub(crate) fn get(&self, slug: &str) -> Option<Cached> {
-        let entry = self.entries.get(&self.key(slug))?;
+        let key = self.key(slug);
+        if let Some(found) = self
+            .entries
+            .get(&key)
+            .and_then(|entry| self.read(&entry, slug))
+        {
+            return Some(found);
+        }
+        self.get_absent(key, slug)
+    }
+
+    /// The fresh negative entry of `slug`, if there is one.
+    fn get_absent(&self, key: Key, slug: &str) -> Option<Cached> {
+        let entry = self.absent.as_ref()?.get(&key)?;
         self.read(&entry, slug)
     }
 
@@ -159,28 +186,57 @@ impl L1 {
         Some(Box::from(out.as_slice()))
     }
 
-    /// Caches `record` (or "no such link") for `slug`.
+    /// Caches `record` (or "no such link") for `slug`, in place of what
+    /// either table held for it.
     pub(crate) fn put(&self, slug: &str, record: Option<&RedirectRecord>) {
-        if let Some(entry) = self.entry(slug, record) {
-            self.entries.insert(self.key(slug), entry);
+        let key = self.key(slug);
+        let entry = self.entry(slug, record);
+        match (record, entry) {
+            (Some(_), Some(entry)) => {
+                self.remove_absent(key);
+                self.entries.insert(key, entry);
+            }
+            (None, Some(entry)) => match &self.absent {
+                Some(absent) => {
+                    self.entries.remove(&key);
+                    absent.insert(key, entry);
+                }
+                None => self.entries.insert(key, entry),
+            },
+            (_, None) => self.remove_key(key),
         }
     }
 
     pub(crate) fn remove(&self, slug: &str) {
-        self.entries.remove(&self.key(slug));
+        self.remove_key(self.key(slug));
+    }
+
+    fn remove_key(&self, key: Key) {
+        self.entries.remove(&key);
+        self.remove_absent(key);
+    }
+
+    fn remove_absent(&self, key: Key) {
+        if let Some(absent) = &self.absent {
+            absent.remove(&key);
+        }
     }
 
     pub(crate) fn clear(&self) {
         self.entries.clear();
+        if let Some(absent) = &self.absent {
+            absent.clear();
+        }
     }
 
+    /// Entries of both tables.
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.absent.as_ref().map_or(0, Table::len)
     }
 
-    /// Bytes of the table (slots and index, as allocated) and the weight
-    /// held (what `l1_max_bytes` bounds: entry bytes plus the slot
-    /// overhead, at least the floor each).
+    /// Bytes of the links' table (slots and index, as allocated) and the
+    /// weight it holds (what `l1_max_bytes` bounds: entry bytes plus the
+    /// slot overhead, at least the floor each).
     pub(crate) fn memory(&self) -> (usize, u64) {
         (self.entries.memory_used().total(), self.entries.weight())
     }
@@ -201,6 +257,9 @@ impl L1 {
         F: Future<Output = Result<Option<RedirectRecord>, StoreError>>,
     {
         let key = self.key(slug);
+        if let Some(Cached::Absent) = self.get_absent(key, slug) {
+            return Ok(None);
+        }
         let mut waited = None;
         let guard = match self
             .entries
@@ -220,6 +279,11 @@ impl L1 {
             EntryResult::Vacant(guard) | EntryResult::Replaced(guard, _) => guard,
             EntryResult::Removed(..) | EntryResult::Timeout => return load(generation()).await,
         };
+        // The loader this task waited for found no such link: its answer
+        // went to the other table before it let the waiters go.
+        if let Some(Cached::Absent) = self.get_absent(key, slug) {
+            return Ok(None);
+        }
         // Read once this task is the loader: a waiter that takes over from
         // a loader whose answer an invalidation overtook reads the store
         // after that invalidation, and its answer is cached.
@@ -227,22 +291,58 @@ impl L1 {
         let found = load(since).await?;
         let still_fresh = || generation() == since;
         if still_fresh() {
-            if let Some(entry) = self.entry(slug, found.as_ref()) {
-                // An invalidation removes the placeholder too; a loader that
-                // took over after it holds a guard of the removed one, yet
-                // read after the change: its answer goes in all the same.
-                if let Err(entry) = guard.insert(entry) {
-                    self.entries.insert(key, entry);
+            match (&found, self.entry(slug, found.as_ref())) {
+                (Some(_), Some(entry)) => {
+                    self.remove_absent(key);
+                    // An invalidation removes the placeholder too; a loader
+                    // that took over after it holds a guard of the removed
+                    // one, yet read after the change: its answer goes in
+                    // all the same.
+                    if let Err(entry) = guard.insert(entry) {
+                        self.entries.insert(key, entry);
+                    }
                 }
-                // An invalidation between the check and the insert found
-                // nothing to remove: take the entry out here instead.
-                if !still_fresh() {
-                    self.entries.remove(&key);
-                }
+                (None, Some(entry)) => match &self.absent {
+                    Some(absent) => {
+                        absent.insert(key, entry);
+                        // Only now: the waiters it wakes find the entry.
+                        drop(guard);
+                    }
+                    // No table of their own: in the links' table, through
+                    // the guard, which answers every waiter at once.
+                    None => {
+                        if let Err(entry) = guard.insert(entry) {
+                            self.entries.insert(key, entry);
+                        }
+                    }
+                },
+                (_, None) => {}
+            }
+            // An invalidation between the check and the insert found
+            // nothing to remove: take the entry out here instead.
+            if !still_fresh() {
+                self.remove_key(key);
             }
         }
         Ok(found)
     }
+}
+
+/// A table of at most about `entries` entries and `bytes` of weight, each
+/// weighing at least `floor`. The hash index grows as entries come, so an
+/// empty table costs next to nothing.
+fn table(entries: u64, bytes: u64, floor: u64) -> Option<Table> {
+    let options = OptionsBuilder::new()
+        .estimated_items_capacity(usize::try_from(entries).unwrap_or(usize::MAX))
+        .weight_capacity(bytes)
+        .build()
+        .ok()?;
+    Some(Cache::with_options(
+        options,
+        Weigh { floor },
+        quick_cache::DefaultHashBuilder::default(),
+        Default::default(),
+    ))
 }
 
 /// `ttl` give or take 10 %, in whole seconds (at least 1): entries filled
@@ -272,6 +372,7 @@ mod tests {
             max_bytes: 1_000_000,
             ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(10),
+            negative_max_entries: 1000,
         }
     }
 
@@ -304,20 +405,25 @@ mod tests {
         assert_eq!(jittered_secs(Duration::from_millis(10)), 1);
     }
 
-    #[tokio::test]
-    async fn concurrent_misses_on_one_slug_make_one_load() {
-        let l1 = Arc::new(L1::new(&config()).expect("on"));
+    /// Loads of `slug` made by `n` lookups that all miss at once, each
+    /// load answering `answer` after 50 ms; every lookup must get it.
+    async fn loads_of_concurrent_misses(
+        l1: &Arc<L1>,
+        slug: &'static str,
+        answer: Option<RedirectRecord>,
+        n: usize,
+    ) -> usize {
         let loads = Arc::new(AtomicUsize::new(0));
-        let tasks: Vec<_> = (0..32)
+        let tasks: Vec<_> = (0..n)
             .map(|_| {
-                let (l1, loads) = (l1.clone(), loads.clone());
+                let (l1, loads, answer) = (l1.clone(), loads.clone(), answer.clone());
                 tokio::spawn(async move {
                     l1.get_or_load(
-                        "hot",
-                        |_| async {
+                        slug,
+                        |_| async move {
                             loads.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(50)).await;
-                            Ok(Some(record(7)))
+                            Ok(answer)
                         },
                         || 0,
                     )
@@ -326,9 +432,18 @@ mod tests {
             })
             .collect();
         for t in tasks {
-            assert_eq!(t.await.expect("join").expect("load"), Some(record(7)));
+            assert_eq!(t.await.expect("join").expect("load"), answer);
         }
-        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        loads.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_on_one_slug_make_one_load() {
+        let l1 = Arc::new(L1::new(&config()).expect("on"));
+        assert_eq!(
+            loads_of_concurrent_misses(&l1, "hot", Some(record(7)), 32).await,
+            1
+        );
     }
 
     /// `get` runs on the request threads: a slug being loaded must not
@@ -442,15 +557,112 @@ mod tests {
         .is_none());
     }
 
+    /// Links and negative entries have a table and a bound each: a flood
+    /// of unknown slugs evicts no link, a flood of links no negative entry.
+    /// Unknown slugs go in as lookups put them: through `get_or_load`.
+    #[tokio::test]
+    async fn links_and_negative_entries_do_not_evict_each_other() {
+        let l1 = L1::new(&L1Config {
+            max_entries: 200,
+            negative_max_entries: 300,
+            ..config()
+        })
+        .expect("on");
+        let unknown = |i: usize| {
+            let l1 = &l1;
+            async move {
+                let slug = format!("nope{i}");
+                let found = l1.get_or_load(&slug, |_| async { Ok(None) }, || 0).await;
+                assert_eq!(found.expect("load"), None);
+            }
+        };
+        for i in 0..150 {
+            unknown(i).await;
+        }
+        for i in 0..5_000 {
+            l1.put(&format!("link{i}"), Some(&record(i)));
+        }
+        let absent = |from: usize, to: usize| {
+            (from..to)
+                .filter(|i| l1.get(&format!("nope{i}")) == Some(Cached::Absent))
+                .count()
+        };
+        assert_eq!(absent(0, 150), 150, "links pushed out no negative entry");
+        let cached: Vec<String> = (0..5_000)
+            .map(|i| format!("link{i}"))
+            .filter(|s| l1.get(s).is_some())
+            .collect();
+        assert!((150..=200).contains(&cached.len()), "{}", cached.len());
+        for i in 150..5_000 {
+            unknown(i).await;
+        }
+        assert!(
+            cached.iter().all(|s| l1.get(s).is_some()),
+            "nor the other way"
+        );
+        let kept = l1.absent.as_ref().expect("kept").len();
+        assert!((250..=300).contains(&kept), "{kept}");
+        assert_eq!(l1.entries.len(), cached.len(), "none in the links' table");
+    }
+
+    /// A slug cached as absent, then created: once its link leaves the
+    /// cache, the old negative entry must not answer again.
+    #[test]
+    fn an_answer_replaces_the_other_kind_for_its_slug() {
+        let l1 = L1::new(&config()).expect("on");
+        l1.put("new", None);
+        l1.put("new", Some(&record(1)));
+        assert_eq!(l1.get("new"), Some(Cached::Present(record(1))));
+        // As an eviction would.
+        l1.entries.remove(&l1.key("new"));
+        assert_eq!(l1.get("new"), None, "evicted, and no longer absent");
+        l1.put("gone", Some(&record(2)));
+        l1.put("gone", None);
+        assert_eq!(l1.get("gone"), Some(Cached::Absent));
+        l1.remove("gone");
+        assert_eq!(l1.get("gone"), None);
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_on_an_unknown_slug_make_one_load() {
+        let l1 = Arc::new(L1::new(&config()).expect("on"));
+        assert_eq!(loads_of_concurrent_misses(&l1, "nobody", None, 32).await, 1);
+        assert_eq!(l1.get("nobody"), Some(Cached::Absent));
+        let absent = l1.absent.as_ref().expect("kept").len();
+        assert_eq!((l1.entries.len(), absent), (0, 1), "in its own table");
+    }
+
+    /// `negative_max_entries = 0`: negative entries share the links'
+    /// table, and concurrent misses still make one load.
+    #[tokio::test]
+    async fn with_no_table_of_their_own_negative_entries_share_the_links() {
+        let l1 = Arc::new(
+            L1::new(&L1Config {
+                negative_max_entries: 0,
+                ..config()
+            })
+            .expect("on"),
+        );
+        assert_eq!(loads_of_concurrent_misses(&l1, "nobody", None, 8).await, 1);
+        assert_eq!(l1.get("nobody"), Some(Cached::Absent));
+        l1.put("a", None);
+        l1.put("b", Some(&record(2)));
+        assert_eq!(l1.get("a"), Some(Cached::Absent));
+        l1.put("a", Some(&record(1)));
+        assert_eq!(l1.get("a"), Some(Cached::Present(record(1))));
+        assert_eq!(l1.entries.len(), 3);
+    }
+
     #[test]
     fn a_removed_or_cleared_slug_is_a_miss() {
         let l1 = L1::new(&config()).expect("on");
         l1.put("a", Some(&record(1)));
         l1.put("b", Some(&record(2)));
+        l1.put("c", None);
         l1.remove("a");
         assert_eq!(l1.get("a"), None);
         assert!(l1.get("b").is_some());
         l1.clear();
-        assert_eq!(l1.get("b"), None);
+        assert_eq!((l1.get("b"), l1.get("c")), (None, None));
     }
 }

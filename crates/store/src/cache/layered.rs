@@ -229,6 +229,7 @@ mod tests {
             max_bytes: 1_000_000,
             ttl: Duration::from_secs(300),
             negative_ttl: Duration::from_secs(30),
+            negative_max_entries: 1000,
         })
         .map(Arc::new);
         let generations = Arc::new(Generations::default());
