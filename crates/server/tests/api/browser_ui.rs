@@ -110,14 +110,22 @@ async fn a_person_shortens_follows_edits_downloads_and_manages_keys_in_chromium(
     let short = value(c, "#short-url").await;
     assert_eq!(short, app.url("/landing"));
     click(c, "button[data-copy=short-url]").await;
-    let copied = c
-        .find(Locator::Css("button[data-copy=short-url]"))
-        .await
-        .expect("copy button")
-        .text()
-        .await
-        .expect("text");
-    assert_eq!(copied, "Copied", "the copy button reports the copy");
+    // The label changes once the clipboard's promise settles, and back
+    // 1.5 s later: read it until it does (a single read right after the
+    // click raced the promise).
+    let button = element(c, "button[data-copy=short-url]").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let label = button.text().await.expect("text");
+        if label == "Copied" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the copy button reports the copy: {label:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let qr_loaded = c
         .execute(
             "return document.querySelector('img.qr').naturalWidth > 0",
