@@ -59,6 +59,7 @@ head -n 100000 "$work/slugs.tsv" >"$work/slugs100k.tsv"
 export ABSENT=$work/absent.txt
 
 target/release/baseline $BPORT "$work/slugs.tsv" 2>/dev/null &
+bpid=$!
 for _ in $(seq 1 600); do curl -s -o /dev/null "http://127.0.0.1:$BPORT/x" && break; sleep 0.1; done
 
 # wrk_run PORT SCRIPT SECONDS -> "rps p50 p99 bad errors" (bad: non-2xx/3xx)
@@ -136,7 +137,8 @@ sql() {
     postgres://*) psql -h 127.0.0.1 -U postgres -d kurz_bench -qAt ;;
   esac
 }
-rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status"; }
+# A process that is gone says so instead of ending the run (set -e).
+rss() { awk '/VmRSS/ {printf "%.1f MiB", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo "(process $1 gone)"; }
 
 # Huge pages change the L1 rows by a tenth or more (ADR 0031): say which.
 thp=$(grep -o '\[[a-z]*\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null | tr -d '[]' || true)
@@ -268,4 +270,4 @@ for backend in $BACKENDS; do
 done
 echo
 printf -- '- %s\n' "${notes[@]}"
-echo "- baseline RSS: $(rss "$(pgrep -f "release/baseline $BPORT")")"
+echo "- baseline RSS: $(rss "$bpid")"
