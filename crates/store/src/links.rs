@@ -208,16 +208,28 @@ impl LinkStore for SqlStore {
             Arg::Bool(link.crawlable),
             Arg::OptText(link.password_hash.as_deref()),
             Arg::Bool(link.pending),
-            Arg::Int(link.visits),
             Arg::Int(link.human_visits),
         ];
         let inserted = self
             .timed("insert", async {
-                match self.primary.execute(&self.q.insert_link, &args).await {
-                    Ok(_) => Ok(true),
-                    Err(e) if is_unique_violation(&e) => Ok(false),
-                    Err(e) => Err(e),
+                // Only an imported link comes with visits: its counter
+                // goes in with it, or neither does.
+                if link.visits <= 0 {
+                    return match self.primary.execute(&self.q.insert_link, &args).await {
+                        Ok(_) => Ok(true),
+                        Err(e) if is_unique_violation(&e) => Ok(false),
+                        Err(e) => Err(e),
+                    };
                 }
+                let mut tx = self.primary.begin().await?;
+                match tx.exec().execute(&self.q.insert_link, &args).await {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+                let count = [Arg::Int(link.id), Arg::Int(link.visits)];
+                tx.exec().execute(&self.q.insert_count, &count).await?;
+                tx.commit().await.map(|()| true)
             })
             .await?;
         if !inserted {
