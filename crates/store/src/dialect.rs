@@ -91,18 +91,17 @@ impl Queries {
             )),
             // The hot path's one query: a point lookup on the unique slug
             // index, no join, no JSON, and no password hash.
-            lookup: q(&format!(
-                "select l.id, l.url, l.created_at, l.expires_at, l.max_visits, {VISITS_OF_L} as visits, \
-                 l.human_visits, l.redirect_status, l.forward_query, \
-                 l.password_hash is not null as has_password, l.disabled, l.pending, \
-                 l.disabled_reason from links l where l.slug = ? and l.deleted_at is null"
-            )),
+            lookup: q(
+                "select id, url, created_at, expires_at, max_visits, human_visits, redirect_status, \
+                 forward_query, password_hash is not null as has_password, disabled, pending, \
+                 disabled_reason from links where slug = ? and deleted_at is null",
+            ),
             // Warm-up reads this once at start; an index on visits would
             // cost every click flush more than this scan of the narrow
             // counters costs once.
             most_visited: q(&format!(
                 "select {} as slug, l.id, l.url, l.created_at, l.expires_at, l.max_visits, \
-                 c.visits, l.human_visits, l.redirect_status, l.forward_query, \
+                 l.human_visits, l.redirect_status, l.forward_query, \
                  l.password_hash is not null as has_password, l.disabled, l.pending, \
                  l.disabled_reason from link_counts c join links l on l.id = c.link_id \
                  where l.deleted_at is null and c.visits > 0 \
