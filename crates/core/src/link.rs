@@ -113,7 +113,6 @@ impl Link {
             created_at: self.created_at,
             expires_at: self.expires_at,
             max_visits: self.max_visits,
-            visits: self.visits,
             human_visits: self.human_visits,
             redirect_status: self.redirect_status,
             forward_query: self.forward_query,
@@ -174,8 +173,6 @@ pub struct RedirectRecord {
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
     pub max_visits: Option<i64>,
-    /// As of the lookup: every click the worker has written.
-    pub visits: i64,
     /// As of the lookup; exact only for links with `max_visits`, whose
     /// human visits are counted in the store on every visit.
     pub human_visits: i64,

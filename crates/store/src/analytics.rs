@@ -23,7 +23,7 @@ use crate::store::SqlStore;
 /// statements rather than thousands.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Links whose `visits` one statement adds to, on MariaDB and PostgreSQL.
+/// Links whose counters one statement adds to, on MariaDB and PostgreSQL.
 /// SQLite keeps one statement a link: no network there, and measured,
 /// batching ended each flush sooner and so rewrote the table's pages to
 /// the WAL more often (issue 8).
@@ -82,9 +82,8 @@ impl AnalyticsStore for SqlStore {
             for s in row_statements(d, batch) {
                 tx.exec().execute(s.sql(), s.args()).await?;
             }
-            // Last: on the servers the `links` rows stay locked until the
-            // commit, and the redirect's `take_visit` and the API's writes
-            // wait on those locks, not on the rollups.
+            // In key order, table after table, as every flush: two nodes'
+            // flushes never wait on each other in a cycle.
             add_link_visits(&mut tx, d, &batch.link_totals()).await?;
             tx.commit().await
         })
@@ -323,7 +322,7 @@ fn add_on_conflict(b: &mut SqlBuilder<'_>, d: Dialect, table: &str, key: &str, c
 }
 
 /// The statements that add `batch`'s rollups and raw visits, in key
-/// order; `links.visits` comes after them.
+/// order; the links' counters come after them.
 pub(crate) fn row_statements(
     d: Dialect,
     batch: &ClickBatch,
@@ -343,8 +342,9 @@ pub(crate) fn row_statements(
     hours.chain(facets).chain(visits)
 }
 
-/// One link's `visits` gaining `n`, on SQLite.
-pub(crate) const ADD_LINK_VISITS: &str = "update links set visits = visits + ? where id = ?";
+/// One link's counter gaining `n` (bound as `id, n`), on SQLite.
+pub(crate) const ADD_LINK_VISITS: &str = "insert into link_counts (link_id, visits) values (?, ?) \
+     on conflict (link_id) do update set visits = link_counts.visits + excluded.visits";
 
 fn upsert_hours<'a>(d: Dialect, rows: &'a [HourCount]) -> SqlBuilder<'a> {
     let mut b = SqlBuilder::new(
@@ -433,7 +433,7 @@ fn insert_visits<'a>(d: Dialect, rows: &'a [kurz_core::analytics::StoredVisit]) 
     b
 }
 
-/// Adds each `(id, n)` (distinct ids, in id order) to its link's `visits`.
+/// Adds each `(id, n)` (distinct ids, in id order) to its link's counter.
 async fn add_link_visits(
     tx: &mut Tx,
     d: Dialect,
@@ -442,7 +442,7 @@ async fn add_link_visits(
     if d == Dialect::Sqlite {
         for &(id, n) in counts {
             tx.exec()
-                .execute(ADD_LINK_VISITS, &[count(n), Arg::Int(id)])
+                .execute(ADD_LINK_VISITS, &[Arg::Int(id), count(n)])
                 .await?;
         }
         return Ok(());
@@ -454,39 +454,18 @@ async fn add_link_visits(
     Ok(())
 }
 
-/// One `update` adding each `(id, n)` of `chunk` to its link's visits, on
+/// One upsert adding each `(id, n)` of `chunk` to its link's counter, on
 /// a server database.
 fn add_visits(d: Dialect, chunk: &[(i64, u64)]) -> SqlBuilder<'static> {
-    let mut b;
-    if d == Dialect::MySql {
-        b = SqlBuilder::new(d, "update links l join (");
-        for (i, &(id, n)) in chunk.iter().enumerate() {
-            b.push(if i == 0 {
-                "select "
-            } else {
-                " union all select "
-            })
+    let mut b = SqlBuilder::new(d, "insert into link_counts (link_id, visits) values ");
+    for (i, &(id, n)) in chunk.iter().enumerate() {
+        b.push(if i == 0 { "(" } else { ", (" })
             .bind(Arg::Int(id))
-            .push(" as id, ")
+            .push(", ")
             .bind(count(n))
-            .push(" as n");
-        }
-        b.push(") v on l.id = v.id set l.visits = l.visits + v.n");
-    } else {
-        // PostgreSQL reads untyped parameters in a `values` list as text.
-        b = SqlBuilder::new(
-            d,
-            "update links set visits = links.visits + v.n from (values ",
-        );
-        for (i, &(id, n)) in chunk.iter().enumerate() {
-            b.push(if i == 0 { "(" } else { ", (" })
-                .bind(Arg::Int(id))
-                .push("::bigint, ")
-                .bind(count(n))
-                .push("::bigint)");
-        }
-        b.push(") as v (id, n) where links.id = v.id");
+            .push(")");
     }
+    add_on_conflict(&mut b, d, "link_counts", "link_id", &["visits"]);
     b
 }
 

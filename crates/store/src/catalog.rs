@@ -17,7 +17,7 @@ use kurz_core::ports::Catalog;
 
 use crate::analytics::{sum, VisitRow};
 use crate::db::{Arg, SqlBuilder};
-use crate::dialect::like_pattern;
+use crate::dialect::{like_pattern, VISITS_OF_L};
 use crate::links::{links, tags_json, LinkRow};
 use crate::store::SqlStore;
 
@@ -94,8 +94,8 @@ fn order_by(q: &SearchQuery) -> String {
         SearchOrder::Url => "l.url".to_owned(),
         // Links without a title sort as an empty one on every backend.
         SearchOrder::Title => "coalesce(l.title, '')".to_owned(),
-        SearchOrder::Visits => "l.visits".to_owned(),
-        SearchOrder::HumanVisits => format!("(l.visits - {BOTS_OF_L})"),
+        SearchOrder::Visits => VISITS_OF_L.to_owned(),
+        SearchOrder::HumanVisits => format!("({VISITS_OF_L} - {BOTS_OF_L})"),
     };
     format!(" order by {key} {dir}, l.id {dir}")
 }
@@ -325,7 +325,8 @@ impl Catalog for SqlStore {
             d,
             format!(
                 "select {} as tag, count(*) as links, {} as visits, {} as bots from (\
-                 select {tag} as tag, l.visits, {BOTS_OF_L} as bots from links l \
+                 select {tag} as tag, {VISITS_OF_L} as visits, {BOTS_OF_L} as bots \
+                 from links l \
                  cross join {rows_of_tags} \
                  where l.deleted_at is null",
                 d.text("t.tag"),
@@ -433,8 +434,9 @@ impl Catalog for SqlStore {
             b
         };
         let t = scoped(format!(
-            "select coalesce({}, 0) from links l where l.deleted_at is null",
-            sum(d, "l.visits")
+            "select coalesce({}, 0) from link_counts c join links l on l.id = c.link_id \
+             where l.deleted_at is null",
+            sum(d, "c.visits")
         ));
         let (total,): (i64,) = self
             .timed("click_totals", self.reader().fetch_one(t.sql(), t.args()))

@@ -9,6 +9,11 @@ pub(crate) enum Dialect {
     Postgres,
 }
 
+/// The click count of `l` (a row of `links`), from its counter (ADR 0033):
+/// a link never visited has none.
+pub(crate) const VISITS_OF_L: &str =
+    "coalesce((select c.visits from link_counts c where c.link_id = l.id), 0)";
+
 /// Every fixed statement the repositories run, in the backend's spelling.
 #[derive(Debug, Clone)]
 pub(crate) struct Queries {
@@ -23,6 +28,7 @@ pub(crate) struct Queries {
     pub(crate) enabled_after: String,
     pub(crate) password_hash: String,
     pub(crate) insert_link: String,
+    pub(crate) insert_count: String,
     pub(crate) lease_ids: String,
     pub(crate) read_next_id: String,
     pub(crate) insert_user: String,
@@ -57,7 +63,8 @@ impl Queries {
         // Columns of a link as `LinkRow` reads them, with the owner's name.
         let select_links = format!(
             "select l.id, {slug} as slug, l.url, l.owner_id, {owner} as owner, l.created_at, \
-             l.updated_at, l.expires_at, l.max_visits, l.visits, l.human_visits, l.tags, l.title, \
+             l.updated_at, l.expires_at, l.max_visits, {VISITS_OF_L} as visits, l.human_visits, \
+             l.tags, l.title, \
              l.redirect_status, l.forward_query, l.crawlable, l.password_hash, l.disabled, \
              l.disabled_reason, l.pending from links l left join users u on u.id = l.owner_id"
         );
@@ -85,19 +92,21 @@ impl Queries {
             // The hot path's one query: a point lookup on the unique slug
             // index, no join, no JSON, and no password hash.
             lookup: q(
-                "select id, url, created_at, expires_at, max_visits, visits, human_visits, redirect_status, \
+                "select id, url, created_at, expires_at, max_visits, human_visits, redirect_status, \
                  forward_query, password_hash is not null as has_password, disabled, pending, \
                  disabled_reason from links where slug = ? and deleted_at is null",
             ),
             // Warm-up reads this once at start; an index on visits would
-            // cost every click flush more than this scan costs once.
+            // cost every click flush more than this scan of the narrow
+            // counters costs once.
             most_visited: q(&format!(
-                "select {} as slug, id, url, created_at, expires_at, max_visits, visits, human_visits, \
-                 redirect_status, forward_query, password_hash is not null as has_password, \
-                 disabled, pending, disabled_reason from links \
-                 where deleted_at is null and visits > 0 \
-                 order by visits desc limit ?",
-                dialect.text("slug")
+                "select {} as slug, l.id, l.url, l.created_at, l.expires_at, l.max_visits, \
+                 l.human_visits, l.redirect_status, l.forward_query, \
+                 l.password_hash is not null as has_password, l.disabled, l.pending, \
+                 l.disabled_reason from link_counts c join links l on l.id = c.link_id \
+                 where l.deleted_at is null and c.visits > 0 \
+                 order by c.visits desc limit ?",
+                dialect.text("l.slug")
             )),
             // The blocklist rescan's keyset page: a range read on the
             // primary key, whatever the table's size.
@@ -110,9 +119,10 @@ impl Queries {
             insert_link: q(
                 "insert into links (id, slug, url, url_hash, owner_id, created_at, \
                  updated_at, expires_at, max_visits, tags, title, redirect_status, forward_query, \
-                 crawlable, password_hash, pending, visits, human_visits) \
-                 values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 crawlable, password_hash, pending, human_visits) \
+                 values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ),
+            insert_count: q("insert into link_counts (link_id, visits) values (?, ?)"),
             lease_ids: q("update id_counters set next_id = next_id + ? where name = 'link'"),
             read_next_id: "select next_id from id_counters where name = 'link'".to_owned(),
             insert_user: q(

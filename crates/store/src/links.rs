@@ -96,7 +96,6 @@ struct RecordRow {
     created_at: i64,
     expires_at: Option<i64>,
     max_visits: Option<i64>,
-    visits: i64,
     human_visits: i64,
     redirect_status: Option<i64>,
     forward_query: bool,
@@ -114,7 +113,6 @@ impl From<RecordRow> for RedirectRecord {
             created_at: from_millis(r.created_at),
             expires_at: r.expires_at.map(from_millis),
             max_visits: r.max_visits,
-            visits: r.visits,
             human_visits: r.human_visits,
             redirect_status: r.redirect_status.and_then(|c| u16::try_from(c).ok()),
             forward_query: r.forward_query,
@@ -208,16 +206,28 @@ impl LinkStore for SqlStore {
             Arg::Bool(link.crawlable),
             Arg::OptText(link.password_hash.as_deref()),
             Arg::Bool(link.pending),
-            Arg::Int(link.visits),
             Arg::Int(link.human_visits),
         ];
         let inserted = self
             .timed("insert", async {
-                match self.primary.execute(&self.q.insert_link, &args).await {
-                    Ok(_) => Ok(true),
-                    Err(e) if is_unique_violation(&e) => Ok(false),
-                    Err(e) => Err(e),
+                // Only an imported link comes with visits: its counter
+                // goes in with it, or neither does.
+                if link.visits <= 0 {
+                    return match self.primary.execute(&self.q.insert_link, &args).await {
+                        Ok(_) => Ok(true),
+                        Err(e) if is_unique_violation(&e) => Ok(false),
+                        Err(e) => Err(e),
+                    };
                 }
+                let mut tx = self.primary.begin().await?;
+                match tx.exec().execute(&self.q.insert_link, &args).await {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => return Ok(false),
+                    Err(e) => return Err(e),
+                }
+                let count = [Arg::Int(link.id), Arg::Int(link.visits)];
+                tx.exec().execute(&self.q.insert_count, &count).await?;
+                tx.commit().await.map(|()| true)
             })
             .await?;
         if !inserted {

@@ -90,17 +90,16 @@ fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<RedirectRecord> {
         created_at: from_millis(row.get(2)?),
         expires_at: row.get::<_, Option<i64>>(3)?.map(from_millis),
         max_visits: row.get(4)?,
-        visits: row.get(5)?,
-        human_visits: row.get(6)?,
+        human_visits: row.get(5)?,
         redirect_status: row
-            .get::<_, Option<i64>>(7)?
+            .get::<_, Option<i64>>(6)?
             .and_then(|c| u16::try_from(c).ok()),
-        forward_query: row.get(8)?,
-        has_password: row.get(9)?,
-        disabled: row.get(10)?,
-        pending: row.get(11)?,
+        forward_query: row.get(7)?,
+        has_password: row.get(8)?,
+        disabled: row.get(9)?,
+        pending: row.get(10)?,
         disabled_reason: row
-            .get::<_, Option<String>>(12)?
+            .get::<_, Option<String>>(11)?
             .as_deref()
             .and_then(DisabledReason::parse),
     })

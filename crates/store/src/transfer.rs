@@ -32,6 +32,7 @@ use sqlx::FromRow;
 use kurz_core::error::StoreError;
 
 use crate::db::{Arg, SqlBuilder, Tx};
+use crate::dialect::VISITS_OF_L;
 use crate::links::url_hash;
 use crate::store::{parse_secret, SqlStore};
 
@@ -234,12 +235,13 @@ impl SqlStore {
         }
         let page_sql = self.q.dialect.placeholders(&format!(
             "select l.id, {} as slug, l.url, {} as owner, l.created_at, l.updated_at, \
-             l.expires_at, l.max_visits, l.visits, l.tags, l.title, l.redirect_status, \
+             l.expires_at, l.max_visits, {} as visits, l.tags, l.title, l.redirect_status, \
              l.forward_query, l.crawlable, l.password_hash, l.disabled, l.disabled_reason, \
              l.pending, l.deleted_at from links l left join users u on u.id = l.owner_id \
              where l.id > ? order by l.id limit ?",
             text("l.slug"),
-            text("u.username")
+            text("u.username"),
+            VISITS_OF_L
         ));
         let mut after = i64::MIN;
         loop {
@@ -455,7 +457,7 @@ impl SqlStore {
         let mut b = SqlBuilder::new(
             self.q.dialect,
             "insert into links (id, slug, url, url_hash, owner_id, created_at, updated_at, \
-             expires_at, max_visits, visits, human_visits, tags, title, redirect_status, \
+             expires_at, max_visits, human_visits, tags, title, redirect_status, \
              forward_query, crawlable, password_hash, disabled, disabled_reason, pending, \
              deleted_at) values ",
         );
@@ -489,8 +491,6 @@ impl SqlStore {
                 .push(", ")
                 .bind(Arg::OptInt(l.max_visits))
                 .push(", ")
-                .bind(Arg::Int(l.visits))
-                .push(", ")
                 // An export knows one count: a limited link that was used
                 // stays used.
                 .bind(Arg::Int(l.visits))
@@ -516,7 +516,25 @@ impl SqlStore {
                 .bind(Arg::OptInt(l.deleted_at))
                 .push(")");
         }
-        self.timed("insert_links", tx.exec().execute(b.sql(), b.args()))
-            .await
+        let inserted = self
+            .timed("insert_links", tx.exec().execute(b.sql(), b.args()))
+            .await?;
+        let mut counted = batch.iter().filter(|l| l.visits > 0).peekable();
+        if counted.peek().is_some() {
+            let mut b = SqlBuilder::new(
+                self.q.dialect,
+                "insert into link_counts (link_id, visits) values ",
+            );
+            for (i, l) in counted.enumerate() {
+                b.push(if i == 0 { "(" } else { ", (" })
+                    .bind(Arg::Int(l.id))
+                    .push(", ")
+                    .bind(Arg::Int(l.visits))
+                    .push(")");
+            }
+            self.timed("insert_links", tx.exec().execute(b.sql(), b.args()))
+                .await?;
+        }
+        Ok(inserted)
     }
 }

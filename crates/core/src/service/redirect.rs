@@ -255,10 +255,13 @@ impl Redirector {
         } else {
             Ok(record.url)
         };
+        // The count is not in the redirect record (no redirect reads it,
+        // ADR 0033): this rare page asks the store for it.
+        let visits = self.links.by_slug(slug).await?.map_or(0, |l| l.visits);
         Ok(Previewed::Found(Preview {
             target,
             created_at: record.created_at,
-            visits: record.visits,
+            visits,
         }))
     }
 

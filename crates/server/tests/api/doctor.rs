@@ -62,7 +62,7 @@ fn doctor(db: &str, extra: &[&str], env: &[(&str, &str)]) -> Diagnosis {
     d
 }
 
-fn migrate(db: &str) {
+pub(crate) fn migrate(db: &str) {
     let out = kurz(db).arg("migrate").output().expect("run");
     assert!(
         out.status.success(),
@@ -79,7 +79,7 @@ fn healthy_sqlite(dir: &Path) -> String {
 }
 
 /// Runs one statement on the database at `db`.
-async fn execute(db: &str, sql: &str) {
+pub(crate) async fn execute(db: &str, sql: &str) {
     match backend_of(db) {
         Backend::Sqlite => {
             let mut c = sqlx::SqliteConnection::connect(db).await.expect("connect");
@@ -97,7 +97,7 @@ async fn execute(db: &str, sql: &str) {
 }
 
 /// One integer from the database at `db`.
-async fn number(db: &str, sql: &str) -> i64 {
+pub(crate) async fn number(db: &str, sql: &str) -> i64 {
     match backend_of(db) {
         Backend::Sqlite => {
             let mut c = sqlx::SqliteConnection::connect(db).await.expect("connect");

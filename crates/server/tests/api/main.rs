@@ -37,3 +37,4 @@ mod ui_client;
 mod ui_keys;
 mod ui_links;
 mod ui_stats;
+mod upgrade;

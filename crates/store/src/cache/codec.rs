@@ -3,21 +3,22 @@
 //! million records should cost tens of megabytes, not hundreds, so numbers
 //! are LEB128 varints and absent options take no room.
 //!
-//! Layout, version 3 (version 1 values, from before human visits were
+//! Layout, version 4 (version 1 values, from before human visits were
 //! counted apart, read as misses and are refilled; version 2 values, from
 //! before disabled links had a reason, are version 3 without the reason
-//! byte and decode as disabled for no stated reason):
+//! byte and decode as disabled for no stated reason; version 3 values,
+//! from before the record left out the click count (ADR 0033), carry a
+//! `visits` varint after `human_visits`, which is skipped):
 //!
 //! ```text
-//! 1 byte  version (3)
+//! 1 byte  version (4)
 //! 1 byte  flags: forward_query, has_password, disabled, pending,
 //!         which optional fields follow (expires_at, max_visits,
 //!         redirect_status), and whether the URL starts with `https://`
 //! [1 byte why it is disabled, only when the flag says disabled: 0 no
 //!         reason given, 1 abuse, 2 blocklist]
 //! varint  id, created_at (ms), [expires_at (ms)], [max_visits,
-//!         human_visits], visits,
-//!         [redirect_status]
+//!         human_visits], [redirect_status]
 //! rest    the target URL (UTF-8), without its `https://`
 //! ```
 //!
@@ -27,8 +28,10 @@
 use kurz_core::clock::{from_millis, to_millis};
 use kurz_core::link::{DisabledReason, RedirectRecord};
 
-const VERSION: u8 = 3;
-/// Version 2: the same without the reason byte.
+const VERSION: u8 = 4;
+/// Version 3: the same with the click count.
+const VERSION_WITH_VISITS: u8 = 3;
+/// Version 2: version 3 without the reason byte.
 const VERSION_NO_REASON: u8 = 2;
 /// The value of a negative entry.
 pub(crate) const ABSENT: &[u8] = &[0];
@@ -97,7 +100,6 @@ pub(crate) fn encode(record: Option<&RedirectRecord>, out: &mut Vec<u8>) {
         put_varint(out, zigzag(max));
         put_varint(out, zigzag(r.human_visits));
     }
-    put_varint(out, zigzag(r.visits));
     if let Some(status) = r.redirect_status {
         put_varint(out, u64::from(status));
     }
@@ -111,11 +113,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Cached> {
         return Some(Cached::Absent);
     }
     let (&version, rest) = bytes.split_first()?;
-    if version != VERSION && version != VERSION_NO_REASON {
+    if ![VERSION, VERSION_WITH_VISITS, VERSION_NO_REASON].contains(&version) {
         return None;
     }
     let (&flags, mut rest) = rest.split_first()?;
-    let disabled_reason = if version == VERSION && flags & DISABLED != 0 {
+    let disabled_reason = if version != VERSION_NO_REASON && flags & DISABLED != 0 {
         let (&why, after) = rest.split_first()?;
         rest = after;
         reason_of(why)?
@@ -139,7 +141,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Cached> {
     } else {
         (None, 0)
     };
-    let visits = unzigzag(next()?);
+    if version != VERSION {
+        next()?;
+    }
     let redirect_status = if flags & HAS_STATUS != 0 {
         Some(u16::try_from(next()?).ok()?)
     } else {
@@ -160,7 +164,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Cached> {
         created_at,
         expires_at,
         max_visits,
-        visits,
         human_visits,
         redirect_status,
         forward_query: flags & FORWARD_QUERY != 0,
@@ -227,7 +230,6 @@ pub(crate) fn plain_record(id: i64) -> RedirectRecord {
         created_at: from_millis(1_700_000_000_000),
         expires_at: None,
         max_visits: None,
-        visits: 0,
         human_visits: 0,
         redirect_status: None,
         forward_query: false,
@@ -249,7 +251,6 @@ mod tests {
         RedirectRecord {
             url: "https://example.com/page/1?q=\u{fc}".into(),
             created_at: from_millis(1_700_000_000_123),
-            visits: 7,
             ..plain_record(123_456)
         }
     }
@@ -288,7 +289,6 @@ mod tests {
             created in -10_000_000_000_000i64..10_000_000_000_000,
             expires in proptest::option::of(-10_000_000_000_000i64..10_000_000_000_000),
             max_visits in proptest::option::of(any::<i64>()),
-            visits in any::<i64>(),
             human_visits in any::<i64>(),
             status in proptest::option::of(any::<u16>()),
             flags in any::<[bool; 4]>(),
@@ -303,7 +303,6 @@ mod tests {
                 created_at: from_millis(created),
                 expires_at: expires.map(from_millis),
                 max_visits,
-                visits,
                 human_visits: if max_visits.is_some() { human_visits } else { 0 },
                 redirect_status: status,
                 forward_query: flags[0],
@@ -321,8 +320,26 @@ mod tests {
         }
     }
 
+    /// `out`, a disabled link's record of version 4 with no expiry and no
+    /// limit, as `version` 3 or 2 wrote it: with a click count after the
+    /// two times, and for version 2 without the reason byte.
+    fn as_older(out: &[u8], version: u8) -> Vec<u8> {
+        let mut at = 3;
+        for _ in 0..2 {
+            at += get_varint(&out[at..]).expect("a varint").1;
+        }
+        let mut old = vec![version, out[1]];
+        if version == VERSION_WITH_VISITS {
+            old.push(out[2]);
+        }
+        old.extend_from_slice(&out[3..at]);
+        put_varint(&mut old, zigzag(7));
+        old.extend_from_slice(&out[at..]);
+        old
+    }
+
     #[test]
-    fn a_disabled_records_reason_survives_and_version_2_bytes_still_decode() {
+    fn a_disabled_records_reason_survives_and_older_versions_still_decode() {
         let r = RedirectRecord {
             disabled: true,
             disabled_reason: Some(DisabledReason::Abuse),
@@ -331,9 +348,11 @@ mod tests {
         let mut out = Vec::new();
         encode(Some(&r), &mut out);
         assert_eq!(decode(&out), Some(Cached::Present(r.clone())));
-        // What a node of the previous version wrote: no reason byte.
-        let mut v2 = vec![VERSION_NO_REASON, out[1]];
-        v2.extend_from_slice(&out[3..]);
+        // What nodes of the previous versions wrote: a click count, and
+        // before that no reason byte.
+        let v3 = as_older(&out, VERSION_WITH_VISITS);
+        assert_eq!(decode(&v3), Some(Cached::Present(r.clone())));
+        let v2 = as_older(&out, VERSION_NO_REASON);
         let old = RedirectRecord {
             disabled_reason: None,
             ..r
