@@ -7,4 +7,13 @@ create table link_counts (
     visits integer not null
 );
 insert into link_counts (link_id, visits) select id, visits from links where visits > 0;
-alter table links drop column visits;
+
+-- `links.visits` stays for the older nodes of a rolling upgrade, which
+-- still read and add to it (README, "Upgrades"). What it held when the
+-- counts moved is kept here, so that the release that drops the column
+-- can first add to `link_counts` what those nodes counted meanwhile.
+create table link_counts_moved (
+    link_id integer primary key,
+    visits integer not null
+);
+insert into link_counts_moved (link_id, visits) select link_id, visits from link_counts;

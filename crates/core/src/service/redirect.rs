@@ -115,7 +115,9 @@ pub enum Hidden {
 pub struct Preview {
     pub target: Result<Box<str>, Hidden>,
     pub created_at: time::OffsetDateTime,
-    pub visits: i64,
+    /// `None` when the store could not say: the rest of the page comes
+    /// from the cache, and a count is not worth failing it for.
+    pub visits: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,7 +259,10 @@ impl Redirector {
         };
         // The count is not in the redirect record (no redirect reads it,
         // ADR 0033): this rare page asks the store for it.
-        let visits = self.links.by_slug(slug).await?.map_or(0, |l| l.visits);
+        let visits = match self.links.by_slug(slug).await {
+            Ok(link) => Some(link.map_or(0, |l| l.visits)),
+            Err(_) => None,
+        };
         Ok(Previewed::Found(Preview {
             target,
             created_at: record.created_at,

@@ -171,7 +171,7 @@ pub fn preview(
     short_url: &str,
     target: Result<&str, Hidden>,
     created: &str,
-    clicks: i64,
+    clicks: Option<i64>,
 ) -> Response {
     let t = Tr(lang);
     // Targets are http(s) by the core's rules; one from an old import that
@@ -193,7 +193,7 @@ pub fn preview(
         short_url,
         target,
         created,
-        clicks: t.num(clicks),
+        clicks: clicks.map_or_else(|| "–".to_owned(), |c| t.num(c)),
         report: ReportForm::new(lang, &ReportFormState::default()),
         shown_only,
     };

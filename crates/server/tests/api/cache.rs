@@ -337,6 +337,12 @@ async fn cached_links_redirect_while_the_database_is_away(backend: Backend) {
             "a cached link redirects without its database"
         );
     }
+    // The preview comes from the cache too; only its click count needs the
+    // store, and the page does without it.
+    let r = node.follow(&c, &format!("{cached}+")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.expect("body");
+    assert!(page.contains("https://example.com/cached"), "{page}");
     let r = node.follow(&c, &uncached).await;
     expect_error(r, StatusCode::SERVICE_UNAVAILABLE, 50301, None).await;
     proxy.set_up(true);

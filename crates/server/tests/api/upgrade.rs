@@ -56,7 +56,8 @@ async fn migrate_up_to(db: &str, backend: Backend, last: i64, dir: &Path) {
 }
 
 /// Visits counted in `links.visits` (migrations 1 to 5) move to the
-/// counters of migration 6 (ADR 0033), and what reads them still sees them.
+/// counters of migration 6 (ADR 0033), and what reads them still sees them;
+/// the column stays, unchanged, for older nodes of a rolling upgrade.
 async fn visits_counted_before_the_counters_table_are_kept(backend: Backend) {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = backend.fresh_database(&dir).await;
@@ -78,6 +79,20 @@ async fn visits_counted_before_the_counters_table_are_kept(backend: Backend) {
         number(&db, "select count(*) from link_counts").await,
         1,
         "a link never visited needs no counter"
+    );
+    assert_eq!(
+        number(&db, "select visits from links where id = 1").await,
+        42,
+        "an older node still reads what it read"
+    );
+    assert_eq!(
+        number(
+            &db,
+            "select visits from link_counts_moved where link_id = 1"
+        )
+        .await,
+        42,
+        "what moved is kept for the release that drops the column"
     );
 
     let out = kurz(&db).arg("export").output().expect("run");
