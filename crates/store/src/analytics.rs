@@ -454,9 +454,9 @@ async fn add_link_visits(
     Ok(())
 }
 
-/// One upsert adding each `(id, n)` of `chunk` to its link's counter, on
-/// a server database.
-fn add_visits(d: Dialect, chunk: &[(i64, u64)]) -> SqlBuilder<'static> {
+/// One upsert adding each `(id, n)` of `chunk` (distinct ids) to its
+/// link's counter: a flush's on a server database, an import's anywhere.
+pub(crate) fn add_visits(d: Dialect, chunk: &[(i64, u64)]) -> SqlBuilder<'static> {
     let mut b = SqlBuilder::new(d, "insert into link_counts (link_id, visits) values ");
     for (i, &(id, n)) in chunk.iter().enumerate() {
         b.push(if i == 0 { "(" } else { ", (" })

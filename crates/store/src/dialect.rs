@@ -28,7 +28,6 @@ pub(crate) struct Queries {
     pub(crate) enabled_after: String,
     pub(crate) password_hash: String,
     pub(crate) insert_link: String,
-    pub(crate) insert_count: String,
     pub(crate) lease_ids: String,
     pub(crate) read_next_id: String,
     pub(crate) insert_user: String,
@@ -122,7 +121,6 @@ impl Queries {
                  crawlable, password_hash, pending, human_visits) \
                  values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             ),
-            insert_count: q("insert into link_counts (link_id, visits) values (?, ?)"),
             lease_ids: q("update id_counters set next_id = next_id + ? where name = 'link'"),
             read_next_id: "select next_id from id_counters where name = 'link'".to_owned(),
             insert_user: q(

@@ -13,6 +13,7 @@ use kurz_core::ports::{
     LinkLookup, LinkScan, LinkStore, PopularLinks, ScannedLink, REUSE_CANDIDATES,
 };
 
+use crate::analytics::add_visits;
 use crate::db::{Arg, Pool, SqlBuilder};
 use crate::dialect::like_pattern;
 use crate::error::is_unique_violation;
@@ -225,8 +226,8 @@ impl LinkStore for SqlStore {
                     Err(e) if is_unique_violation(&e) => return Ok(false),
                     Err(e) => return Err(e),
                 }
-                let count = [Arg::Int(link.id), Arg::Int(link.visits)];
-                tx.exec().execute(&self.q.insert_count, &count).await?;
+                let count = add_visits(self.q.dialect, &[(link.id, link.visits.unsigned_abs())]);
+                tx.exec().execute(count.sql(), count.args()).await?;
                 tx.commit().await.map(|()| true)
             })
             .await?;

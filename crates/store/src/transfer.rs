@@ -31,6 +31,7 @@ use sqlx::FromRow;
 
 use kurz_core::error::StoreError;
 
+use crate::analytics::add_visits;
 use crate::db::{Arg, SqlBuilder, Tx};
 use crate::dialect::VISITS_OF_L;
 use crate::links::url_hash;
@@ -519,19 +520,13 @@ impl SqlStore {
         let inserted = self
             .timed("insert_links", tx.exec().execute(b.sql(), b.args()))
             .await?;
-        let mut counted = batch.iter().filter(|l| l.visits > 0).peekable();
-        if counted.peek().is_some() {
-            let mut b = SqlBuilder::new(
-                self.q.dialect,
-                "insert into link_counts (link_id, visits) values ",
-            );
-            for (i, l) in counted.enumerate() {
-                b.push(if i == 0 { "(" } else { ", (" })
-                    .bind(Arg::Int(l.id))
-                    .push(", ")
-                    .bind(Arg::Int(l.visits))
-                    .push(")");
-            }
+        let counted: Vec<(i64, u64)> = batch
+            .iter()
+            .filter(|l| l.visits > 0)
+            .map(|l| (l.id, l.visits.unsigned_abs()))
+            .collect();
+        if !counted.is_empty() {
+            let b = add_visits(self.q.dialect, &counted);
             self.timed("insert_links", tx.exec().execute(b.sql(), b.args()))
                 .await?;
         }
