@@ -219,14 +219,18 @@ impl ClickBatch {
         self.hours.is_empty() && self.visits.is_empty()
     }
 
-    /// Clicks per link over the batch, in link order: what `links.visits`
-    /// gains.
+    /// Clicks per link over the batch, in link order, each link once: what
+    /// its counter gains. The worker already sorts its rows, but an upsert
+    /// that meets one key twice fails on PostgreSQL, so this does not rely
+    /// on it.
     pub fn link_totals(&self) -> Vec<(i64, u64)> {
-        let mut out: Vec<(i64, u64)> = Vec::new();
-        for h in &self.hours {
+        let mut rows: Vec<(i64, u64)> = self.hours.iter().map(|h| (h.link_id, h.total)).collect();
+        rows.sort_unstable_by_key(|&(id, _)| id);
+        let mut out: Vec<(i64, u64)> = Vec::with_capacity(rows.len());
+        for (id, n) in rows {
             match out.last_mut() {
-                Some((id, n)) if *id == h.link_id => *n += h.total,
-                _ => out.push((h.link_id, h.total)),
+                Some((last, sum)) if *last == id => *sum += n,
+                _ => out.push((id, n)),
             }
         }
         out
@@ -335,5 +339,20 @@ mod tests {
             ..ClickBatch::default()
         };
         assert_eq!(batch.link_totals(), vec![(1, 5), (4, 1)]);
+    }
+
+    #[test]
+    fn link_totals_merge_a_link_whose_hours_are_apart() {
+        let hour = |link_id, total| HourCount {
+            link_id,
+            hour: 5,
+            total,
+            ..HourCount::default()
+        };
+        let batch = ClickBatch {
+            hours: vec![hour(4, 1), hour(1, 2), hour(4, 7)],
+            ..ClickBatch::default()
+        };
+        assert_eq!(batch.link_totals(), vec![(1, 2), (4, 8)]);
     }
 }
