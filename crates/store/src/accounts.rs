@@ -11,7 +11,7 @@ use kurz_core::error::{AccountError, StoreError};
 use kurz_core::ports::{AccountStore, Authenticator, SessionStore};
 
 use crate::db::Arg;
-use crate::error::is_unique_violation;
+use crate::error::inserted;
 use crate::store::SqlStore;
 
 #[derive(Debug, FromRow)]
@@ -75,11 +75,7 @@ impl AccountStore for SqlStore {
         ];
         let inserted = self
             .timed("create_user", async {
-                match self.primary.execute(&self.q.insert_user, &args).await {
-                    Ok(_) => Ok(true),
-                    Err(e) if is_unique_violation(&e) => Ok(false),
-                    Err(e) => Err(e),
-                }
+                inserted(self.primary.execute(&self.q.insert_user, &args).await)
             })
             .await?;
         if !inserted {

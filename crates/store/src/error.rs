@@ -73,6 +73,15 @@ pub(crate) fn sqlite_error(e: rusqlite::Error) -> StoreError {
 }
 
 /// True when the error is a unique-index violation.
-pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// An insert's outcome: `false` when a unique index refused the row.
+pub(crate) fn inserted<T>(result: Result<T, sqlx::Error>) -> Result<bool, sqlx::Error> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
 }

@@ -16,7 +16,7 @@ use kurz_core::ports::{
 use crate::analytics::add_visits;
 use crate::db::{Arg, Pool, SqlBuilder};
 use crate::dialect::like_pattern;
-use crate::error::is_unique_violation;
+use crate::error::inserted;
 use crate::store::SqlStore;
 
 /// A stable 64-bit hash of a target URL. The reuse lookup goes through an
@@ -214,17 +214,11 @@ impl LinkStore for SqlStore {
                 // Only an imported link comes with visits: its counter
                 // goes in with it, or neither does.
                 if link.visits <= 0 {
-                    return match self.primary.execute(&self.q.insert_link, &args).await {
-                        Ok(_) => Ok(true),
-                        Err(e) if is_unique_violation(&e) => Ok(false),
-                        Err(e) => Err(e),
-                    };
+                    return inserted(self.primary.execute(&self.q.insert_link, &args).await);
                 }
                 let mut tx = self.primary.begin().await?;
-                match tx.exec().execute(&self.q.insert_link, &args).await {
-                    Ok(_) => {}
-                    Err(e) if is_unique_violation(&e) => return Ok(false),
-                    Err(e) => return Err(e),
+                if !inserted(tx.exec().execute(&self.q.insert_link, &args).await)? {
+                    return Ok(false);
                 }
                 let count = add_visits(self.q.dialect, &[(link.id, link.visits.unsigned_abs())]);
                 tx.exec().execute(count.sql(), count.args()).await?;

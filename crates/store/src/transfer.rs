@@ -527,7 +527,7 @@ impl SqlStore {
             .collect();
         if !counted.is_empty() {
             let b = add_visits(self.q.dialect, &counted);
-            self.timed("insert_links", tx.exec().execute(b.sql(), b.args()))
+            self.timed("insert_link_counts", tx.exec().execute(b.sql(), b.args()))
                 .await?;
         }
         Ok(inserted)

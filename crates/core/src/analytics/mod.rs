@@ -224,16 +224,16 @@ impl ClickBatch {
     /// that meets one key twice fails on PostgreSQL, so this does not rely
     /// on it.
     pub fn link_totals(&self) -> Vec<(i64, u64)> {
-        let mut rows: Vec<(i64, u64)> = self.hours.iter().map(|h| (h.link_id, h.total)).collect();
-        rows.sort_unstable_by_key(|&(id, _)| id);
-        let mut out: Vec<(i64, u64)> = Vec::with_capacity(rows.len());
-        for (id, n) in rows {
-            match out.last_mut() {
-                Some((last, sum)) if *last == id => *sum += n,
-                _ => out.push((id, n)),
+        let mut totals: Vec<(i64, u64)> = self.hours.iter().map(|h| (h.link_id, h.total)).collect();
+        totals.sort_unstable_by_key(|&(id, _)| id);
+        totals.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 += later.1;
             }
-        }
-        out
+            same
+        });
+        totals
     }
 }
 
