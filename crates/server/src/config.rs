@@ -785,6 +785,35 @@ mod tests {
     }
 
     #[test]
+    fn the_cache_keys_have_their_defaults_and_reach_the_cache_layers() {
+        let c = Config::load(None, &Overrides::default()).expect("defaults");
+        let cache = c.cache_config();
+        assert_eq!(cache.l1.max_entries, 1_000_000);
+        assert_eq!(cache.l1.ttl, Duration::from_secs(300));
+        assert_eq!(cache.l1.negative_ttl, Duration::from_secs(30));
+        assert!(cache.redis.is_none(), "no --redis, no L2");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kurz.toml");
+        std::fs::write(
+            &path,
+            "redis = \"redis://127.0.0.1:6379\"\n[cache]\nl1_max_entries = 0\n\
+             l1_ttl_secs = 60\nnegative_ttl_secs = 5\nl2_ttl_secs = 600\nredis_timeout_ms = 20\n",
+        )
+        .expect("write");
+        let cache = Config::load(Some(&path), &Overrides::default())
+            .expect("loads")
+            .cache_config();
+        assert_eq!(cache.l1.max_entries, 0);
+        assert_eq!(cache.l1.ttl, Duration::from_secs(60));
+        assert_eq!(cache.l1.negative_ttl, Duration::from_secs(5));
+        let redis = cache.redis.expect("L2 with --redis");
+        assert_eq!(redis.ttl, Duration::from_secs(600));
+        assert_eq!(redis.negative_ttl, Duration::from_secs(5));
+        assert_eq!(redis.timeout, Duration::from_millis(20));
+    }
+
+    #[test]
     fn bad_values_are_refused_with_their_name() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("kurz.toml");

@@ -15,7 +15,7 @@ use prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-use crate::cache::Redis;
+use crate::cache::{Redis, L1};
 use crate::db::Pool;
 
 /// Buckets of store calls: from 100 µs (a SQLite lookup) to the 10 s of the
@@ -301,32 +301,43 @@ impl Collector for CacheCollector {
     }
 }
 
-/// `kurz_redis_breaker_state`: 0 closed, 1 half-open, 2 open; read at
-/// scrape time.
-pub(crate) struct BreakerGauge {
-    redis: Arc<Redis>,
+/// A gauge read at scrape time: `kurz_redis_breaker_state` (0 closed,
+/// 1 half-open, 2 open) and `kurz_cache_l1_entries` (links and "no such
+/// link" entries in L1: the warm-up's progress, and how full L1 is).
+pub(crate) struct ReadGauge {
     gauge: IntGauge,
+    read: Box<dyn Fn() -> i64 + Send + Sync>,
 }
 
-impl BreakerGauge {
-    pub(crate) fn new(redis: Arc<Redis>) -> prometheus::Result<Self> {
+impl ReadGauge {
+    pub(crate) fn breaker(redis: Arc<Redis>) -> prometheus::Result<Self> {
         Ok(Self {
-            redis,
             gauge: IntGauge::new(
                 "kurz_redis_breaker_state",
                 "The circuit breaker around Redis: 0 closed, 1 half-open, 2 open",
             )?,
+            read: Box::new(move || redis.breaker_state() as i64),
+        })
+    }
+
+    pub(crate) fn l1_entries(l1: Arc<L1>) -> prometheus::Result<Self> {
+        Ok(Self {
+            gauge: IntGauge::new(
+                "kurz_cache_l1_entries",
+                "Entries in the in-process cache (links and unknown slugs)",
+            )?,
+            read: Box::new(move || i64::try_from(l1.len()).unwrap_or(i64::MAX)),
         })
     }
 }
 
-impl Collector for BreakerGauge {
+impl Collector for ReadGauge {
     fn desc(&self) -> Vec<&Desc> {
         self.gauge.desc()
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        self.gauge.set(self.redis.breaker_state() as i64);
+        self.gauge.set((self.read)());
         self.gauge.collect()
     }
 }

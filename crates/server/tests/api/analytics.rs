@@ -321,15 +321,7 @@ async fn with_analytics_off_clicks_are_not_kept_but_visit_limits_hold(backend: B
     );
     // No click reached a queue: one with no worker to empty it would lose
     // them without a word.
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let metrics = crate::operating::scrape(&app).await;
     for series in ["kurz_clicks_total", "kurz_click_queue_depth"] {
         assert_eq!(
             crate::operating::sample(&metrics, series),

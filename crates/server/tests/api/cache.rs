@@ -73,6 +73,16 @@ pub(crate) struct Node {
 
 impl Node {
     pub(crate) async fn start(db: &str, redis: Option<&str>, prefix: &str) -> Self {
+        Self::start_with(db, redis, prefix, &[]).await
+    }
+
+    /// With `env` on top (`KURZ_CACHE__L1_MAX_ENTRIES=0` and the like).
+    pub(crate) async fn start_with(
+        db: &str,
+        redis: Option<&str>,
+        prefix: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let mut cmd = Command::new(KURZ);
         cmd.env_remove("KURZ_CONFIG")
@@ -82,7 +92,8 @@ impl Node {
             .env("KURZ_POOL__QUERY_TIMEOUT_MS", "2000")
             .args(["--database", db, "serve", "--rate-limits", "off"])
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null());
+            .stdout(Stdio::null())
+            .envs(env.iter().copied());
         if let Some(redis) = redis {
             cmd.args(["--redis", redis]);
         }
@@ -140,14 +151,19 @@ impl Node {
         crate::operating::sample(&text, series)
     }
 
+    /// `/readyz`'s body, once it has said 200: Redis down never makes a
+    /// node unready (it still serves, from L1 and the store).
     async fn readyz(&self, c: &Client) -> Value {
-        c.get(self.url("/readyz"))
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json")
+        let r = c.get(self.url("/readyz")).send().await.expect("send");
+        assert_eq!(r.status(), StatusCode::OK, "ready whatever Redis does");
+        r.json().await.expect("json")
+    }
+
+    /// `kurz_cache_requests_total` of one level and result (0 before the
+    /// first).
+    async fn cache_count(&self, c: &Client, level: &str, result: &str) -> f64 {
+        let series = format!(r#"kurz_cache_requests_total{{level="{level}",result="{result}"}}"#);
+        self.metric(c, &series).await.unwrap_or(0.0)
     }
 }
 
@@ -197,10 +213,22 @@ async fn changes_on_one_node_reach_the_other_within_a_second(backend: Backend) {
     let slug = a
         .create(&c, &key, json!({"url": "https://example.com/old"}))
         .await;
-    // B caches it (L1 and L2).
+    // The create's own invalidation (its second delete comes half a
+    // second later) must be over, or it, not the PATCH's, could be what
+    // takes the entry out of B's L1.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // B caches it (L1 and L2), and answers from its L1.
+    let hits = b.cache_count(&c, "l1", "hit").await;
     for _ in 0..3 {
         assert!(location_is(&b, &c, &slug, "https://example.com/old").await);
     }
+    // (The scrape is rendered at most four times a second.)
+    within(
+        Duration::from_secs(2),
+        "B answering from its L1 before the change",
+        async || b.cache_count(&c, "l1", "hit").await >= hits + 2.0,
+    )
+    .await;
     let patch = |body: Value| {
         c.patch(a.url(&format!("/api/v1/links/{slug}")))
             .bearer_auth(&key)
@@ -329,6 +357,15 @@ async fn cached_links_redirect_while_the_database_is_away(backend: Backend) {
         .create(&c, &key, json!({"url": "https://example.com/uncached"}))
         .await;
     assert!(location_is(&node, &c, &cached, "https://example.com/cached").await);
+    let protected = node
+        .create(
+            &c,
+            &key,
+            json!({"url": "https://example.com/secret", "password": "open sesame"}),
+        )
+        .await;
+    let form = node.follow(&c, &protected).await;
+    assert_eq!(form.status(), StatusCode::OK, "the password form");
 
     proxy.set_up(false);
     for _ in 0..20 {
@@ -343,6 +380,12 @@ async fn cached_links_redirect_while_the_database_is_away(backend: Backend) {
     assert_eq!(r.status(), StatusCode::OK);
     let page = r.text().await.expect("body");
     assert!(page.contains("https://example.com/cached"), "{page}");
+    // So does a protected link's password form.
+    let r = node.follow(&c, &protected).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.expect("body");
+    assert!(page.contains("password"), "{page}");
+    assert!(!page.contains("https://example.com/secret"), "{page}");
     let r = node.follow(&c, &uncached).await;
     expect_error(r, StatusCode::SERVICE_UNAVAILABLE, 50301, None).await;
     proxy.set_up(true);
@@ -417,19 +460,31 @@ async fn killing_redis_fails_no_redirect_and_l2_returns_with_it() {
     let mut redis = OwnRedis::start_on(port);
     let prefix = prefix();
     let node = Node::start(&db, Some(&redis.url()), &prefix).await;
-    let c = client();
-    wait_until("Redis in use", Duration::from_secs(10), async || {
-        node.readyz(&c).await["redis"] == "up"
-    })
+    // A second node on the same database and Redis, without L1: every
+    // redirect it answers asks Redis first.
+    let l2_only = Node::start_with(
+        &db,
+        Some(&redis.url()),
+        &prefix,
+        &[("KURZ_CACHE__L1_MAX_ENTRIES", "0")],
+    )
     .await;
+    let c = client();
+    for n in [&node, &l2_only] {
+        wait_until("Redis in use", Duration::from_secs(10), async || {
+            n.readyz(&c).await["redis"] == "up"
+        })
+        .await;
+    }
     let mut slugs = Vec::new();
     for i in 0..20 {
         let url = format!("https://example.com/{i}");
         slugs.push((node.create(&c, &key, json!({ "url": url })).await, url));
     }
 
-    // A stream of redirects, with Redis killed half-way: at least 3 s and
-    // 400 redirects, so a loaded machine still kills it mid-stream.
+    // A stream of redirects on both nodes, with Redis killed half-way: at
+    // least 3 s and 400 redirects, so a loaded machine still kills it
+    // mid-stream.
     let mut failed = 0;
     let started = Instant::now();
     let mut i = 0usize;
@@ -438,13 +493,20 @@ async fn killing_redis_fails_no_redirect_and_l2_returns_with_it() {
             redis.kill();
         }
         let (slug, url) = &slugs[i % slugs.len()];
-        if !location_is(&node, &c, slug, url).await {
+        let n = if i.is_multiple_of(2) { &node } else { &l2_only };
+        if !location_is(n, &c, slug, url).await {
             failed += 1;
         }
         i += 1;
     }
     assert_eq!(failed, 0, "of {i} redirects");
-    assert_eq!(node.readyz(&c).await["redis"], "down", "and still 200");
+    assert!(
+        l2_only.cache_count(&c, "l2", "hit").await >= 1.0,
+        "the node without L1 used L2 before the kill"
+    );
+    for n in [&node, &l2_only] {
+        assert_eq!(n.readyz(&c).await["redis"], "down", "and still 200");
+    }
     let breaker = node.metric(&c, "kurz_redis_breaker_state").await;
     assert!(
         matches!(breaker, Some(b) if b >= 1.0),
@@ -499,6 +561,20 @@ async fn killing_redis_fails_no_redirect_and_l2_returns_with_it() {
         .metric(&c, r#"kurz_cache_requests_total{level="l2",result="miss"}"#)
         .await;
     assert!(matches!(l2_misses, Some(n) if n >= 1.0), "{l2_misses:?}");
+    // The node without L1 finds its links in Redis again, as filled since
+    // it came back.
+    wait_until("Redis in use again", Duration::from_secs(15), async || {
+        l2_only.readyz(&c).await["redis"] == "up"
+    })
+    .await;
+    let before = l2_only.cache_count(&c, "l2", "hit").await;
+    wait_until("L2 hits again", Duration::from_secs(15), async || {
+        for (slug, url) in &slugs[1..] {
+            assert!(location_is(&l2_only, &c, slug, url).await);
+        }
+        l2_only.cache_count(&c, "l2", "hit").await > before
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -519,7 +595,14 @@ async fn a_redis_that_never_answers_holds_no_redirect_back() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}", dir.path().join("silent.db").display());
     let key = add_admin(&db);
-    let node = Node::start(&db, Some(&format!("redis://127.0.0.1:{port}")), &prefix()).await;
+    // Without L1, so that every redirect asks Redis first.
+    let node = Node::start_with(
+        &db,
+        Some(&format!("redis://127.0.0.1:{port}")),
+        &prefix(),
+        &[("KURZ_CACHE__L1_MAX_ENTRIES", "0")],
+    )
+    .await;
     let c = client();
     let slug = node
         .create(&c, &key, json!({"url": "https://example.com/"}))
@@ -538,6 +621,85 @@ async fn a_redis_that_never_answers_holds_no_redirect_back() {
     assert_eq!(node.readyz(&c).await["redis"], "down");
     drop(node);
     drop(held);
+}
+
+#[tokio::test]
+async fn a_redis_that_stops_answering_holds_no_redirect_back_and_is_used_again_after() {
+    let Some(redis) = redis_url() else { return };
+    // Between the node and Redis: the connections stay open, and while
+    // stalled nothing crosses them.
+    let proxy = Proxy::start(server_addr(&redis), true).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("sqlite://{}", dir.path().join("stall.db").display());
+    let key = add_admin(&db);
+    let node = Node::start_with(
+        &db,
+        Some(&proxy.url_for(&redis)),
+        &prefix(),
+        &[("KURZ_CACHE__L1_MAX_ENTRIES", "0")],
+    )
+    .await;
+    let c = client();
+    wait_until("Redis in use", Duration::from_secs(10), async || {
+        node.readyz(&c).await["redis"] == "up"
+    })
+    .await;
+    let mut slugs = Vec::new();
+    for i in 0..10 {
+        let url = format!("https://example.com/{i}");
+        slugs.push((node.create(&c, &key, json!({ "url": url })).await, url));
+    }
+    let follow_all = async || {
+        for (slug, url) in &slugs {
+            assert!(location_is(&node, &c, slug, url).await);
+        }
+    };
+    wait_until(
+        "the links found in L2",
+        Duration::from_secs(10),
+        async || {
+            follow_all().await;
+            node.cache_count(&c, "l2", "hit").await >= 1.0
+        },
+    )
+    .await;
+    assert_eq!(
+        node.cache_count(&c, "l1", "hit").await,
+        0.0,
+        "KURZ_CACHE__L1_MAX_ENTRIES=0 turns L1 off"
+    );
+
+    proxy.set_stalled(true);
+    let mut slowest = Duration::ZERO;
+    for i in 0..100 {
+        let (slug, url) = &slugs[i % slugs.len()];
+        let started = Instant::now();
+        assert!(location_is(&node, &c, slug, url).await, "redirect {i}");
+        slowest = slowest.max(started.elapsed());
+    }
+    eprintln!("slowest redirect with a stalled Redis: {slowest:?}");
+    // cache.redis_timeout_ms is 50; without it a lookup would wait for
+    // ever on the stalled connection. A generous bound for a loaded
+    // machine.
+    assert!(slowest < Duration::from_secs(1), "{slowest:?}");
+    // Between two probes of the breaker (one may be out at any moment).
+    wait_until("Redis seen down", Duration::from_secs(5), async || {
+        node.readyz(&c).await["redis"] == "down"
+    })
+    .await;
+
+    // Redis answers again: the breaker's probe closes it, L2 serves.
+    proxy.set_stalled(false);
+    wait_until("Redis in use again", Duration::from_secs(15), async || {
+        node.readyz(&c).await["redis"] == "up"
+    })
+    .await;
+    let before = node.cache_count(&c, "l2", "hit").await;
+    wait_until("L2 hits again", Duration::from_secs(10), async || {
+        follow_all().await;
+        node.cache_count(&c, "l2", "hit").await > before
+    })
+    .await;
 }
 
 server_tests!(

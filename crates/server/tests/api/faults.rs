@@ -8,17 +8,39 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::AbortHandle;
 
 use crate::helpers::{client, expect_error, spawn_on, test_config, Backend};
 
-/// Forwards 127.0.0.1:port to the database while up; while down it closes
-/// every connection, old and new.
+/// Forwards 127.0.0.1:port to a server (a database, Redis) while up; while
+/// down it closes every connection, old and new; stalled, it holds them.
 pub(crate) struct Proxy {
     port: u16,
     up: Arc<AtomicBool>,
+    /// While set, connections stay open and nothing crosses them: a
+    /// server that accepted and stopped answering.
+    stalled: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+/// Copies `from` to `to`, holding each chunk while `stalled` is set.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, stalled: Arc<AtomicBool>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while stalled.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
 }
 
 impl Proxy {
@@ -26,16 +48,23 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let flag = Arc::new(AtomicBool::new(up));
+        let stalled = Arc::new(AtomicBool::new(false));
         let conns: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let (f, c) = (flag.clone(), conns.clone());
+        let (f, s, c) = (flag.clone(), stalled.clone(), conns.clone());
         tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
                 if !f.load(Ordering::SeqCst) {
                     continue; // dropping the socket refuses the client
                 }
+                let s = s.clone();
                 let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    if let Ok(outbound) = TcpStream::connect(target).await {
+                        let (in_read, in_write) = inbound.into_split();
+                        let (out_read, out_write) = outbound.into_split();
+                        tokio::join!(
+                            pump(in_read, out_write, s.clone()),
+                            pump(out_read, in_write, s),
+                        );
                     }
                 });
                 c.lock().expect("lock").push(task.abort_handle());
@@ -44,8 +73,15 @@ impl Proxy {
         Self {
             port,
             up: flag,
+            stalled,
             conns,
         }
+    }
+
+    /// Stalls every connection, old and new (they stay open, nothing
+    /// crosses them), or lets them go on with what they held.
+    pub(crate) fn set_stalled(&self, stalled: bool) {
+        self.stalled.store(stalled, Ordering::SeqCst);
     }
 
     pub(crate) fn set_up(&self, up: bool) {

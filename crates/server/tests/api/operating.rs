@@ -417,7 +417,8 @@ pub(crate) fn sample(text: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
-async fn scrape(app: &TestApp) -> String {
+/// The app's `/metrics`, checked to be Prometheus text.
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let r = app
         .client
         .get(app.url("/metrics"))

@@ -4,7 +4,8 @@ use kurz_core::clock::Clock;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{expect_error, spawn_app, Backend};
+use crate::faults::wait_until;
+use crate::helpers::{expect_error, spawn_app, spawn_with, Backend, TestApp};
 
 async fn redirects_with_the_links_status_and_exact_location(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -239,6 +240,50 @@ async fn the_warm_up_streams_the_most_visited_links_first(backend: Backend) {
         .await
         .expect("warm-up query");
     assert_eq!(all, 3, "the unvisited link is left out");
+}
+
+/// One sample of the app's `/metrics` (0 when the series is absent).
+async fn metric(app: &TestApp, series: &str) -> f64 {
+    crate::operating::sample(&crate::operating::scrape(app).await, series).unwrap_or(0.0)
+}
+
+/// At start the most-visited links go into L1, as many as
+/// `cache.warmup_entries` says, beside the server: once it is done, their
+/// first redirects are L1 hits, and a link past the bound is a miss.
+#[tokio::test]
+async fn the_warm_up_fills_l1_with_the_most_visited_links_up_to_its_bound() {
+    const HITS: &str = r#"kurz_cache_requests_total{level="l1",result="hit"}"#;
+    const MISSES: &str = r#"kurz_cache_requests_total{level="l1",result="miss"}"#;
+    let app = spawn_with(Backend::Sqlite, |c| c.cache.warmup_entries = 2).await;
+    let mut slugs = Vec::new();
+    for (i, clicks) in [1, 3, 2].into_iter().enumerate() {
+        let slug = app.shorten(&format!("https://example.com/{i}")).await;
+        for _ in 0..clicks {
+            app.follow(&slug).await;
+        }
+        app.wait_for_visits(&slug, clicks).await;
+        slugs.push(slug);
+    }
+    let app = app.restart().await;
+    wait_until("the warm-up", Duration::from_secs(10), async || {
+        metric(&app, "kurz_cache_l1_entries").await == 2.0
+    })
+    .await;
+    let (hits, misses) = (metric(&app, HITS).await, metric(&app, MISSES).await);
+    for slug in [&slugs[1], &slugs[2]] {
+        assert_eq!(app.follow(slug).await.status(), StatusCode::FOUND);
+    }
+    // The scrape is rendered at most four times a second.
+    wait_until("two L1 hits", Duration::from_secs(5), async || {
+        metric(&app, HITS).await == hits + 2.0
+    })
+    .await;
+    assert_eq!(metric(&app, MISSES).await, misses, "warmed up: no miss");
+    assert_eq!(app.follow(&slugs[0]).await.status(), StatusCode::FOUND);
+    wait_until("an L1 miss", Duration::from_secs(5), async || {
+        metric(&app, MISSES).await == misses + 1.0
+    })
+    .await;
 }
 
 /// A click flush writes rollups and adds to the links' counters (on

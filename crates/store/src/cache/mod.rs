@@ -39,9 +39,9 @@ pub use self::redis::{Redis, RedisConfig};
 
 use self::auth::AuthCache;
 use self::generation::Generations;
-use self::l1::L1;
+pub(crate) use self::l1::L1;
 use self::layered::{CachedLookup, Invalidation};
-use crate::metrics::{BreakerGauge, CacheMetrics};
+use crate::metrics::{CacheMetrics, ReadGauge};
 
 /// How a node caches.
 #[derive(Debug, Clone)]
@@ -110,11 +110,15 @@ impl Caches {
     }
 
     /// Adds the cache's metrics to `registry`: lookups by level and result,
-    /// and the Redis breaker's state when Redis is configured.
+    /// L1's entries when it is on, and the Redis breaker's state when Redis
+    /// is configured.
     pub fn register_metrics(&self, registry: &prometheus::Registry) -> prometheus::Result<()> {
         registry.register(self.lookup.metrics.collector())?;
+        if let Some(l1) = &self.l1 {
+            registry.register(Box::new(ReadGauge::l1_entries(l1.clone())?))?;
+        }
         if let Some(redis) = &self.redis {
-            registry.register(Box::new(BreakerGauge::new(redis.clone())?))?;
+            registry.register(Box::new(ReadGauge::breaker(redis.clone())?))?;
         }
         Ok(())
     }
