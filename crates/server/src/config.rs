@@ -786,8 +786,8 @@ mod tests {
 
     #[test]
     fn the_cache_keys_have_their_defaults_and_reach_the_cache_layers() {
-        let c = Config::load(None, &Overrides::default()).expect("defaults");
-        let cache = c.cache_config();
+        // The defaults themselves: `load` would add the shell's KURZ_*.
+        let cache = Config::default().cache_config();
         assert_eq!(cache.l1.max_entries, 1_000_000);
         assert_eq!(cache.l1.ttl, Duration::from_secs(300));
         assert_eq!(cache.l1.negative_ttl, Duration::from_secs(30));
@@ -798,19 +798,24 @@ mod tests {
         std::fs::write(
             &path,
             "redis = \"redis://127.0.0.1:6379\"\n[cache]\nl1_max_entries = 0\n\
-             l1_ttl_secs = 60\nnegative_ttl_secs = 5\nl2_ttl_secs = 600\nredis_timeout_ms = 20\n",
+             l1_max_bytes = 1000\nl1_ttl_secs = 60\nnegative_ttl_secs = 5\n\
+             l1_negative_max_entries = 7\nl2_ttl_secs = 600\nredis_timeout_ms = 20\n\
+             redis_prefix = \"k:\"\nwarmup_entries = 3\n",
         )
         .expect("write");
-        let cache = Config::load(Some(&path), &Overrides::default())
-            .expect("loads")
-            .cache_config();
+        let c = Config::load(Some(&path), &Overrides::default()).expect("loads");
+        assert_eq!(c.cache.warmup_entries, 3);
+        let cache = c.cache_config();
         assert_eq!(cache.l1.max_entries, 0);
+        assert_eq!(cache.l1.max_bytes, 1000);
+        assert_eq!(cache.l1.negative_max_entries, 7);
         assert_eq!(cache.l1.ttl, Duration::from_secs(60));
         assert_eq!(cache.l1.negative_ttl, Duration::from_secs(5));
         let redis = cache.redis.expect("L2 with --redis");
         assert_eq!(redis.ttl, Duration::from_secs(600));
         assert_eq!(redis.negative_ttl, Duration::from_secs(5));
         assert_eq!(redis.timeout, Duration::from_millis(20));
+        assert_eq!(redis.prefix, "k:");
     }
 
     #[test]

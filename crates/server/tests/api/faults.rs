@@ -67,7 +67,9 @@ impl Proxy {
                         );
                     }
                 });
-                c.lock().expect("lock").push(task.abort_handle());
+                let mut conns = c.lock().expect("lock");
+                conns.retain(|h| !h.is_finished());
+                conns.push(task.abort_handle());
             }
         });
         Self {
@@ -79,7 +81,9 @@ impl Proxy {
     }
 
     /// Stalls every connection, old and new (they stay open, nothing
-    /// crosses them), or lets them go on with what they held.
+    /// crosses them, and a close from either side is seen only once they
+    /// go on), or lets them go on with what they held. Independent of
+    /// [`Self::set_up`].
     pub(crate) fn set_stalled(&self, stalled: bool) {
         self.stalled.store(stalled, Ordering::SeqCst);
     }
