@@ -159,6 +159,17 @@ impl Node {
         r.json().await.expect("json")
     }
 
+    /// Waits until `/readyz` says Redis is `state` (`up` or `down`): it
+    /// follows the breaker, whose probe may be out at any one moment.
+    async fn redis_becomes(&self, c: &Client, state: &str) {
+        wait_until(
+            &format!("Redis {state} on {}", self.base),
+            Duration::from_secs(15),
+            async || self.readyz(c).await["redis"] == state,
+        )
+        .await;
+    }
+
     /// `kurz_cache_requests_total` of one level and result (0 before the
     /// first).
     async fn cache_count(&self, c: &Client, level: &str, result: &str) -> f64 {
@@ -474,10 +485,7 @@ async fn killing_redis_fails_no_redirect_and_l2_returns_with_it() {
     .await;
     let c = client();
     for n in [&node, &l2_only] {
-        wait_until("Redis in use", Duration::from_secs(10), async || {
-            n.readyz(&c).await["redis"] == "up"
-        })
-        .await;
+        n.redis_becomes(&c, "up").await;
     }
     let mut slugs = Vec::new();
     for i in 0..20 {
@@ -507,12 +515,8 @@ async fn killing_redis_fails_no_redirect_and_l2_returns_with_it() {
         l2_only.cache_count(&c, "l2", "hit").await >= 1.0,
         "the node without L1 used L2 before the kill"
     );
-    // Between two probes of the breaker (one may be out at any moment).
     for n in [&node, &l2_only] {
-        wait_until("Redis seen down", Duration::from_secs(5), async || {
-            n.readyz(&c).await["redis"] == "down"
-        })
-        .await;
+        n.redis_becomes(&c, "down").await;
     }
     let breaker = node.metric(&c, "kurz_redis_breaker_state").await;
     assert!(
@@ -536,10 +540,7 @@ async fn killing_redis_fails_no_redirect_and_l2_returns_with_it() {
 
     // Redis comes back on the same port: the node uses L2 again by itself.
     let redis = OwnRedis::start_on(port);
-    wait_until("Redis in use again", Duration::from_secs(15), async || {
-        node.readyz(&c).await["redis"] == "up"
-    })
-    .await;
+    node.redis_becomes(&c, "up").await;
     assert_eq!(
         node.metric(&c, "kurz_redis_breaker_state").await,
         Some(0.0),
@@ -570,10 +571,7 @@ async fn killing_redis_fails_no_redirect_and_l2_returns_with_it() {
     assert!(matches!(l2_misses, Some(n) if n >= 1.0), "{l2_misses:?}");
     // The node without L1 finds its links in Redis again, as filled since
     // it came back.
-    wait_until("Redis in use again", Duration::from_secs(15), async || {
-        l2_only.readyz(&c).await["redis"] == "up"
-    })
-    .await;
+    l2_only.redis_becomes(&c, "up").await;
     let before = l2_only.cache_count(&c, "l2", "hit").await;
     wait_until("L2 hits again", Duration::from_secs(15), async || {
         for (slug, url) in &slugs[1..] {
@@ -649,10 +647,7 @@ async fn a_redis_that_stops_answering_holds_no_redirect_back_and_is_used_again_a
     )
     .await;
     let c = client();
-    wait_until("Redis in use", Duration::from_secs(10), async || {
-        node.readyz(&c).await["redis"] == "up"
-    })
-    .await;
+    node.redis_becomes(&c, "up").await;
     let mut slugs = Vec::new();
     for i in 0..10 {
         let url = format!("https://example.com/{i}");
@@ -691,18 +686,11 @@ async fn a_redis_that_stops_answering_holds_no_redirect_back_and_is_used_again_a
     // ever on the stalled connection. A generous bound for a loaded
     // machine.
     assert!(slowest < Duration::from_secs(1), "{slowest:?}");
-    // Between two probes of the breaker (one may be out at any moment).
-    wait_until("Redis seen down", Duration::from_secs(5), async || {
-        node.readyz(&c).await["redis"] == "down"
-    })
-    .await;
+    node.redis_becomes(&c, "down").await;
 
     // Redis answers again: the breaker's probe closes it, L2 serves.
     proxy.set_stalled(false);
-    wait_until("Redis in use again", Duration::from_secs(15), async || {
-        node.readyz(&c).await["redis"] == "up"
-    })
-    .await;
+    node.redis_becomes(&c, "up").await;
     let before = node.cache_count(&c, "l2", "hit").await;
     wait_until("L2 hits again", Duration::from_secs(10), async || {
         follow_all().await;
